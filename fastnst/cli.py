@@ -1,0 +1,184 @@
+"""The ``fastnst`` command line.
+
+Each subcommand maps its flags onto a library config dataclass and imports what it needs
+(torch, onnxruntime, ...) only when it runs, so ``fastnst --help`` is instant.
+Errors the user can cause print one line ``fastnst: error: ...`` and exit 2; anything
+else is a bug and exits 1 (``FASTNST_DEBUG=1`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import __version__
+from .errors import UserError
+
+PROG = "fastnst"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+# ----------------------------------------------------------------------------- flag types
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return v
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return v
+
+
+def layer_list(text: str) -> tuple[str, ...]:
+    layers = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not layers:
+        raise argparse.ArgumentTypeError("give at least one layer, e.g. relu1_1,relu2_1")
+    return layers
+
+
+def add_loss_flags(p: argparse.ArgumentParser) -> None:
+    """The loss-network and loss-weight flags shared by ``optimize`` and ``train``."""
+    g = p.add_argument_group("loss")
+    g.add_argument("--loss-net", metavar="SPEC", default=None,
+                   help="loss network: vgg16, vgg19, vgg16:PATH, vgg19:PATH, vgg19-normalised:PATH, "
+                        "vgg19-normalised+random-deep:PATH, random-vgg16[:SEED], random-vgg19[:SEED] "
+                        "(default: $FASTNST_LOSS_NET, else vgg16)")
+    g.add_argument("--style-layers", type=layer_list, metavar="L1,L2,..",
+                   help="style layers, comma separated (default: the loss net's, e.g. relu1_1..relu5_1 for VGG-19)")
+    g.add_argument("--content-layer", metavar="LAYER", help="content layer (default: the loss net's)")
+
+
+# ----------------------------------------------------------------------------- subcommands
+
+
+def _add_optimize(sub) -> None:
+    from .config import OptimizeConfig
+
+    d = OptimizeConfig()
+    p = sub.add_parser(
+        "optimize", formatter_class=_Formatter,
+        help="slow reference stylization (Gatys et al.): optimise the image itself",
+        description="Stylize one image by optimising its pixels against the Gatys perceptual loss "
+                    "(the slow reference mode; minutes on a CPU). Without CONTENT and STYLE it uses the "
+                    "bundled sample photo and the bundled sample pattern.",
+    )
+    p.add_argument("content", nargs="?", help="content image (default: bundled sample photo)")
+    p.add_argument("style", nargs="?", help="style image (default: bundled sample pattern)")
+    p.add_argument("-o", "--output", default="stylized.png", help="output image (format from the extension)")
+    p.add_argument("--size", type=positive_int, default=d.size, help="long side of the output, pixels")
+    p.add_argument("--iterations", type=positive_int, default=d.iterations)
+    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer)
+    p.add_argument("--lr", type=positive_float, default=None, help="step size (default: 1 for L-BFGS, 0.02 for Adam)")
+    p.add_argument("--init", choices=("content", "noise"), default=d.init, help="starting image")
+    p.add_argument("--content-weight", type=non_negative_float, default=d.content_weight)
+    p.add_argument("--style-weight", type=non_negative_float, default=d.style_weight)
+    p.add_argument("--tv-weight", type=non_negative_float, default=d.tv_weight, help="total-variation weight")
+    p.add_argument("--style-scale", type=positive_float, default=d.style_scale,
+                   help="style image long side relative to the output's; below 1 gives larger-scale strokes")
+    p.add_argument("--preserve-color", action="store_true", help="keep the content's colours (luminance-only transfer)")
+    add_loss_flags(p)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_optimize)
+
+
+def _run_optimize(args) -> int:
+    from . import image as im
+    from .config import OptimizeConfig
+    from .optimize import optimize
+
+    content = im.load_image(args.content) if args.content else im.sample_content()
+    style = im.load_image(args.style) if args.style else im.sample_style()
+    inputs = [p for p in (args.content, args.style) if p]
+    im.check_not_input(args.output, inputs)
+    cfg = OptimizeConfig(
+        size=args.size, iterations=args.iterations, optimizer=args.optimizer, init=args.init,
+        content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
+        style_layers=args.style_layers, content_layer=args.content_layer, style_scale=args.style_scale,
+        preserve_color=args.preserve_color, loss_net=args.loss_net, seed=args.seed, device=args.device, lr=args.lr,
+    )
+    result, stats = optimize(content, style, cfg, progress=not args.quiet)
+    im.save_image(args.output, result, inputs=inputs)
+    loss = stats["loss"]
+    print(f"loss total {loss['total']:.4g}  content {loss['content']:.4g}  style {loss['style']:.4g}  "
+          f"tv {loss['tv']:.4g}  (style distance {stats['style_distance_content']:.4g} -> "
+          f"{stats['style_distance_result']:.4g}; loss net {stats['loss_net']})")
+    print(f"wrote {args.output}")
+    return 0
+
+
+SUBCOMMANDS = [_add_optimize]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG, formatter_class=_Formatter,
+        description="fastnst: real-time neural style transfer. Train fast style networks, export them to ONNX, "
+                    "and run them on images, video and webcam.",
+        epilog="Run 'fastnst COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"fastnst {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except UserError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: say so in one line, traceback on request
+        if os.environ.get("FASTNST_DEBUG"):
+            raise
+        print(f"{PROG}: internal error: {type(e).__name__}: {e} (set FASTNST_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
