@@ -25,8 +25,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Shows each flag's default, unless it is None/False or the help already says it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
 
 
 # ----------------------------------------------------------------------------- flag types
@@ -99,18 +105,20 @@ def _add_optimize(sub) -> None:
     p.add_argument("style", nargs="?", help="style image (default: bundled sample pattern)")
     p.add_argument("-o", "--output", default="stylized.png", help="output image (format from the extension)")
     p.add_argument("--size", type=positive_int, default=d.size, help="long side of the output, pixels")
-    p.add_argument("--iterations", type=positive_int, default=d.iterations)
-    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer)
+    p.add_argument("--iterations", type=positive_int, default=d.iterations, help="optimizer steps")
+    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer, help="optimizer")
     p.add_argument("--lr", type=positive_float, default=None, help="step size (default: 1 for L-BFGS, 0.02 for Adam)")
     p.add_argument("--init", choices=("content", "noise"), default=d.init, help="starting image")
-    p.add_argument("--content-weight", type=non_negative_float, default=d.content_weight)
-    p.add_argument("--style-weight", type=non_negative_float, default=d.style_weight)
+    p.add_argument("--content-weight", type=non_negative_float, default=d.content_weight,
+                   help="weight of the content loss")
+    p.add_argument("--style-weight", type=non_negative_float, default=d.style_weight,
+                   help="weight of the style loss; higher: more style, less photo")
     p.add_argument("--tv-weight", type=non_negative_float, default=d.tv_weight, help="total-variation weight")
     p.add_argument("--style-scale", type=positive_float, default=d.style_scale,
                    help="style image long side relative to the output's; below 1 gives larger-scale strokes")
     p.add_argument("--preserve-color", action="store_true", help="keep the content's colours (luminance-only transfer)")
     add_loss_flags(p)
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed (for --init noise)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_optimize)
