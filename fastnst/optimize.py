@@ -47,21 +47,16 @@ def optimize(content: np.ndarray, style: np.ndarray, cfg: OptimizeConfig | None 
 
     net = build_loss_net(cfg.loss_net, cfg.style_layers, cfg.content_layer)
     net.to(device)
-    crit = PerceptualLoss(
-        net, im.to_tensor(style, device), content_weight=cfg.content_weight, style_weight=cfg.style_weight, tv_weight=cfg.tv_weight,
-    )
+    crit = PerceptualLoss(net, im.to_tensor(style, device), content_weight=cfg.content_weight,
+                          style_weight=cfg.style_weight, tv_weight=cfg.tv_weight)
     c = im.to_tensor(content_in, device)  # (1, 3, H, W) in [0, 1]
     target = crit.content_target(c)
     with torch.no_grad():
         start_terms = crit(c, target)
 
     x0 = c if cfg.init == "content" else torch.rand(c.shape, device=device)
-    x = x0.clone().requires_grad_(True)
-    if cfg.optimizer == "lbfgs":
-        opt = torch.optim.LBFGS([x], lr=cfg.lr or 1.0, max_iter=1, history_size=50)
-    else:
-        opt = torch.optim.Adam([x], lr=cfg.lr or 0.02)
-
+    x = x0.clone().requires_grad_(True)  # the image being optimised, unconstrained; clamped at the end
+    bar = tqdm(total=cfg.iterations, desc="optimize", unit="it", disable=not progress, dynamic_ncols=True)
     terms: dict[str, torch.Tensor] = {}
 
     def closure():
@@ -69,21 +64,37 @@ def optimize(content: np.ndarray, style: np.ndarray, cfg: OptimizeConfig | None 
         out = crit(x, target)
         out["total"].backward()
         terms.update({k: v.detach() for k, v in out.items()})
+        if not torch.isfinite(out["total"]):
+            raise RuntimeError("the loss diverged (not finite); try --optimizer adam or a lower --lr")
+        if cfg.optimizer == "lbfgs":
+            report(opt.state[x]["n_iter"])  # L-BFGS evaluates inside its own loop
         return out["total"]
 
-    bar = tqdm(range(cfg.iterations), desc="optimize", unit="it", disable=not progress, dynamic_ncols=True)
-    for _ in bar:
-        opt.step(closure)
-        with torch.no_grad():
-            x.clamp_(0, 1)  # keep a valid image: x is our own leaf tensor
+    def report(step: int):
+        bar.update(step - bar.n)
         bar.set_postfix(total=f"{terms['total'].item():.4g}", content=f"{terms['content'].item():.3g}",
                         style=f"{terms['style'].item():.3g}", tv=f"{terms['tv'].item():.3g}")
-        if not torch.isfinite(terms["total"]):
-            raise RuntimeError("the loss diverged (not finite); try --optimizer adam or a lower --lr")
+
+    if cfg.optimizer == "lbfgs":
+        # One call runs all iterations: L-BFGS keeps its curvature history and its strong-Wolfe
+        # line search intact (stepping it one iteration at a time was measured to stall).
+        opt = torch.optim.LBFGS([x], lr=cfg.lr or 1.0, max_iter=cfg.iterations, max_eval=cfg.iterations * 5 // 4,
+                                history_size=50, tolerance_grad=0.0, tolerance_change=0.0,
+                                line_search_fn="strong_wolfe")
+        opt.step(closure)
+        report(opt.state[x]["n_iter"])
+    else:
+        opt = torch.optim.Adam([x], lr=cfg.lr or 0.02)
+        for i in range(cfg.iterations):
+            opt.step(closure)
+            with torch.no_grad():
+                x.clamp_(0, 1)  # our own leaf tensor: keep it a valid image
+            report(i + 1)
+    bar.close()
 
     with torch.no_grad():
         final = crit(x, target)
-    result = im.to_image(x.detach())
+    result = im.to_image(x.detach().clamp(0, 1))
     if cfg.preserve_color:
         result = im.transfer_luminance(result, content)
     stats = {
