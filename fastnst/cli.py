@@ -163,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in SUBCOMMANDS:
         add(sub)
+    parser.commands = tuple(sub.choices)  # the subcommand names, for tests and docs
     return parser
 
 
