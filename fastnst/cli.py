@@ -149,7 +149,78 @@ def _run_optimize(args) -> int:
     return 0
 
 
-SUBCOMMANDS = [_add_optimize]
+def _add_train(sub) -> None:
+    from .config import TrainConfig
+
+    d = TrainConfig()
+    p = sub.add_parser(
+        "train", formatter_class=_Formatter,
+        help="train a fast style network for one style",
+        description="Train a feed-forward style network (Johnson et al. 2016) on the Gatys perceptual loss. "
+                    "Writes RUN_DIR/model.pth, checkpoints, log.csv and previews. Several processes or GPUs: "
+                    "torchrun --nproc-per-node N -m fastnst train ...",
+    )
+    p.add_argument("--style", help="style image (required unless --resume)")
+    p.add_argument("--data", help="folder of content images, searched recursively (required unless --resume)")
+    p.add_argument("-o", "--output", metavar="RUN_DIR", help="run folder (required unless --resume)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its newest checkpoint "
+                                                       "(its own settings are used)")
+    p.add_argument("--preset", default=d.preset, help="network preset: johnson or lite")
+    p.add_argument("--image-size", type=positive_int, default=d.image_size, help="training crop size, pixels")
+    p.add_argument("--style-size", type=positive_int, help="style image long side (default: --image-size)")
+    p.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="images per step and process")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--iterations", type=positive_int, default=d.iterations, help="training steps")
+    g.add_argument("--epochs", type=positive_float, help="passes over the data (instead of --iterations)")
+    p.add_argument("--lr", type=positive_float, default=d.lr, help="Adam learning rate")
+    p.add_argument("--lr-schedule", choices=("cosine", "constant"), default=d.lr_schedule,
+                   help="cosine decays to lr/10 over the run")
+    p.add_argument("--content-weight", type=non_negative_float, default=d.content_weight, help="content loss weight")
+    p.add_argument("--style-weight", type=non_negative_float, default=d.style_weight, help="style loss weight")
+    p.add_argument("--tv-weight", type=non_negative_float, default=d.tv_weight, help="total-variation weight")
+    add_loss_flags(p)
+    p.add_argument("--val", metavar="DIR", help="folder of preview images (default: the first training images)")
+    p.add_argument("--preview-every", type=positive_int, default=d.preview_every, help="steps between previews")
+    p.add_argument("--log-every", type=positive_int, default=d.log_every, help="steps between log.csv rows")
+    p.add_argument("--checkpoint-every", type=positive_int, default=d.checkpoint_every, help="steps between checkpoints")
+    p.add_argument("--keep", type=positive_int, default=d.keep, help="checkpoints to keep")
+    p.add_argument("--workers", type=int, default=d.workers, help="data-loading processes (0: in the main process)")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed")
+    p.add_argument("--device", default=d.device, help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    p.add_argument("--amp", choices=("none", "bf16", "fp16"), default=d.amp,
+                   help="mixed precision (bf16 on CPU or GPU, fp16 on GPU)")
+    p.add_argument("--style-name", help="name recorded in the model (default: the style file's name)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args) -> int:
+    from .config import TrainConfig
+    from .train import train
+
+    if args.resume:
+        out = train(resume=args.resume, progress=not args.quiet)
+    else:
+        missing = [f"--{n}" for n in ("style", "data", "output") if not getattr(args, n)]
+        if missing:
+            raise UserError(f"train needs {', '.join(missing)} (or --resume RUN_DIR)")
+        cfg = TrainConfig(
+            style=args.style, data=args.data, output=args.output, preset=args.preset, image_size=args.image_size,
+            style_size=args.style_size, batch_size=args.batch_size, iterations=args.iterations, epochs=args.epochs,
+            lr=args.lr, lr_schedule=args.lr_schedule, content_weight=args.content_weight,
+            style_weight=args.style_weight, tv_weight=args.tv_weight, style_layers=args.style_layers,
+            content_layer=args.content_layer, loss_net=args.loss_net, seed=args.seed, device=args.device,
+            workers=args.workers, val=args.val, preview_every=args.preview_every, log_every=args.log_every,
+            checkpoint_every=args.checkpoint_every, keep=args.keep, channels_last=args.channels_last,
+            amp=args.amp, style_name=args.style_name,
+        )
+        out = train(cfg, progress=not args.quiet)
+    print(f"wrote {out}")
+    return 0
+
+
+SUBCOMMANDS = [_add_optimize, _add_train]
 
 
 def build_parser() -> argparse.ArgumentParser:

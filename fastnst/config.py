@@ -44,3 +44,58 @@ class OptimizeConfig:
             raise UserError(f"--style-scale must be positive, got {self.style_scale}")
         if min(self.content_weight, self.style_weight, self.tv_weight) < 0:
             raise UserError("loss weights must not be negative")
+
+
+@dataclass
+class TrainConfig:
+    """Settings of ``fastnst train`` (one field per flag). Stored in every checkpoint and model file."""
+
+    style: str = ""  # style image path
+    data: str = ""  # folder of content images, searched recursively
+    output: str = ""  # run folder
+    preset: str = "johnson"
+    image_size: int = 256  # training crops are resized to this square size
+    style_size: int | None = None  # long side of the style image; None: image_size
+    batch_size: int = 4  # per process
+    iterations: int | None = 2000
+    epochs: float | None = None  # overrides iterations when given
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"  # "cosine" (to lr/10) or "constant"
+    content_weight: float = 1.0
+    style_weight: float = 1e5
+    tv_weight: float = 1.0
+    style_layers: tuple[str, ...] | None = None
+    content_layer: str | None = None
+    loss_net: str | None = None
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 2
+    val: str | None = None  # folder of fixed preview images
+    preview_every: int = 200
+    log_every: int = 10
+    checkpoint_every: int = 500
+    keep: int = 3  # checkpoints kept
+    channels_last: bool = False
+    amp: str = "none"  # "none", "bf16" or "fp16" (fp16 on CUDA only)
+    style_name: str | None = None  # default: the style file's stem
+
+    def validate(self) -> None:
+        for name in ("image_size", "batch_size", "preview_every", "log_every", "checkpoint_every", "keep"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.image_size < 32:
+            raise UserError(f"--image-size must be at least 32, got {self.image_size}")
+        if self.iterations is not None and self.iterations < 1 and self.epochs is None:
+            raise UserError(f"--iterations must be at least 1, got {self.iterations}")
+        if self.epochs is not None and not self.epochs > 0:
+            raise UserError(f"--epochs must be positive, got {self.epochs}")
+        if not self.lr > 0:
+            raise UserError(f"--lr must be positive, got {self.lr}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise UserError(f"--lr-schedule must be cosine or constant, got '{self.lr_schedule}'")
+        if self.amp not in ("none", "bf16", "fp16"):
+            raise UserError(f"--amp must be none, bf16 or fp16, got '{self.amp}'")
+        if min(self.content_weight, self.style_weight, self.tv_weight) < 0:
+            raise UserError("loss weights must not be negative")
+        if self.workers < 0:
+            raise UserError(f"--workers must be >= 0, got {self.workers}")

@@ -1,0 +1,387 @@
+"""Training a fast style network (Johnson et al. 2016) on the Gatys perceptual loss.
+
+The batch at step ``t`` is a pure function of ``(seed, t)``: which images (a seeded permutation
+per epoch) and how they are cropped (an RNG seeded per sample). So a run resumed from a
+checkpoint sees exactly the batches the uninterrupted run would have seen, whatever the number
+of data-loader workers, and ``torchrun`` processes split each global batch between them.
+
+Run folder layout::
+
+    RUN_DIR/config.json            the TrainConfig
+    RUN_DIR/log.csv                one row per logged step
+    RUN_DIR/previews/step_N.jpg    the preview images stylized at step N
+    RUN_DIR/checkpoints/step_N.pt  model, optimizer, scheduler, RNG states, step, config
+    RUN_DIR/model.pth              the final self-describing model file
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from . import __version__
+from . import image as im
+from .config import TrainConfig
+from .devices import resolve_device
+from .errors import UserError, warn
+from .losses import PerceptualLoss
+from .lossnet import build_loss_net
+from .models import create_model, save_model_file
+
+CHECKPOINT_FORMAT = "fastnst-checkpoint"
+LOG_FIELDS = ["step", "total", "content", "style", "tv", "lr", "images_per_s", "elapsed_s"]
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def image_extensions() -> set[str]:
+    """File extensions (lower case, with the dot) that Pillow or OpenCV can read."""
+    from PIL import Image
+
+    return set(Image.registered_extensions()) | {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff",
+                                                 ".jp2", ".pbm", ".pgm", ".ppm", ".exr", ".hdr", ".avif"}
+
+
+def find_images(folder: str) -> tuple[list[str], list[str]]:
+    """All readable images below ``folder`` (recursively, sorted) and the unreadable ones skipped.
+
+    Files whose extension is no image format are ignored; files with an image extension that
+    do not decode (truncated, empty, not really images) are returned in the second list.
+    """
+    if not os.path.isdir(folder):
+        raise UserError(f"training data folder not found: '{folder}'")
+    exts = image_extensions()
+    good, bad = [], []
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            if os.path.splitext(name)[1].lower() not in exts:
+                continue
+            path = os.path.join(root, name)
+            try:
+                im.load_image(path)
+            except UserError:
+                bad.append(path)
+            else:
+                good.append(path)
+    return good, bad
+
+
+class CropDataset(torch.utils.data.Dataset):
+    """Sample ``k`` -> a random square crop of one training image, resized.
+
+    Sample ``k`` belongs to epoch ``k // len(files)``; each epoch visits the files in its own
+    seeded permutation, and each sample's crop comes from an RNG seeded with ``(seed, k)``.
+
+    Returns float (3, size, size) tensors in [0, 1].
+    """
+
+    def __init__(self, files: list[str], size: int, seed: int):
+        self.files, self.size, self.seed = list(files), size, seed
+        self._perm_epoch, self._perm = -1, None
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        if epoch != self._perm_epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._perm, self._perm_epoch = torch.randperm(len(self.files), generator=g), epoch
+        return self._perm
+
+    def __getitem__(self, k: int) -> torch.Tensor:
+        epoch, pos = divmod(k, len(self.files))
+        path = self.files[int(self._permutation(epoch)[pos])]
+        rng = random.Random(self.seed * 1_000_003 + k)
+        img = im.load_image(path)
+        h, w = img.shape[:2]
+        side = max(1, round(rng.uniform(0.6, 1.0) * min(h, w)))
+        y, x = rng.randint(0, h - side), rng.randint(0, w - side)
+        crop = im.resize(img[y:y + side, x:x + side], (self.size, self.size))
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        return torch.from_numpy(im.to_nchw(np.ascontiguousarray(crop))[0])  # (3, S, S)
+
+
+class StepSampler(torch.utils.data.Sampler):
+    """Sample indices for steps ``start..stop-1``: this process's share of each global batch."""
+
+    def __init__(self, start: int, stop: int, batch: int, rank: int = 0, world: int = 1):
+        self.start, self.stop, self.batch, self.rank, self.world = start, stop, batch, rank, world
+
+    def __len__(self) -> int:
+        return (self.stop - self.start) * self.batch
+
+    def __iter__(self):
+        for step in range(self.start, self.stop):
+            base = (step * self.world + self.rank) * self.batch
+            yield from range(base, base + self.batch)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def checkpoints(run_dir: str) -> list[Path]:
+    """The checkpoint files of a run, oldest first."""
+    return sorted(Path(run_dir, "checkpoints").glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    with im.atomic_output(path, suffix=".tmp") as tmp:
+        torch.save(obj, tmp)
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": torch.from_numpy(np.random.get_state()[1].astype(np.int64))}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), 624, 0, 0.0))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def load_checkpoint(path: Path) -> dict:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise UserError(f"cannot read checkpoint '{path}': {type(e).__name__}") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise UserError(f"'{path}' is not a fastnst checkpoint")
+    return ckpt
+
+
+def config_from_dict(d: dict) -> TrainConfig:
+    known = {f.name for f in fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in d.items() if k in known})
+    if cfg.style_layers is not None:
+        cfg.style_layers = tuple(cfg.style_layers)
+    return cfg
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def total_steps(cfg: TrainConfig, n_images: int, world: int) -> int:
+    """Steps to run: ``iterations``, or ``epochs`` passes over the data at the global batch size."""
+    if cfg.epochs is not None:
+        return max(1, math.ceil(cfg.epochs * n_images / (cfg.batch_size * world)))
+    return cfg.iterations
+
+
+def _dist_info() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: bool = True) -> Path:
+    """Train a style network; returns the path of the final model file.
+
+    Args:
+        cfg: the run's settings (ignored when resuming: the checkpoint's are used).
+        resume: a run folder to continue from its newest checkpoint, exactly.
+        progress: show a tqdm bar (on rank 0).
+    """
+    from tqdm import tqdm
+
+    ckpt = None
+    if resume:
+        found = checkpoints(resume)
+        if not found:
+            raise UserError(f"no checkpoint to resume from in '{resume}/checkpoints'")
+        ckpt = load_checkpoint(found[-1])
+        cfg = config_from_dict(ckpt["config"])
+        cfg.output = resume
+    cfg.validate()
+    if not cfg.style:
+        raise UserError("a style image is needed (--style)")
+    run = Path(cfg.output)
+    style_name = cfg.style_name or Path(cfg.style).stem
+
+    rank, world, local_rank = _dist_info()
+    device = resolve_device(cfg.device)
+    if world > 1:
+        if device.type == "cuda":
+            device = torch.device("cuda", local_rank)
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    main_proc = rank == 0
+    torch.manual_seed(cfg.seed)
+
+    files, bad = find_images(cfg.data)
+    if bad and main_proc:
+        warn(f"skipped {len(bad)} unreadable file(s) in '{cfg.data}', e.g. '{bad[0]}'")
+    if not files:
+        raise UserError(f"no readable images found in '{cfg.data}'")
+    style_img = im.resize_long_side(im.load_image(cfg.style), cfg.style_size or cfg.image_size)
+
+    net = build_loss_net(cfg.loss_net, cfg.style_layers, cfg.content_layer).to(device)
+    crit = PerceptualLoss(net, im.to_tensor(style_img, device), content_weight=cfg.content_weight,
+                          style_weight=cfg.style_weight, tv_weight=cfg.tv_weight)
+    model = create_model(cfg.preset).to(device)
+    memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        net.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    steps = total_steps(cfg, len(files), world)
+    if cfg.lr_schedule == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=cfg.lr / 10)
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
+    if cfg.amp == "fp16" and device.type != "cuda":
+        raise UserError("--amp fp16 needs a CUDA device; use --amp bf16 on the CPU")
+
+    step = 0
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        scaler.load_state_dict(ckpt["scaler"])
+        _set_rng_state(ckpt["rng"])
+        step = ckpt["step"]
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+
+    previews = _preview_batch(cfg, files, device)
+    if main_proc:
+        (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (run / "previews").mkdir(exist_ok=True)
+        (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+        _trim_log(run / "log.csv", step)
+
+    loader = torch.utils.data.DataLoader(
+        CropDataset(files, cfg.image_size, cfg.seed), batch_size=cfg.batch_size,
+        sampler=StepSampler(step, steps, cfg.batch_size, rank, world), num_workers=cfg.workers,
+        pin_memory=device.type == "cuda", persistent_workers=False,
+    )
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
+    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
+
+    bar = tqdm(total=steps, initial=step, desc=f"train {style_name}", unit="step",
+               disable=not (progress and main_proc), dynamic_ncols=True)
+    t0, seen, last_log = time.perf_counter(), 0, time.perf_counter()
+    for x in loader:
+        x = x.to(device, non_blocking=True, memory_format=memory_format)  # (B, 3, S, S) in [0, 1]
+        with autocast():
+            y = ddp(x)
+            terms = crit(y, crit.content_target(x))
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(terms["total"]).backward()
+        scaler.step(opt)
+        scaler.update()
+        sched.step()
+        step += 1
+        seen += x.shape[0] * world
+        bar.update(1)
+
+        if not torch.isfinite(terms["total"]):
+            raise RuntimeError(f"the loss diverged at step {step}; try a lower --lr or --amp none")
+        if step % cfg.log_every == 0 or step == steps:
+            logged = torch.stack([terms[k].detach().float() for k in ("total", "content", "style", "tv")])
+            if world > 1:
+                dist.all_reduce(logged)  # log the loss of the global batch, not of rank 0's share
+                logged /= world
+        if main_proc and (step % cfg.log_every == 0 or step == steps):
+            now = time.perf_counter()
+            rate = seen / (now - last_log)
+            seen, last_log = 0, now
+            values = dict(zip(("total", "content", "style", "tv"), logged.tolist()))
+            row = {"step": step, **{k: f"{v:.6g}" for k, v in values.items()},
+                   "lr": f"{sched.get_last_lr()[0]:.6g}", "images_per_s": f"{rate:.2f}", "elapsed_s": f"{now - t0:.1f}"}
+            _append_log(run / "log.csv", row)
+            bar.set_postfix(loss=row["total"], content=row["content"], style=row["style"], img_s=row["images_per_s"])
+        if main_proc and (step % cfg.preview_every == 0 or step == steps):
+            _save_preview(model, previews, run / "previews" / f"step_{step:06d}.jpg")
+        if step % cfg.checkpoint_every == 0 and step < steps:
+            if main_proc:
+                _save_checkpoint(run, step, cfg, model, opt, sched, scaler)
+            if world > 1:
+                dist.barrier()
+    bar.close()
+
+    out = run / "model.pth"
+    if main_proc:
+        meta = {
+            "style": style_name, "style_file": os.path.basename(cfg.style), "loss_net": net.spec,
+            "style_layers": list(crit.style_layers), "content_layer": crit.content_layer,
+            "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
+            "image_size": cfg.image_size, "style_size": cfg.style_size or cfg.image_size,
+            "iterations": steps, "batch_size": cfg.batch_size * world, "lr": cfg.lr, "seed": cfg.seed,
+            "data": os.path.basename(os.path.normpath(cfg.data)), "data_images": len(files),
+            "fastnst_version": __version__,
+        }
+        save_model_file(out, model, meta)
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return out
+
+
+def _save_checkpoint(run: Path, step: int, cfg: TrainConfig, model, opt, sched, scaler) -> None:
+    ckpt = {"format": CHECKPOINT_FORMAT, "step": step, "config": asdict(cfg), "model": model.state_dict(),
+            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
+            "rng": _rng_state(), "fastnst_version": __version__}
+    _atomic_torch_save(ckpt, run / "checkpoints" / f"step_{step:06d}.pt")
+    for old in checkpoints(run)[:-cfg.keep]:
+        old.unlink(missing_ok=True)
+
+
+def _append_log(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, LOG_FIELDS)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """Drop log rows after ``step`` (written after the checkpoint a run resumes from)."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
+    with im.atomic_output(path, suffix=".tmp") as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, LOG_FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _preview_batch(cfg: TrainConfig, files: list[str], device) -> torch.Tensor:
+    """Up to 4 fixed images (from --val, else the first training images), (N, 3, S, S') in [0, 1]."""
+    paths = find_images(cfg.val)[0][:4] if cfg.val else files[:4]
+    if not paths:
+        raise UserError(f"no readable images in the --val folder '{cfg.val}'")
+    size = cfg.image_size
+    imgs = [im.resize(im.load_image(p), (size, size)) for p in paths]
+    return torch.cat([im.to_tensor(i) for i in imgs]).to(device)
+
+
+@torch.no_grad()
+def _save_preview(model, batch: torch.Tensor, path: Path) -> None:
+    model.eval()
+    out = model(batch)  # (N, 3, S, S)
+    model.train()
+    rows = [np.concatenate([im.to_image(a), im.to_image(b)], axis=0) for a, b in zip(batch, out)]
+    im.save_image(path, np.concatenate(rows, axis=1))
