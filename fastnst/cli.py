@@ -165,6 +165,10 @@ def _add_train(sub) -> None:
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="run folder (required unless --resume)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its newest checkpoint "
                                                        "(its own settings are used)")
+    p.add_argument("--recipe", metavar="FILE", help="JSON file of settings (keys as the flags, with _ for -); "
+                                                    "flags given here override it. See training/")
+    p.add_argument("--data-root", metavar="DIR", help="folder that relative style/data/val paths in the recipe "
+                                                      "are taken from (default: the recipe's folder)")
     p.add_argument("--preset", default=d.preset, help="network preset: johnson or lite")
     p.add_argument("--image-size", type=positive_int, default=d.image_size, help="training crop size, pixels")
     p.add_argument("--style-size", type=positive_int, help="style image long side (default: --image-size)")
@@ -191,6 +195,7 @@ def _add_train(sub) -> None:
     p.add_argument("--amp", choices=("none", "bf16", "fp16"), default=d.amp,
                    help="mixed precision (bf16 on CPU or GPU, fp16 on GPU)")
     p.add_argument("--style-name", help="name recorded in the model (default: the style file's name)")
+    p.add_argument("--save-half", action="store_true", help="store the final model's weights as fp16 (half the size)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_train)
 
@@ -202,6 +207,12 @@ def _run_train(args) -> int:
     if args.resume:
         out = train(resume=args.resume, progress=not args.quiet)
     else:
+        recipe = load_recipe(args.recipe, args.data_root) if args.recipe else {}
+        defaults = vars(build_parser().parse_args(["train"]))
+        explicit = {k: v for k, v in vars(args).items() if v != defaults.get(k)}
+        for key, value in recipe.items():  # a recipe value counts unless the flag was given
+            if key not in explicit:
+                setattr(args, key, value)
         missing = [f"--{n}" for n in ("style", "data", "output") if not getattr(args, n)]
         if missing:
             raise UserError(f"train needs {', '.join(missing)} (or --resume RUN_DIR)")
@@ -213,11 +224,39 @@ def _run_train(args) -> int:
             content_layer=args.content_layer, loss_net=args.loss_net, seed=args.seed, device=args.device,
             workers=args.workers, val=args.val, preview_every=args.preview_every, log_every=args.log_every,
             checkpoint_every=args.checkpoint_every, keep=args.keep, channels_last=args.channels_last,
-            amp=args.amp, style_name=args.style_name,
+            amp=args.amp, style_name=args.style_name, save_half=args.save_half,
         )
         out = train(cfg, progress=not args.quiet)
     print(f"wrote {out}")
     return 0
+
+
+def load_recipe(path: str, data_root: str | None) -> dict:
+    """Read a training recipe: TrainConfig fields as JSON; relative paths resolved against ``data_root``."""
+    import json
+
+    from .config import TrainConfig
+
+    try:
+        with open(path) as f:
+            recipe = json.load(f)
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot read recipe '{path}': {e}") from None
+    known = set(TrainConfig.__dataclass_fields__) - {"output"}
+    unknown = sorted(set(recipe) - known - {"comment"})
+    if unknown:
+        raise UserError(f"recipe '{path}' has unknown keys: {', '.join(unknown)}")
+    root = data_root or os.path.dirname(os.path.abspath(path))
+    for key in ("style", "data", "val"):
+        if recipe.get(key) and not os.path.isabs(recipe[key]):
+            recipe[key] = os.path.join(root, recipe[key])
+    kind, sep, weights = (recipe.get("loss_net") or "").partition(":")
+    if sep and weights and not os.path.isabs(weights) and not kind.startswith("random"):
+        recipe["loss_net"] = f"{kind}:{os.path.join(root, weights)}"
+    if isinstance(recipe.get("style_layers"), list):
+        recipe["style_layers"] = tuple(recipe["style_layers"])
+    recipe.pop("comment", None)
+    return recipe
 
 
 SUBCOMMANDS = [_add_optimize, _add_train]

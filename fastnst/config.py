@@ -78,6 +78,7 @@ class TrainConfig:
     channels_last: bool = False
     amp: str = "none"  # "none", "bf16" or "fp16" (fp16 on CUDA only)
     style_name: str | None = None  # default: the style file's stem
+    save_half: bool = False  # final model weights stored as fp16
 
     def validate(self) -> None:
         for name in ("image_size", "batch_size", "preview_every", "log_every", "checkpoint_every", "keep"):

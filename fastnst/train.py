@@ -9,7 +9,7 @@ Run folder layout::
 
     RUN_DIR/config.json            the TrainConfig
     RUN_DIR/log.csv                one row per logged step
-    RUN_DIR/previews/step_N.jpg    the preview images stylized at step N
+    RUN_DIR/previews/step_N.png    the preview images stylized at step N
     RUN_DIR/checkpoints/step_N.pt  model, optimizer, scheduler, RNG states, step, config
     RUN_DIR/model.pth              the final self-describing model file
 """
@@ -312,7 +312,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
             _append_log(run / "log.csv", row)
             bar.set_postfix(loss=row["total"], content=row["content"], style=row["style"], img_s=row["images_per_s"])
         if main_proc and (step % cfg.preview_every == 0 or step == steps):
-            _save_preview(model, previews, run / "previews" / f"step_{step:06d}.jpg")
+            _save_preview(model, previews, run / "previews" / f"step_{step:06d}.png")
         if step % cfg.checkpoint_every == 0 and step < steps:
             if main_proc:
                 _save_checkpoint(run, step, cfg, model, opt, sched, scaler)
@@ -331,7 +331,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
             "data": os.path.basename(os.path.normpath(cfg.data)), "data_images": len(files),
             "fastnst_version": __version__,
         }
-        save_model_file(out, model, meta)
+        save_model_file(out, model, meta, half=cfg.save_half)
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()

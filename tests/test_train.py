@@ -79,7 +79,7 @@ def test_training_lowers_the_loss_and_writes_a_run(setup, capsys):
     assert rows[0].startswith("step,total,content,style,tv,lr")
     totals = [float(r.split(",")[1]) for r in rows[1:]]
     assert len(totals) == 15 and totals[-1] < totals[0]
-    assert sorted(p.name for p in (tmp / "run" / "previews").iterdir()) == [f"step_{s:06d}.jpg" for s in (6, 12, 18, 24, 30)]
+    assert sorted(p.name for p in (tmp / "run" / "previews").iterdir()) == [f"step_{s:06d}.png" for s in (6, 12, 18, 24, 30)]
     assert len(list((tmp / "run" / "checkpoints").iterdir())) == 3  # --keep
     model, meta = load_model_file(out)
     assert meta["style"] == "style" and meta["loss_net"] == "random-vgg16:0" and meta["image_size"] == 48

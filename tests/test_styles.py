@@ -1,0 +1,59 @@
+"""The shipped styles and the recipes that reproduce them."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from fastnst.cli import load_recipe
+from fastnst.config import TrainConfig
+from fastnst.errors import UserError
+from fastnst.models import PRESETS, load_model_file
+from fastnst.styles import find_style, list_styles
+
+RECIPES = sorted((Path(__file__).resolve().parents[1] / "training" / "recipes").glob("*.json"))
+
+
+def test_recipes_are_valid_train_configs(tmp_path):
+    assert RECIPES, "training/recipes/ is empty"
+    for path in RECIPES:
+        recipe = load_recipe(str(path), str(tmp_path))
+        cfg = TrainConfig(**recipe, output=str(tmp_path / "run"))
+        cfg.validate()
+        assert cfg.preset in PRESETS
+        assert cfg.style.startswith(str(tmp_path)) and cfg.data.startswith(str(tmp_path))
+        assert cfg.loss_net == f"vgg19-normalised:{tmp_path}/weights/vgg_normalised_conv3_1.pth"
+        assert path.stem == f"{Path(cfg.style).stem}_{cfg.preset}"
+
+
+def test_recipe_with_unknown_key_is_a_user_error(tmp_path):
+    bad = tmp_path / "r.json"
+    bad.write_text(json.dumps({"style": "s.jpg", "learning_rate": 1}))
+    with pytest.raises(UserError, match="learning_rate"):
+        load_recipe(str(bad), None)
+
+
+@pytest.mark.parametrize("style", list_styles(), ids=lambda s: s.path.name)
+def test_shipped_style_loads_and_stylizes(style):
+    model, meta = load_model_file(style.path)
+    assert model.preset == style.preset and meta["style"] == style.name
+    assert meta["loss_net"].startswith("vgg19-normalised:") and meta["iterations"] > 0
+    assert style.size_bytes < 4_000_000  # kept small: fp16 weights
+    x = torch.rand(1, 3, 67, 91)
+    with torch.no_grad():
+        y = model(x)
+    assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
+    assert (y - x).abs().mean() > 0.05  # it changes the image
+
+
+def test_every_preset_ships_three_styles():
+    shipped = list_styles()
+    for preset in ("johnson", "lite"):
+        names = {s.name for s in shipped if s.preset == preset}
+        if not names:
+            pytest.skip("no styles shipped yet")
+        assert len(names) >= 3, (preset, names)
+    assert find_style(shipped[0].name).preset == "lite"
+    with pytest.raises(UserError, match="no shipped style"):
+        find_style("no_such_style")
