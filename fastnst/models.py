@@ -1,0 +1,355 @@
+"""Feed-forward style transfer networks (Johnson et al. 2016) and their model files.
+
+A `TransformerNet` maps a batch of images (N, 3, H, W) in [0, 1] to stylized images of
+the same shape, also in [0, 1]. Its layout is described by a `ModelConfig`; named
+configurations live in `PRESETS` and are built with `create_model`:
+
+    encoder:  stem conv (k x k, stride 1 or 2) -> stride-2 3x3 convs
+    body:     residual blocks at the lowest resolution
+    decoder:  (nearest x2 upsample -> 3x3 conv) per stage -> upsample what is left
+              -> k x k conv to RGB -> sigmoid
+
+Every conv uses reflection padding and is followed by instance normalisation
+(affine) and ReLU, except the last one. Transposed convs are avoided on purpose
+(checkerboard artifacts).
+
+Model files (`save_model_file` / `load_model_file`) are self-describing dicts that
+`torch.load(..., weights_only=True)` can read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from fastnst.errors import UserError
+
+BLOCK_TYPES = ("basic", "dwsep", "bottleneck")
+FILE_FORMAT = "fastnst-model"
+FILE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Layout of a `TransformerNet`.
+
+    The total stride is `stem_stride * 2 ** len(down_channels)`; the decoder undoes it
+    with one x2 upsample per entry of `up_channels` and upsamples whatever is left right
+    before the output conv.
+    """
+
+    stem_channels: int = 32  # channels of the first conv
+    stem_kernel: int = 9  # kernel size of the first conv (odd)
+    stem_stride: int = 1  # 1 or 2; 2 halves the resolution right away
+    down_channels: tuple[int, ...] = (64, 128)  # one stride-2 3x3 conv per entry
+    num_blocks: int = 5  # residual blocks at the lowest resolution
+    block: str = "basic"  # "basic" | "dwsep" | "bottleneck", see `ResidualBlock`
+    bottleneck_ratio: int = 4  # channel reduction inside "bottleneck" blocks
+    up_channels: tuple[int, ...] = (64, 32)  # one (x2 upsample, 3x3 conv) per entry
+    out_kernel: int = 9  # kernel size of the last conv (odd)
+
+    def __post_init__(self) -> None:
+        if self.block not in BLOCK_TYPES:
+            raise ValueError(f"block must be one of {BLOCK_TYPES}, got {self.block!r}")
+        if self.stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
+        if self.stem_kernel % 2 == 0 or self.out_kernel % 2 == 0:
+            raise ValueError("stem_kernel and out_kernel must be odd")
+        if 2 ** len(self.up_channels) > self.total_stride:
+            raise ValueError("more upsampling stages than downsampling")
+        if self.block == "bottleneck" and self.body_channels % self.bottleneck_ratio:
+            raise ValueError("body channels must be divisible by bottleneck_ratio")
+
+    @property
+    def total_stride(self) -> int:
+        """Factor between the input and the lowest resolution; inputs are padded to a multiple of it."""
+        return self.stem_stride * 2 ** len(self.down_channels)
+
+    @property
+    def min_size(self) -> int:
+        """Smallest padded input side for which every internal reflection pad is valid.
+
+        Full-resolution convs need a side >= their kernel size, 3x3 convs at the lowest
+        resolution need a side >= 2.
+        """
+        s = self.total_stride
+        return s * max(2, -(-max(self.stem_kernel, self.out_kernel) // s))
+
+    @property
+    def body_channels(self) -> int:
+        """Channels at the lowest resolution (where the residual blocks run)."""
+        return self.down_channels[-1] if self.down_channels else self.stem_channels
+
+
+# Named presets. `lite` was picked from four designs by FLOPs and onnxruntime fps at
+# 640x480 on a 2-core x86 CPU (notes_models.md): stride-2 stem, total stride 8, depthwise-
+# separable residual blocks at 64 channels; ~0.03x johnson's FLOPs per pixel, ~19x its fps.
+PRESETS: dict[str, ModelConfig] = {
+    "johnson": ModelConfig(),
+    "lite": ModelConfig(
+        stem_channels=16,
+        stem_kernel=5,
+        stem_stride=2,
+        down_channels=(32, 64),
+        num_blocks=5,
+        block="dwsep",
+        up_channels=(32, 16),
+        out_kernel=3,
+    ),
+}
+
+
+def list_presets() -> list[str]:
+    """Names of the built-in model presets, sorted."""
+    return sorted(PRESETS)
+
+
+def create_model(preset: str, **overrides) -> TransformerNet:
+    """Build a freshly initialised `TransformerNet` from a named preset.
+
+    `overrides` replace fields of the preset's `ModelConfig`, e.g.
+    `create_model("johnson", num_blocks=3)`. An unknown preset is a `UserError`.
+    """
+    if preset not in PRESETS:
+        raise UserError(f"unknown model preset {preset!r}; known presets: {', '.join(list_presets())}")
+    config = replace(PRESETS[preset], **overrides)
+    return TransformerNet(config, preset=preset)
+
+
+# ---------------------------------------------------------------------------------------
+# building blocks
+
+
+class ConvLayer(nn.Sequential):
+    """Reflection pad -> conv -> (instance norm) -> (ReLU). Keeps H, W when stride is 1."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1,
+                 norm: bool = True, act: bool = True):
+        layers: list[nn.Module] = []
+        if kernel > 1:
+            layers.append(nn.ReflectionPad2d(kernel // 2))
+        # the conv bias is redundant before an affine instance norm
+        layers.append(nn.Conv2d(c_in, c_out, kernel, stride=stride, groups=groups, bias=not norm))
+        if norm:
+            layers.append(nn.InstanceNorm2d(c_out, affine=True))
+        if act:
+            layers.append(nn.ReLU())
+        super().__init__(*layers)
+
+
+class ResidualBlock(nn.Module):
+    """x + f(x) with C channels in and out, same H, W.
+
+    basic:      3x3 conv, IN, ReLU, 3x3 conv, IN                         (Johnson et al.)
+    dwsep:      twice (3x3 depthwise conv, 1x1 conv, IN), ReLU in between (MobileNet-style)
+    bottleneck: 1x1 conv to C/r, IN, ReLU, 3x3 conv, IN, ReLU, 1x1 conv to C, IN (ResNet-style)
+    """
+
+    def __init__(self, channels: int, block: str = "basic", bottleneck_ratio: int = 4):
+        super().__init__()
+        c = channels
+        if block == "basic":
+            self.body = nn.Sequential(ConvLayer(c, c, 3), ConvLayer(c, c, 3, act=False))
+        elif block == "dwsep":
+            self.body = nn.Sequential(
+                ConvLayer(c, c, 3, groups=c, norm=False, act=False), ConvLayer(c, c, 1),
+                ConvLayer(c, c, 3, groups=c, norm=False, act=False), ConvLayer(c, c, 1, act=False),
+            )
+        elif block == "bottleneck":
+            m = c // bottleneck_ratio
+            self.body = nn.Sequential(ConvLayer(c, m, 1), ConvLayer(m, m, 3), ConvLayer(m, c, 1, act=False))
+        else:
+            raise ValueError(f"unknown block type {block!r}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def _pad_reflect(x: torch.Tensor, left, right, top, bottom) -> torch.Tensor:
+    """Pad the last two dims by reflection, replicating the edge for what reflection cannot reach.
+
+    Reflection can add at most size - 1 pixels per side; any excess (tiny images) is filled
+    by replicating the border. Amounts may be symbolic ints (`torch.export`), hence
+    `torch.sym_min` instead of Python branches.
+    """
+    h, w = x.shape[-2:]
+    rl, rr = torch.sym_min(left, w - 1), torch.sym_min(right, w - 1)
+    rt, rb = torch.sym_min(top, h - 1), torch.sym_min(bottom, h - 1)
+    x = F.pad(x, (rl, rr, rt, rb), mode="reflect")
+    return F.pad(x, (left - rl, right - rr, top - rt, bottom - rb), mode="replicate")
+
+
+# ---------------------------------------------------------------------------------------
+# the network
+
+
+class TransformerNet(nn.Module):
+    """Image transformation network: (N, 3, H, W) in [0, 1] -> (N, 3, H, W) in [0, 1].
+
+    Any H, W >= 1 is accepted: the input is padded at the bottom and right to a multiple
+    of `config.total_stride` (and to at least `config.min_size`, so that every internal
+    reflection pad is valid) by reflection (replicating the border where a tiny image is
+    too small to reflect), run through the network and cropped back to H, W. The output
+    comes from a sigmoid, so it lies in [0, 1] by construction.
+    """
+
+    def __init__(self, config: ModelConfig | None = None, preset: str | None = None):
+        super().__init__()
+        self.config = cfg = config or ModelConfig()
+        self.preset = preset  # informational; the config is what defines the network
+
+        layers: list[nn.Module] = [ConvLayer(3, cfg.stem_channels, cfg.stem_kernel, stride=cfg.stem_stride)]
+        c = cfg.stem_channels
+        for c_out in cfg.down_channels:
+            layers.append(ConvLayer(c, c_out, 3, stride=2))
+            c = c_out
+        self.encoder = nn.Sequential(*layers)
+
+        self.body = nn.Sequential(*[ResidualBlock(c, cfg.block, cfg.bottleneck_ratio) for _ in range(cfg.num_blocks)])
+
+        layers = []
+        for c_out in cfg.up_channels:
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), ConvLayer(c, c_out, 3)]
+            c = c_out
+        rest = cfg.total_stride // 2 ** len(cfg.up_channels)  # upsampling still missing
+        if rest > 1:
+            layers.append(nn.Upsample(scale_factor=rest, mode="nearest"))
+        layers += [ConvLayer(c, 3, cfg.out_kernel, norm=False, act=False), nn.Sigmoid()]
+        self.decoder = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, 3, H, W) float in [0, 1] -> (N, 3, H, W) float in [0, 1]. Does not modify x."""
+        _, _, h, w = x.shape
+        s = self.config.total_stride
+        # padded size: a multiple of s (ceil division on possibly symbolic ints), >= min_size
+        hp = torch.sym_max((h + s - 1) // s * s, self.config.min_size)
+        wp = torch.sym_max((w + s - 1) // s * s, self.config.min_size)
+        # pad at the bottom/right only: a centred split needs (hp - h) // 2, which the ONNX
+        # exporter rewrites into a floor division of a negative number and mistranslates
+        x = _pad_reflect(x, 0, wp - w, 0, hp - h)  # (N, 3, hp, wp)
+        y = self.decoder(self.body(self.encoder(x)))  # (N, 3, hp, wp)
+        return y.narrow(2, 0, h).narrow(3, 0, w)  # (N, 3, H, W)
+
+
+# ---------------------------------------------------------------------------------------
+# size and cost
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def flops_per_pixel(model: TransformerNet | ModelConfig | str) -> float:
+    """Forward FLOPs (2 x multiply-accumulates of the convs) per input pixel.
+
+    Counted with `torch.utils.flop_counter.FlopCounterMode` on a meta-device copy (no
+    real compute) at a size that is a multiple of the stride, where the count is exactly
+    proportional to the pixels; norms, activations and resampling are not counted.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    if isinstance(model, str):
+        config = create_model(model).config
+    else:
+        config = model if isinstance(model, ModelConfig) else model.config
+    size = 4 * config.total_stride
+    with torch.device("meta"):
+        meta_model = TransformerNet(config)
+        x = torch.rand(1, 3, size, size)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        meta_model(x)
+    return counter.get_total_flops() / (size * size)
+
+
+# ---------------------------------------------------------------------------------------
+# model files
+
+
+def _config_to_dict(config: ModelConfig) -> dict:
+    """asdict(config) with tuples turned into lists (plain JSON values)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+def _config_from_dict(d: dict) -> ModelConfig:
+    known = {f.name for f in fields(ModelConfig)}
+    unknown = set(d) - known
+    if unknown:
+        raise ValueError(f"unknown model_config fields {sorted(unknown)}")
+    return ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def save_model_file(path: str | os.PathLike, model: TransformerNet, meta: dict, half: bool = False) -> None:
+    """Write a self-describing model file atomically (temp file in the same folder, then rename).
+
+    Contents: {"format": "fastnst-model", "version": 1, "preset", "model_config",
+    "state_dict", "meta"}. `meta` must be JSON-serialisable (style name, loss net,
+    layers, weights, image size, ...). `half=True` stores floating weights as fp16.
+    """
+    try:
+        json.dumps(meta)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"meta must be plain JSON-able values: {e}") from None
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    payload = {
+        "format": FILE_FORMAT,
+        "version": FILE_VERSION,
+        "preset": model.preset,
+        "model_config": _config_to_dict(model.config),
+        "state_dict": state,
+        "meta": meta,
+    }
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_model_file(path: str | os.PathLike, map_location="cpu") -> tuple[TransformerNet, dict]:
+    """Read a file written by `save_model_file`; returns (model, meta).
+
+    The model is in eval mode with fp32 weights (also for files saved with `half=True`),
+    on `map_location` when that is a device or a device name.
+
+    A missing, unreadable or foreign file raises `UserError` with a one-line message.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"model file not found: {path}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"cannot read model file {path}: {first_line}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
+        raise UserError(f"{path} is not a fastnst model file")
+    if payload.get("version") != FILE_VERSION:
+        raise UserError(f"{path}: unsupported model file version {payload.get('version')!r} (expected {FILE_VERSION})")
+    try:
+        config = _config_from_dict(payload["model_config"])
+        model = TransformerNet(config, preset=payload.get("preset"))
+        state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+        model.load_state_dict(state)
+    except Exception as e:
+        msg = " ".join(str(e).split())  # load_state_dict errors span several lines
+        raise UserError(f"{path}: invalid model file: {msg[:300]}") from None
+    if isinstance(map_location, (str, torch.device)):
+        model = model.to(map_location)
+    return model.eval(), payload.get("meta", {})
