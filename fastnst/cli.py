@@ -38,34 +38,24 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 # ----------------------------------------------------------------------------- flag types
 
 
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
-    return v
+def _number(convert, ok, requirement: str, name: str):
+    """An argparse type: ``convert`` the text, then check ``ok(value)``."""
+    def parse(text: str):
+        try:
+            v = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a{' whole' if convert is int else ''} number") from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+        return v
+
+    parse.__name__ = name
+    return parse
 
 
-def positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return v
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not v >= 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return v
+positive_int = _number(int, lambda v: v > 0, "positive", "positive_int")
+positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number", "positive_float")
+non_negative_float = _number(float, lambda v: 0 <= v < float("inf"), "a number >= 0", "non_negative_float")
 
 
 def layer_list(text: str) -> tuple[str, ...]:
@@ -75,9 +65,18 @@ def layer_list(text: str) -> tuple[str, ...]:
     return layers
 
 
-def add_loss_flags(p: argparse.ArgumentParser) -> None:
-    """The loss-network and loss-weight flags shared by ``optimize`` and ``train``."""
+def add_loss_flags(p: argparse.ArgumentParser, defaults) -> None:
+    """The loss-network and loss-weight flags shared by ``optimize`` and ``train``.
+
+    ``defaults`` is the command's config dataclass instance, for the weights' defaults.
+    """
     g = p.add_argument_group("loss")
+    g.add_argument("--content-weight", type=non_negative_float, default=defaults.content_weight,
+                   help="weight of the content loss")
+    g.add_argument("--style-weight", type=non_negative_float, default=defaults.style_weight,
+                   help="weight of the style loss; higher: more style, less photo")
+    g.add_argument("--tv-weight", type=non_negative_float, default=defaults.tv_weight,
+                   help="weight of the total-variation (smoothness) loss")
     g.add_argument("--loss-net", metavar="SPEC", default=None,
                    help="loss network: vgg16, vgg19, vgg16:PATH, vgg19:PATH, vgg19-normalised:PATH, "
                         "vgg19-normalised+random-deep:PATH, random-vgg16[:SEED], random-vgg19[:SEED] "
@@ -109,15 +108,10 @@ def _add_optimize(sub) -> None:
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer, help="optimizer")
     p.add_argument("--lr", type=positive_float, default=None, help="step size (default: 1 for L-BFGS, 0.02 for Adam)")
     p.add_argument("--init", choices=("content", "noise"), default=d.init, help="starting image")
-    p.add_argument("--content-weight", type=non_negative_float, default=d.content_weight,
-                   help="weight of the content loss")
-    p.add_argument("--style-weight", type=non_negative_float, default=d.style_weight,
-                   help="weight of the style loss; higher: more style, less photo")
-    p.add_argument("--tv-weight", type=non_negative_float, default=d.tv_weight, help="total-variation weight")
     p.add_argument("--style-scale", type=positive_float, default=d.style_scale,
                    help="style image long side relative to the output's; below 1 gives larger-scale strokes")
     p.add_argument("--preserve-color", action="store_true", help="keep the content's colours (luminance-only transfer)")
-    add_loss_flags(p)
+    add_loss_flags(p, d)
     p.add_argument("--seed", type=int, default=d.seed, help="random seed (for --init noise)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -179,10 +173,7 @@ def _add_train(sub) -> None:
     p.add_argument("--lr", type=positive_float, default=d.lr, help="Adam learning rate")
     p.add_argument("--lr-schedule", choices=("cosine", "constant"), default=d.lr_schedule,
                    help="cosine decays to lr/10 over the run")
-    p.add_argument("--content-weight", type=non_negative_float, default=d.content_weight, help="content loss weight")
-    p.add_argument("--style-weight", type=non_negative_float, default=d.style_weight, help="style loss weight")
-    p.add_argument("--tv-weight", type=non_negative_float, default=d.tv_weight, help="total-variation weight")
-    add_loss_flags(p)
+    add_loss_flags(p, d)
     p.add_argument("--val", metavar="DIR", help="folder of preview images (default: the first training images)")
     p.add_argument("--preview-every", type=positive_int, default=d.preview_every, help="steps between previews")
     p.add_argument("--log-every", type=positive_int, default=d.log_every, help="steps between log.csv rows")
