@@ -54,11 +54,27 @@ def image_extensions() -> set[str]:
                                                  ".jp2", ".pbm", ".pgm", ".ppm", ".exr", ".hdr", ".avif"}
 
 
+def _looks_readable(path: str) -> bool:
+    """A cheap check (headers and, for PNG, checksums; no full decode) that a file is an image."""
+    import cv2
+    from PIL import Image
+
+    if os.path.splitext(path)[1].lower() not in Image.registered_extensions():
+        return cv2.haveImageReader(path)  # formats only OpenCV reads (EXR, ...), by signature
+    try:
+        with Image.open(path) as img:
+            img.verify()
+        return True
+    except Exception:
+        return False
+
+
 def find_images(folder: str) -> tuple[list[str], list[str]]:
-    """All readable images below ``folder`` (recursively, sorted) and the unreadable ones skipped.
+    """All images below ``folder`` (recursively, sorted) and the unreadable ones skipped.
 
     Files whose extension is no image format are ignored; files with an image extension that
-    do not decode (truncated, empty, not really images) are returned in the second list.
+    are not images (empty, text, a broken header) are returned in the second list. The check
+    is cheap, so a file can still fail to decode later: :class:`CropDataset` then takes the next one.
     """
     if not os.path.isdir(folder):
         raise UserError(f"training data folder not found: '{folder}'")
@@ -67,15 +83,9 @@ def find_images(folder: str) -> tuple[list[str], list[str]]:
     for root, dirs, names in os.walk(folder):
         dirs.sort()
         for name in sorted(names):
-            if os.path.splitext(name)[1].lower() not in exts:
-                continue
-            path = os.path.join(root, name)
-            try:
-                im.load_image(path)
-            except UserError:
-                bad.append(path)
-            else:
-                good.append(path)
+            if os.path.splitext(name)[1].lower() in exts:
+                path = os.path.join(root, name)
+                (good if _looks_readable(path) else bad).append(path)
     return good, bad
 
 
@@ -91,6 +101,7 @@ class CropDataset(torch.utils.data.Dataset):
     def __init__(self, files: list[str], size: int, seed: int):
         self.files, self.size, self.seed = list(files), size, seed
         self._perm_epoch, self._perm = -1, None
+        self._warned: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.files)
@@ -101,11 +112,23 @@ class CropDataset(torch.utils.data.Dataset):
             self._perm, self._perm_epoch = torch.randperm(len(self.files), generator=g), epoch
         return self._perm
 
+    def _load(self, epoch: int, pos: int) -> np.ndarray:
+        """The image at ``pos`` of the epoch's permutation, or the next one that decodes."""
+        perm = self._permutation(epoch)
+        for i in range(len(self.files)):
+            path = self.files[int(perm[(pos + i) % len(self.files)])]
+            try:
+                return im.load_image(path)
+            except UserError as e:
+                if path not in self._warned:
+                    self._warned.add(path)
+                    warn(f"skipping training image: {e}")
+        raise UserError("none of the training images could be decoded")
+
     def __getitem__(self, k: int) -> torch.Tensor:
         epoch, pos = divmod(k, len(self.files))
-        path = self.files[int(self._permutation(epoch)[pos])]
         rng = random.Random(self.seed * 1_000_003 + k)
-        img = im.load_image(path)
+        img = self._load(epoch, pos)
         h, w = img.shape[:2]
         side = max(1, round(rng.uniform(0.6, 1.0) * min(h, w)))
         y, x = rng.randint(0, h - side), rng.randint(0, w - side)

@@ -56,6 +56,17 @@ def test_find_images_is_recursive_and_skips_broken(setup):
     assert sorted(os.path.basename(b) for b in bad) == ["broken.jpg", "fake.png"]
 
 
+def test_image_that_fails_to_decode_later_is_replaced(setup, tmp_path, capsys):
+    data, _, _ = setup
+    files, _ = find_images(str(data))
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes((data / "c" / "img1.png").read_bytes()[:200])  # valid header, cut data
+    ds = CropDataset([str(truncated), *files], 32, seed=0)
+    crops = [ds[k] for k in range(len(ds))]  # every sample still comes back
+    assert all(c.shape == (3, 32, 32) for c in crops)
+    assert capsys.readouterr().err.count("truncated.png") == 1  # one warning per file
+
+
 def test_batches_are_a_function_of_the_step(setup):
     data, _, _ = setup
     files, _ = find_images(str(data))
