@@ -222,6 +222,8 @@ def _torchvision_state_dict(spec: LossNetSpec) -> dict:
     weights = _torchvision_weights(spec.arch)
     cache = torchvision_cache_path(spec.arch)
     try:
+        if not os.path.exists(cache):
+            _check_reachable(weights.url)  # fail in one line before torch.hub announces a download
         return weights.get_state_dict(progress=True)
     except Exception as e:  # URLError, socket errors, partial downloads
         raise UserError(
@@ -229,6 +231,16 @@ def _torchvision_state_dict(spec: LossNetSpec) -> dict:
             f"Put the file there, or pass --loss-net {spec.arch}:PATH (a torchvision state_dict), "
             "vgg19-normalised:PATH (AdaIN/WCT vgg_normalised.pth) or random-vgg19 (untrained, weak)"
         ) from None
+
+
+def _check_reachable(url: str, timeout: float = 5.0) -> None:
+    """Raise OSError if the host of ``url`` cannot be reached (no network, no DNS)."""
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(url).hostname
+    with socket.create_connection((host, 443), timeout=timeout):
+        pass
 
 
 def _load_prefix(features: nn.Sequential, names: list[str], sd: dict, source: str) -> int:
