@@ -250,7 +250,89 @@ def load_recipe(path: str, data_root: str | None) -> dict:
     return recipe
 
 
-SUBCOMMANDS = [_add_optimize, _add_train]
+def _add_export(sub) -> None:
+    p = sub.add_parser(
+        "export", formatter_class=_Formatter,
+        help="export a trained model to ONNX (checked against PyTorch)",
+        description="Export a fastnst model file (.pth) to ONNX: input 'image', output 'stylized', both float32 "
+                    "RGB NCHW in [0, 1], dynamic batch, height and width (opset 18). The file carries the preset, "
+                    "style and training settings as metadata (see 'fastnst info'). Unless --no-check, the export is "
+                    "run with onnxruntime on several image sizes and compared with PyTorch (max abs diff <= 1e-3; "
+                    "PSNR >= 40 dB with --fp16); a failing export writes nothing.",
+    )
+    p.add_argument("model", metavar="MODEL", help="model file (.pth) written by 'fastnst train'")
+    p.add_argument("-o", "--output", metavar="OUT.onnx", required=True, help="ONNX file to write")
+    p.add_argument("--fp16", action="store_true",
+                   help="compute in half precision (instance norms stay fp32); inputs and outputs stay float32")
+    p.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch comparison")
+    p.set_defaults(func=_run_export)
+
+
+def _run_export(args) -> int:
+    from .export import export_onnx
+    from .image import check_not_input
+    from .models import load_model_file
+
+    check_not_input(args.output, [args.model])
+    model, meta = load_model_file(args.model)
+    report = export_onnx(model, args.output, meta, fp16=args.fp16, check=not args.no_check)
+    size = report["file_size"] / 1e6
+    if report["checked"]:
+        sizes = ", ".join(f"{k} {v:.2g}" for k, v in report["max_abs_diff"].items())
+        line = f"onnxruntime vs PyTorch max abs diff: {sizes}"
+        if "psnr_db" in report:
+            line += "; PSNR dB: " + ", ".join(f"{k} {v:.1f}" for k, v in report["psnr_db"].items())
+        print(line)
+    else:
+        print("not checked against PyTorch (--no-check)")
+    print(f"opset {report['opset']}, {'fp16' if report['fp16'] else 'fp32'}, {size:.2f} MB")
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _add_info(sub) -> None:
+    p = sub.add_parser(
+        "info", formatter_class=_Formatter,
+        help="show the metadata of an exported ONNX model",
+        description="Print what 'fastnst export' stored in an ONNX file: fastnst version, preset, style, "
+                    "precision, the input/output spec, the network layout and the training settings.",
+    )
+    p.add_argument("model", metavar="MODEL.onnx", help="ONNX file written by 'fastnst export'")
+    p.set_defaults(func=_run_info)
+
+
+def _run_info(args) -> int:
+    import json
+
+    from .export import read_metadata
+
+    meta = read_metadata(args.model)
+    if "fastnst_version" not in meta:
+        raise UserError(f"{args.model} has no fastnst metadata (not written by 'fastnst export')")
+    print(f"file:       {args.model}")
+    print(f"fastnst:    {meta.get('fastnst_version')}")
+    print(f"preset:     {meta.get('preset') or '-'}")
+    print(f"style:      {meta.get('style') or '-'}")
+    print(f"precision:  {meta.get('precision', 'fp32')}")
+    spec = meta.get("io")
+    if isinstance(spec, dict):
+        for side in ("input", "output"):
+            s = spec.get(side, {})
+            shape = "x".join(str(d) for d in s.get("shape", []))
+            print(f"{side + ':':<11} '{s.get('name')}' {s.get('dtype')} {s.get('layout')} {s.get('channels')} "
+                  f"{shape} range {s.get('range')}")
+    config = meta.get("model_config")
+    if isinstance(config, dict):
+        print("network:    " + ", ".join(f"{k}={v}" for k, v in config.items()))
+    training = meta.get("training")
+    if isinstance(training, dict) and training:
+        print("training:")
+        for key, value in training.items():
+            print(f"  {key}: {json.dumps(value) if isinstance(value, (list, dict)) else value}")
+    return 0
+
+
+SUBCOMMANDS = [_add_optimize, _add_train, _add_export, _add_info]
 
 
 def build_parser() -> argparse.ArgumentParser:

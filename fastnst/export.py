@@ -1,0 +1,261 @@
+"""Export a `TransformerNet` to ONNX, and check the export against PyTorch.
+
+`export_onnx` writes the file atomically, stores fastnst metadata in the model's
+``metadata_props`` and (by default) runs the exported graph with onnxruntime on random
+and natural-looking images at several sizes, odd ones included, comparing with PyTorch.
+A file that fails the check is never left behind. `read_metadata` reads the metadata back.
+
+The graph's interface is `IO_SPEC` (also stored in the file as JSON under ``io``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import os
+import warnings
+
+import numpy as np
+
+from . import __version__
+from .errors import UserError
+
+OPSET = 18  # opset 17 fails with the dynamo exporter (torch 2.14); the legacy exporter fails too
+
+# The exported graph's interface. Both fp32 and --fp16 exports use it unchanged (the fp16
+# graph casts internally), so any runtime code written against it works for both.
+IO_SPEC: dict = {
+    "input": {"name": "image", "dtype": "float32", "layout": "NCHW", "channels": "RGB",
+              "range": [0.0, 1.0], "shape": ["batch", 3, "height", "width"]},
+    "output": {"name": "stylized", "dtype": "float32", "layout": "NCHW", "channels": "RGB",
+               "range": [0.0, 1.0], "shape": ["batch", 3, "height", "width"]},
+    "dynamic": ["batch", "height", "width"],  # any batch >= 1, any height, width >= 1
+}
+
+CHECK_SIZES = ((256, 256), (333, 517), (97, 131))  # (height, width)
+FP16_MIN_PSNR = 40.0  # dB, fp16 export vs fp32 PyTorch on the natural-like image
+
+META_KEYS = ("fastnst_version", "preset", "style", "io", "training", "model_config", "precision")
+_JSON_KEYS = ("io", "training", "model_config")
+
+
+# --------------------------------------------------------------------------- test images
+
+
+def natural_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth, natural-looking float32 (1, 3, H, W) image in [0, 1]: gradients, blobs, soft texture.
+
+    Used instead of constant images, on which instance normalisation amplifies rounding noise.
+    """
+    rng = np.random.default_rng(seed)
+    y, x = np.meshgrid(np.linspace(0, 1, height, dtype=np.float32), np.linspace(0, 1, width, dtype=np.float32),
+                       indexing="ij")
+    channels = []
+    for _ in range(3):
+        a, b, c = rng.uniform(0.2, 0.8, 3)
+        fx, fy = rng.uniform(1, 6, 2)
+        ph = rng.uniform(0, 2 * np.pi)
+        v = a * x + (1 - a) * y * b + 0.25 * np.sin(2 * np.pi * (fx * x + fy * y) + ph) * c
+        cx, cy = rng.uniform(0.2, 0.8, 2)
+        v += 0.3 * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / 0.02)
+        channels.append(v)
+    img = np.stack(channels)
+    # soft texture: low-amplitude noise, box-blurred so it is not white noise
+    noise = rng.normal(0, 0.05, img.shape).astype(np.float32)
+    noise = (noise + np.roll(noise, 1, 1) + np.roll(noise, 1, 2) + np.roll(noise, (1, 1), (1, 2))) / 4
+    img = img + noise
+    img = (img - img.min()) / (img.max() - img.min() + 1e-6)
+    return np.ascontiguousarray(np.clip(img, 0, 1)[None].astype(np.float32))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB of two images in [0, 1]."""
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return float("inf") if mse == 0 else float(10 * np.log10(1.0 / mse))
+
+
+# --------------------------------------------------------------------------- fp16
+
+
+def _half_model(model):
+    """A module with fp32 I/O that runs `model` in fp16, except instance norms (kept in fp32)."""
+    import torch
+    import torch.nn as nn
+
+    class FloatNorm(nn.Module):
+        def __init__(self, norm: nn.Module):
+            super().__init__()
+            self.norm = norm
+
+        def forward(self, x):
+            return self.norm(x.float()).to(x.dtype)
+
+    class HalfWrapper(nn.Module):
+        def __init__(self, net: nn.Module):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net(x.to(torch.float16)).to(torch.float32)
+
+    net = copy.deepcopy(model).float().eval()
+    for module in list(net.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, nn.InstanceNorm2d):
+                setattr(module, name, FloatNorm(child))
+    net.half()
+    for module in net.modules():
+        if isinstance(module, FloatNorm):
+            module.norm.float()
+    return HalfWrapper(net).eval()
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _torch_export(module, path: str) -> None:
+    import torch
+    from torch.export import Dim
+
+    dims = {0: Dim("batch", min=1), 2: Dim("height", min=1), 3: Dim("width", min=1)}
+    chatter = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module, (torch.rand(1, 3, 256, 256),), path,
+                input_names=[IO_SPEC["input"]["name"]], output_names=[IO_SPEC["output"]["name"]],
+                dynamic_shapes=(dims,), opset_version=OPSET, dynamo=True, external_data=False,
+                verbose=False, report=False,
+            )
+    except Exception as e:
+        tail = chatter.getvalue().strip().splitlines()[-5:]
+        raise RuntimeError(f"ONNX export failed: {type(e).__name__}: {e}\n" + "\n".join(tail)) from e
+
+
+def _write_metadata(path: str, props: dict[str, str]) -> None:
+    import onnx
+
+    proto = onnx.load(path)
+    del proto.metadata_props[:]
+    for key, value in props.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, path)
+
+
+def _check(path: str, model, *, fp16: bool, atol: float) -> dict:
+    """Run the ONNX file with onnxruntime vs `model` in PyTorch (fp32). Raises RuntimeError on a mismatch."""
+    import onnxruntime as ort
+    import torch
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    in_name, out_name = IO_SPEC["input"]["name"], IO_SPEC["output"]["name"]
+
+    def both(x: np.ndarray):
+        (got,) = session.run([out_name], {in_name: x})
+        with torch.no_grad():
+            want = model(torch.from_numpy(x)).numpy()
+        if got.shape != want.shape or got.dtype != np.float32:
+            raise RuntimeError(f"ONNX output {got.dtype} {got.shape}, expected float32 {want.shape}")
+        return got, want
+
+    report: dict = {"max_abs_diff": {}}
+    failures = []
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate(CHECK_SIZES):
+        key = f"{h}x{w}"
+        if fp16:
+            got, want = both(natural_image(h, w, seed=i))
+            value = psnr(got, want)
+            report.setdefault("psnr_db", {})[key] = round(value, 2)
+            report["max_abs_diff"][key] = float(np.abs(got - want).max())
+            if not value >= FP16_MIN_PSNR:
+                failures.append(f"{key}: PSNR {value:.1f} dB < {FP16_MIN_PSNR} dB")
+            continue
+        # batch of 2 (random noise, natural-like): also exercises the dynamic batch dimension
+        x = np.concatenate([rng.random((1, 3, h, w), dtype=np.float32), natural_image(h, w, seed=i)])
+        got, want = both(x)
+        diff = float(np.abs(got - want).max())
+        report["max_abs_diff"][key] = diff
+        if not diff <= atol:
+            failures.append(f"{key}: max abs diff {diff:.3g} > {atol:g}")
+    if failures:
+        raise RuntimeError("exported ONNX model does not match PyTorch: " + "; ".join(failures))
+    return report
+
+
+def export_onnx(model, path, meta: dict, *, fp16: bool = False, check: bool = True, atol: float = 1e-3) -> dict:
+    """Export `model` (a `TransformerNet`) to the ONNX file `path`; returns a report dict.
+
+    `meta` is the model file's metadata (from `load_model_file`), stored as JSON under
+    ``training``; ``style`` is taken from ``meta["style"]``. The graph follows `IO_SPEC`
+    with dynamic batch, height and width (opset `OPSET`).
+
+    fp16=True exports a graph that computes in half precision (instance norms in fp32) with
+    the same float32 inputs and outputs; it is checked by PSNR >= `FP16_MIN_PSNR` dB
+    against the fp32 PyTorch model instead of by `atol`.
+
+    With check=True (default) the file is run with onnxruntime on random and natural-like
+    images at `CHECK_SIZES` (odd sizes included, batches of 2) and compared with
+    PyTorch; a max abs difference above `atol` raises RuntimeError and no file is written.
+
+    Report keys: ``path``, ``opset``, ``fp16``, ``file_size``, ``checked`` and, when
+    checked, ``max_abs_diff`` (per "HxW" size), plus ``psnr_db`` for fp16.
+    """
+    from dataclasses import asdict
+
+    model = copy.deepcopy(model).float().cpu().eval()
+    module = _half_model(model) if fp16 else model
+    props = {
+        "fastnst_version": __version__,
+        "preset": str(getattr(model, "preset", None) or ""),
+        "style": str((meta or {}).get("style") or ""),
+        "precision": "fp16" if fp16 else "fp32",
+        "io": json.dumps(IO_SPEC),
+        "training": json.dumps(meta or {}),
+        "model_config": json.dumps(asdict(model.config)),
+    }
+    from .image import atomic_output
+
+    report: dict = {"path": os.fspath(path), "opset": OPSET, "fp16": fp16, "checked": check}
+    with atomic_output(path, suffix=".onnx") as temp:
+        _torch_export(module, temp)
+        _write_metadata(temp, props)
+        if check:
+            report.update(_check(temp, model, fp16=fp16, atol=atol))
+        report["file_size"] = os.path.getsize(temp)
+    return report
+
+
+def read_metadata(path) -> dict:
+    """The fastnst metadata of an exported ONNX file, JSON values parsed back into dicts.
+
+    A missing file or one that is not ONNX raises `UserError`; an ONNX file without fastnst
+    metadata gives whatever ``metadata_props`` it has.
+    """
+    import onnx
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise UserError(f"file not found: {path}")
+    try:
+        proto = onnx.load(path, load_external_data=False)
+    except Exception as e:
+        raise UserError(f"{path} is not an ONNX model ({type(e).__name__})") from None
+    if not proto.graph.node or not proto.opset_import:
+        raise UserError(f"{path} is not an ONNX model")
+    out: dict = {}
+    for entry in proto.metadata_props:
+        value = entry.value
+        if entry.key in _JSON_KEYS:
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        out[entry.key] = value
+    return out

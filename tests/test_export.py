@@ -1,0 +1,175 @@
+"""ONNX export: parity with PyTorch at odd sizes and batch > 1, metadata, atomicity, the CLI."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import fastnst.export
+from fastnst.cli import main
+from fastnst.export import IO_SPEC, export_onnx, natural_image, psnr, read_metadata
+from fastnst.models import create_model, load_model_file, save_model_file
+
+META = {"style": "mosaic", "loss_net": "random-vgg16", "image_size": 256, "iterations": 0, "style_layers": ["relu1_2"]}
+
+
+def perturbed(preset: str, seed: int = 0):
+    """A fresh model with seeded weight noise, so that the output is not trivial."""
+    model = create_model(preset)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    return model.eval()
+
+
+def run_onnx(path, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == [IO_SPEC["input"]["name"]]
+    assert [o.name for o in session.get_outputs()] == [IO_SPEC["output"]["name"]]
+    (y,) = session.run(None, {"image": x})
+    return y
+
+
+def run_torch(model, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.from_numpy(x)).numpy()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """One lite model file, exported once through the CLI; shared by the tests below."""
+    folder = tmp_path_factory.mktemp("export")
+    model_path = folder / "lite.pth"
+    save_model_file(model_path, perturbed("lite"), META)
+    onnx_path = folder / "lite.onnx"
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = main(["export", str(model_path), "-o", str(onnx_path)])
+    assert rc == 0
+    return model_path, onnx_path, out.getvalue()
+
+
+def test_cli_export_prints_only_our_lines(exported):
+    _, onnx_path, stdout = exported
+    lines = stdout.strip().splitlines()
+    assert lines[-1] == f"wrote {onnx_path}"
+    assert len(lines) <= 3 and "max abs diff" in lines[0], stdout
+    assert [p for p in os.listdir(onnx_path.parent) if p.startswith(".")] == []  # no temp files left
+
+
+@pytest.mark.parametrize("size", [(97, 131), (333, 517), (1, 1), (7, 300)])
+def test_parity_at_odd_sizes(exported, size):
+    model_path, onnx_path, _ = exported
+    model, _ = load_model_file(model_path)
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.random((1, 3, *size), dtype=np.float32), natural_image(*size, seed=3)])
+    got, want = run_onnx(onnx_path, x), run_torch(model, x)
+    assert got.shape == want.shape == x.shape and got.dtype == np.float32
+    assert np.abs(got - want).max() <= 1e-4
+    assert got.min() >= 0 and got.max() <= 1
+
+
+def test_dynamic_batch(exported):
+    model_path, onnx_path, _ = exported
+    model, _ = load_model_file(model_path)
+    x = np.concatenate([natural_image(64, 80, seed=5), natural_image(64, 80, seed=6)])
+    got = run_onnx(onnx_path, x)
+    assert got.shape == (2, 3, 64, 80)
+    np.testing.assert_allclose(got, run_torch(model, x), atol=1e-4)
+    np.testing.assert_allclose(got[1:], run_onnx(onnx_path, x[1:]), atol=1e-5)  # batch items are independent
+
+
+def test_metadata_round_trip(exported):
+    _, onnx_path, _ = exported
+    meta = read_metadata(onnx_path)
+    assert meta["preset"] == "lite" and meta["style"] == "mosaic" and meta["precision"] == "fp32"
+    assert meta["io"] == IO_SPEC
+    assert meta["training"] == META
+    assert meta["model_config"]["block"] == "dwsep" and meta["model_config"]["down_channels"] == [32, 64]
+    from fastnst import __version__
+    assert meta["fastnst_version"] == __version__
+
+
+def test_info_command(exported, capsys):
+    _, onnx_path, _ = exported
+    assert main(["info", str(onnx_path)]) == 0
+    out = capsys.readouterr().out
+    assert "preset:     lite" in out and "style:      mosaic" in out
+    assert "'image' float32 NCHW RGB" in out and "'stylized'" in out
+    assert "loss_net: random-vgg16" in out
+
+
+def one_line_error(capsys, argv):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fastnst: error: "), err
+    return err[0]
+
+
+def test_info_rejects_non_onnx(tmp_path, capsys, exported):
+    model_path, _, _ = exported
+    assert "missing.onnx" in one_line_error(capsys, ["info", str(tmp_path / "missing.onnx")])
+    bad = tmp_path / "bad.onnx"
+    bad.write_text("not a model")
+    one_line_error(capsys, ["info", str(bad)])
+    one_line_error(capsys, ["info", str(model_path)])  # a .pth is not ONNX
+
+
+def test_failed_check_leaves_no_file(tmp_path, exported, monkeypatch):
+    model_path, onnx_path, _ = exported
+    model, meta = load_model_file(model_path)
+    # skip the 10-20 s torch export: reuse the file exported above (the check is what fails here)
+    monkeypatch.setattr(fastnst.export, "_torch_export", lambda module, path: shutil.copyfile(onnx_path, path))
+    out = tmp_path / "sub" / "fail.onnx"
+    with pytest.raises(RuntimeError, match="does not match"):
+        export_onnx(model, out, meta, atol=-1)
+    assert not out.exists()
+    assert os.listdir(out.parent) == []  # no temp file either
+
+
+def test_refuses_to_overwrite_input(exported, capsys):
+    model_path, _, _ = exported
+    before = model_path.read_bytes()
+    assert "refusing" in one_line_error(capsys, ["export", str(model_path), "-o", str(model_path)])
+    assert model_path.read_bytes() == before
+
+
+def test_missing_or_corrupt_model_file(tmp_path, capsys):
+    out = tmp_path / "o.onnx"
+    assert "nope.pth" in one_line_error(capsys, ["export", str(tmp_path / "nope.pth"), "-o", str(out)])
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"garbage" * 10)
+    one_line_error(capsys, ["export", str(bad), "-o", str(out)])
+    assert not out.exists()
+
+
+def test_fp16_export(exported, tmp_path, monkeypatch):
+    model_path, _, _ = exported
+    model, meta = load_model_file(model_path)
+    monkeypatch.setattr(fastnst.export, "CHECK_SIZES", ((97, 131),))  # fp16 onnxruntime on CPU is slow
+    out = tmp_path / "half.onnx"
+    report = export_onnx(model, out, meta, fp16=True)
+    assert all(v >= 40 for v in report["psnr_db"].values()), report
+    assert read_metadata(out)["precision"] == "fp16"
+    x = natural_image(121, 203, seed=9)
+    got = run_onnx(out, x)  # float32 in, float32 out: same spec as fp32
+    assert got.dtype == np.float32 and got.shape == x.shape
+    assert psnr(got, run_torch(model, x)) >= 40
+
+
+@pytest.mark.slow
+def test_johnson_export(tmp_path):
+    model = perturbed("johnson", seed=1)
+    out = tmp_path / "johnson.onnx"
+    report = export_onnx(model, out, {"style": "j"}, check=False)
+    assert report["checked"] is False and out.exists()
+    x = np.concatenate([natural_image(75, 99, seed=2), np.random.default_rng(2).random((1, 3, 75, 99), np.float32)])
+    assert np.abs(run_onnx(out, x) - run_torch(model, x)).max() <= 1e-4
