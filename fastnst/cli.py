@@ -332,7 +332,103 @@ def _run_info(args) -> int:
     return 0
 
 
-SUBCOMMANDS = [_add_optimize, _add_train, _add_export, _add_info]
+def _add_stylize(sub) -> None:
+    p = sub.add_parser(
+        "stylize", formatter_class=_Formatter,
+        help="stylize images with a trained style (ONNX)",
+        description="Stylize image files, folders (searched recursively) and globs with an exported style. "
+                    "One input: OUT is a file (default: NAME_STYLE.png beside the input). Several inputs: OUT "
+                    "is a folder. An input is never overwritten; a file that fails is reported and the rest go on "
+                    "(exit status 2 if any failed).",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    p.add_argument("-s", "--style", required=True, help="a bundled style name or a path to an .onnx file")
+    p.add_argument("-o", "--output", help="output file (one input) or folder (several inputs)")
+    p.add_argument("--strength", type=non_negative_float, default=1.0, help="0: the input, 1: fully stylized")
+    p.add_argument("--preserve-color", action="store_true", help="keep the input's colours")
+    p.add_argument("--max-side", type=positive_int, help="stylize at most at this long side, then scale back up")
+    p.add_argument("--tile", type=positive_int, help="run in overlapping tiles of this size (bounded memory)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "tensorrt"),
+                   help="onnxruntime execution provider")
+    p.add_argument("--format", default="png", help="output format for folder output (png, jpg, webp, ...)")
+    p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_stylize)
+
+
+def _expand_inputs(items: list[str]) -> list[str]:
+    """Files, folders (recursively, image extensions only) and glob patterns -> sorted unique files."""
+    import glob
+
+    from .image import SAVE_EXTENSIONS
+
+    exts = set(SAVE_EXTENSIONS) | {".gif"}
+    out: list[str] = []
+    for item in items:
+        if os.path.isdir(item):
+            for root, dirs, names in os.walk(item):
+                dirs.sort()
+                out += [os.path.join(root, n) for n in sorted(names) if os.path.splitext(n)[1].lower() in exts]
+        elif os.path.exists(item):
+            out.append(item)
+        else:
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                raise UserError(f"no such file, folder or matching files: '{item}'")
+            out += [m for m in matches if os.path.isfile(m)]
+    return list(dict.fromkeys(out))
+
+
+def _run_stylize(args) -> int:
+    import json
+
+    from tqdm import tqdm
+
+    from . import image as im
+    from .runtime import Stylizer
+
+    files = _expand_inputs(args.inputs)
+    if not files:
+        raise UserError("no input images found")
+    if args.strength > 1:
+        raise UserError(f"--strength must be between 0 and 1, got {args.strength}")
+    stylizer = Stylizer(args.style, device=args.device)
+    single = len(files) == 1 and not (args.output and os.path.isdir(args.output))
+    if single:
+        stem = os.path.splitext(files[0])[0]
+        targets = [args.output or f"{stem}_{stylizer.style}.png"]
+    else:
+        folder = args.output or f"stylized_{stylizer.style}"
+        ext = "." + args.format.lstrip(".").lower()
+        targets = [os.path.join(folder, os.path.splitext(os.path.basename(f))[0] + ext) for f in files]
+        seen: dict[str, int] = {}
+        for n, t in enumerate(targets):  # two inputs with one name: number the later ones
+            if t in seen:
+                root, e = os.path.splitext(t)
+                targets[n] = f"{root}_{n}{e}"
+            seen[targets[n]] = n
+    results, failed = [], 0
+    for src, dst in tqdm(list(zip(files, targets)), desc=f"stylize {stylizer.style}", unit="img",
+                         disable=args.quiet or len(files) < 2, dynamic_ncols=True):
+        try:
+            im.check_not_input(dst, files)
+            out = stylizer.stylize(im.load_image(src), strength=args.strength, preserve_color=args.preserve_color,
+                                   max_side=args.max_side, tile=args.tile)
+            im.save_image(dst, out, inputs=files)
+            results.append({"input": src, "output": dst, "ok": True})
+            if not args.json:
+                tqdm.write(f"wrote {dst}")
+        except UserError as e:
+            failed += 1
+            results.append({"input": src, "output": dst, "ok": False, "error": str(e)})
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"style": stylizer.style, "preset": stylizer.preset, "provider": stylizer.provider,
+                          "files": results, "failed": failed}, indent=2))
+    return 2 if failed else 0
+
+
+SUBCOMMANDS = [_add_optimize, _add_train, _add_export, _add_info, _add_stylize]
 
 
 def build_parser() -> argparse.ArgumentParser:
