@@ -428,7 +428,35 @@ def _run_stylize(args) -> int:
     return 2 if failed else 0
 
 
-SUBCOMMANDS = [_add_optimize, _add_train, _add_export, _add_info, _add_stylize]
+def _add_styles(sub) -> None:
+    p = sub.add_parser(
+        "styles", formatter_class=_Formatter, help="list the bundled styles",
+        description="List the styles shipped with fastnst (exported ONNX models): name, preset, file and size. "
+                    "Use a name with 'fastnst stylize -s NAME'.",
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON list of objects (name, preset, path, bytes)")
+    p.set_defaults(func=_run_styles)
+
+
+def _run_styles(args) -> int:
+    import json
+
+    from .styles import list_styles
+
+    styles = list_styles(".onnx")
+    if args.json:
+        print(json.dumps([{"name": s.name, "preset": s.preset, "path": str(s.path), "bytes": s.size_bytes}
+                          for s in styles], indent=2))
+    elif not styles:
+        print("no styles are bundled with this installation yet")
+    else:
+        print(f"{'name':<24} {'preset':<8} {'size':>8}  file")
+        for s in styles:
+            print(f"{s.name:<24} {s.preset:<8} {s.size_bytes / 1e6:>6.2f}MB  {s.path}")
+    return 0
+
+
+SUBCOMMANDS = [_add_optimize, _add_train, _add_export, _add_info, _add_stylize, _add_styles]
 
 
 def build_parser() -> argparse.ArgumentParser:

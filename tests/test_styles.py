@@ -57,3 +57,20 @@ def test_every_preset_ships_three_styles():
     assert find_style(shipped[0].name).preset == "lite"
     with pytest.raises(UserError, match="no shipped style"):
         find_style("no_such_style")
+
+
+def test_styles_command_lists_bundled_onnx(tmp_path, monkeypatch, capsys):
+    import fastnst.styles as styles
+    from fastnst.cli import main
+
+    (tmp_path / "wave_lite.onnx").write_bytes(b"x" * 10)
+    (tmp_path / "starry_night_johnson.onnx").write_bytes(b"y" * 20)
+    (tmp_path / "notes.txt").write_text("ignored")
+    monkeypatch.setattr(styles, "PRETRAINED", tmp_path)
+    assert main(["styles", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(s["name"], s["preset"], s["bytes"]) for s in listed] == [("starry_night", "johnson", 20), ("wave", "lite", 10)]
+    assert all(Path(s["path"]).exists() for s in listed)
+    assert find_style("wave", suffix=".onnx").path == tmp_path / "wave_lite.onnx"
+    assert main(["styles"]) == 0
+    assert "starry_night" in capsys.readouterr().out
