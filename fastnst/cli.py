@@ -360,15 +360,12 @@ def _expand_inputs(items: list[str]) -> list[str]:
     """Files, folders (recursively, image extensions only) and glob patterns -> sorted unique files."""
     import glob
 
-    from .image import SAVE_EXTENSIONS
+    from .image import walk_images
 
-    exts = set(SAVE_EXTENSIONS) | {".gif"}
     out: list[str] = []
     for item in items:
         if os.path.isdir(item):
-            for root, dirs, names in os.walk(item):
-                dirs.sort()
-                out += [os.path.join(root, n) for n in sorted(names) if os.path.splitext(n)[1].lower() in exts]
+            out += walk_images(item)
         elif os.path.exists(item):
             out.append(item)
         else:

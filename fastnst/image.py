@@ -167,6 +167,22 @@ def _composite_on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- writing
 
 
+def image_extensions() -> set[str]:
+    """File extensions (lower case, with the dot) that Pillow or OpenCV can read."""
+    return set(Image.registered_extensions()) | {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff",
+                                                 ".jp2", ".pbm", ".pgm", ".ppm", ".exr", ".hdr", ".avif"}
+
+
+def walk_images(folder: str | os.PathLike) -> list[str]:
+    """Paths of the files below ``folder`` (recursively, sorted) with an image extension."""
+    exts = image_extensions()
+    out = []
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        out += [os.path.join(root, n) for n in sorted(names) if os.path.splitext(n)[1].lower() in exts]
+    return out
+
+
 def check_not_input(out_path: str | os.PathLike, inputs: Iterable[str | os.PathLike | None]) -> None:
     """Raise UserError if ``out_path`` names the same file as any path in ``inputs``.
 

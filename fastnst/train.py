@@ -46,14 +46,6 @@ LOG_FIELDS = ["step", "total", "content", "style", "tv", "lr", "images_per_s", "
 # ----------------------------------------------------------------------------- data
 
 
-def image_extensions() -> set[str]:
-    """File extensions (lower case, with the dot) that Pillow or OpenCV can read."""
-    from PIL import Image
-
-    return set(Image.registered_extensions()) | {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff",
-                                                 ".jp2", ".pbm", ".pgm", ".ppm", ".exr", ".hdr", ".avif"}
-
-
 def _looks_readable(path: str) -> bool:
     """A cheap check (headers and, for PNG, checksums; no full decode) that a file is an image."""
     import cv2
@@ -78,14 +70,9 @@ def find_images(folder: str) -> tuple[list[str], list[str]]:
     """
     if not os.path.isdir(folder):
         raise UserError(f"training data folder not found: '{folder}'")
-    exts = image_extensions()
     good, bad = [], []
-    for root, dirs, names in os.walk(folder):
-        dirs.sort()
-        for name in sorted(names):
-            if os.path.splitext(name)[1].lower() in exts:
-                path = os.path.join(root, name)
-                (good if _looks_readable(path) else bad).append(path)
+    for path in im.walk_images(folder):
+        (good if _looks_readable(path) else bad).append(path)
     return good, bad
 
 
