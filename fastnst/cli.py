@@ -65,6 +65,13 @@ def layer_list(text: str) -> tuple[str, ...]:
     return layers
 
 
+def config_from_args(cls, args: argparse.Namespace):
+    """The config dataclass ``cls`` filled from the flags of the same names."""
+    from dataclasses import fields
+
+    return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)})
+
+
 def add_loss_flags(p: argparse.ArgumentParser, defaults) -> None:
     """The loss-network and loss-weight flags shared by ``optimize`` and ``train``.
 
@@ -127,12 +134,7 @@ def _run_optimize(args) -> int:
     style = im.load_image(args.style) if args.style else im.sample_style()
     inputs = [p for p in (args.content, args.style) if p]
     im.check_not_input(args.output, inputs)
-    cfg = OptimizeConfig(
-        size=args.size, iterations=args.iterations, optimizer=args.optimizer, init=args.init,
-        content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
-        style_layers=args.style_layers, content_layer=args.content_layer, style_scale=args.style_scale,
-        preserve_color=args.preserve_color, loss_net=args.loss_net, seed=args.seed, device=args.device, lr=args.lr,
-    )
+    cfg = config_from_args(OptimizeConfig, args)
     result, stats = optimize(content, style, cfg, progress=not args.quiet)
     im.save_image(args.output, result, inputs=inputs)
     loss = stats["loss"]
@@ -207,16 +209,7 @@ def _run_train(args) -> int:
         missing = [f"--{n}" for n in ("style", "data", "output") if not getattr(args, n)]
         if missing:
             raise UserError(f"train needs {', '.join(missing)} (or --resume RUN_DIR)")
-        cfg = TrainConfig(
-            style=args.style, data=args.data, output=args.output, preset=args.preset, image_size=args.image_size,
-            style_size=args.style_size, batch_size=args.batch_size, iterations=args.iterations, epochs=args.epochs,
-            lr=args.lr, lr_schedule=args.lr_schedule, content_weight=args.content_weight,
-            style_weight=args.style_weight, tv_weight=args.tv_weight, style_layers=args.style_layers,
-            content_layer=args.content_layer, loss_net=args.loss_net, seed=args.seed, device=args.device,
-            workers=args.workers, val=args.val, preview_every=args.preview_every, log_every=args.log_every,
-            checkpoint_every=args.checkpoint_every, keep=args.keep, channels_last=args.channels_last,
-            amp=args.amp, style_name=args.style_name, save_half=args.save_half,
-        )
+        cfg = config_from_args(TrainConfig, args)
         out = train(cfg, progress=not args.quiet)
     print(f"wrote {out}")
     return 0

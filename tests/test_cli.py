@@ -91,3 +91,14 @@ def test_optimize_end_to_end(tmp_path, capsys):
     text = capsys.readouterr().out
     before, after = text.split("style distance ")[1].split(";")[0].split(" -> ")
     assert float(after) < float(before) / 2
+
+
+@pytest.mark.parametrize("command,config", [("optimize", "OptimizeConfig"), ("train", "TrainConfig")])
+def test_every_config_field_has_a_flag(command, config):
+    from dataclasses import fields
+
+    import fastnst.config
+
+    args = build_parser().parse_args([command])
+    missing = [f.name for f in fields(getattr(fastnst.config, config)) if not hasattr(args, f.name)]
+    assert missing == []
