@@ -310,12 +310,13 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
 
         if not torch.isfinite(terms["total"]):
             raise RuntimeError(f"the loss diverged at step {step}; try a lower --lr or --amp none")
-        if step % cfg.log_every == 0 or step == steps:
+        log_now = step % cfg.log_every == 0 or step == steps
+        if log_now:
             logged = torch.stack([terms[k].detach().float() for k in ("total", "content", "style", "tv")])
             if world > 1:
                 dist.all_reduce(logged)  # log the loss of the global batch, not of rank 0's share
                 logged /= world
-        if main_proc and (step % cfg.log_every == 0 or step == steps):
+        if main_proc and log_now:
             now = time.perf_counter()
             rate = seen / (now - last_log)
             seen, last_log = 0, now
