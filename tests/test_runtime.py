@@ -13,20 +13,8 @@ from fastnst.runtime import Stylizer, _starts
 
 
 @pytest.fixture(scope="module")
-def onnx_path(tmp_path_factory):
-    import torch
-
-    from fastnst.export import export_onnx
-    from fastnst.models import create_model
-
-    model = create_model("lite")
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
-    path = tmp_path_factory.mktemp("runtime") / "lite.onnx"
-    export_onnx(model.eval(), path, {"style": "test"}, check=False)
-    return path
+def onnx_path(lite_onnx):
+    return lite_onnx
 
 
 @pytest.fixture(scope="module")
