@@ -1,0 +1,423 @@
+"""The Gradio web app behind ``fastnst demo``: webcam, image, video and a styles gallery.
+
+    >>> from fastnst.webapp import build_app, launch
+    >>> app = build_app(["wave_lite.onnx"])        # a gr.Blocks, not started
+    >>> launch(["wave_lite.onnx"], port=7860)      # serve on http://127.0.0.1:7860
+
+Everything runs offline and stays local: analytics are off, there is no share link, the
+server binds 127.0.0.1 unless told otherwise, uploads are size-limited and the only
+folder it serves files from besides Gradio's own cache is its private temp folder.
+
+Tabs:
+
+* **Webcam**: the browser streams camera frames (every ``stream_every`` s) to ``.stream``;
+  each is stylized at most at ``stream_max_side`` pixels and sent back. Style, strength,
+  colour preservation and stabilization apply to the next frame while streaming. Each
+  browser session keeps its own :class:`fastnst.flow.Stabilizer` and timing in a
+  ``gr.State``. On a CPU the stream uses each style's ``lite`` model, on a GPU its
+  ``johnson`` model, where both exist.
+* **Image**: upload (or the bundled example), stylize, download a PNG. The same function is
+  the plain API endpoint ``/stylize`` (``gradio_client.Client(url).predict(handle_file(png),
+  "wave", 1.0, False, api_name="/stylize")``).
+* **Video**: upload a clip (at most ``max_video_seconds`` long and ``max_video_pixels`` a frame),
+  get the stylized clip, with a progress bar.
+* **Styles**: every style applied to the sample photo, computed once per server.
+
+Frames are uint8 RGB (H, W, 3) throughout; all pre- and post-processing is
+:meth:`fastnst.runtime.Stylizer.stylize`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no calls home
+
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .config import DemoConfig  # noqa: E402
+from .errors import UserError  # noqa: E402
+
+__all__ = ["Demo", "DemoConfig", "build_app", "launch"]
+
+_PRESETS = ("lite", "johnson")  # fastest first
+
+
+@dataclass(frozen=True)
+class _Model:
+    name: str  # style name, e.g. "wave"
+    preset: str | None  # "lite", "johnson" or None when the file name does not say
+    path: str
+
+
+def _model_of(path) -> _Model:
+    """``<style>_<preset>.onnx`` -> (style, preset); any other name is a style of its own."""
+    p = Path(path)
+    name, _, preset = p.stem.rpartition("_")
+    if name and preset in _PRESETS:
+        return _Model(name, preset, str(p))
+    return _Model(p.stem, None, str(p))
+
+
+def _resolve(item: str) -> list[_Model]:
+    """An .onnx file, or a bundled style's name (all its presets) or ``name_preset``."""
+    if os.path.isfile(item):
+        return [_model_of(item)]
+    if item.lower().endswith(".onnx") or os.sep in item or "/" in item:
+        raise UserError(f"style model not found: {item}")
+    from .styles import list_styles
+
+    bundled = list_styles(".onnx")
+    found = [_Model(s.name, s.preset, str(s.path)) for s in bundled if item in (s.name, f"{s.name}_{s.preset}")]
+    if not found:
+        known = ", ".join(sorted({s.name for s in bundled})) or "none"
+        raise UserError(f"no style file or bundled style '{item}' (bundled: {known})")
+    return found
+
+
+def _find_models(styles) -> dict[str, dict[str | None, _Model]]:
+    """Style name -> {preset: model}; ``styles``: files or bundled names, None: all bundled styles."""
+    if styles is None:
+        from .styles import list_styles
+
+        models = [_Model(s.name, s.preset, str(s.path)) for s in list_styles(".onnx")]
+        if not models:
+            raise UserError("no styles are bundled with this installation yet: pass one or more "
+                            "--style FILE.onnx (see 'fastnst export')")
+    else:
+        models = []
+        for item in styles:
+            models += _resolve(os.fspath(item))
+        if not models:
+            raise UserError("give at least one style model (.onnx)")
+    found: dict[str, dict[str | None, _Model]] = {}
+    for m in models:
+        found.setdefault(m.name, {})[m.preset] = m
+    return found
+
+
+def _pick(presets: dict, prefer: str) -> _Model:
+    """The model of ``prefer`` ("lite" or "johnson") if there is one, else the other preset."""
+    order = [prefer] + [p for p in (*_PRESETS, None) if p != prefer]
+    return next(presets[p] for p in order if p in presets)
+
+
+def _prune(folder: str, keep: str, age: float) -> None:
+    """Delete the entries of ``folder`` (but ``keep``) last modified more than ``age`` seconds ago."""
+    now = time.time()
+    for entry in os.scandir(folder):
+        if entry.path == keep or now - entry.stat().st_mtime <= age:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            os.remove(entry.path)
+
+
+def _user_error(message: str) -> gr.Error:
+    """A message for the user in the page (no traceback in the server log: it is not a bug)."""
+    return gr.Error(message, print_exception=False)
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+class _Session:
+    """One browser session's webcam state: stabilizer history and frame timing.
+
+    ``fps`` counts the frames sent back over the last ``window`` seconds; ``latency_ms``
+    is the server's time per frame (decoded frame in, stylized frame out), averaged alike.
+    """
+
+    def __init__(self, window: float = 5.0):
+        self.stabilizer = None  # fastnst.flow.Stabilizer, made on first use
+        self.key = None  # (model path, preserve colour) the history belongs to
+        self.window = window
+        self.times: list[tuple[float, float]] = []  # (finished, latency ms) of recent frames
+        self.frames = 0
+
+    def tick(self, started: float) -> None:
+        """Record one frame that started at ``started`` (time.monotonic()) and is done now."""
+        now = time.monotonic()
+        if self.times and now - self.times[-1][0] > self.window:  # a new recording
+            self.times = []
+        self.times = [t for t in self.times if now - t[0] <= self.window] + [(now, (now - started) * 1000.0)]
+        self.frames += 1
+
+    @property
+    def fps(self) -> float:
+        """Frames per second over the window (0 until there are two frames)."""
+        if len(self.times) < 2:
+            return 0.0
+        return (len(self.times) - 1) / max(self.times[-1][0] - self.times[0][0], 1e-6)
+
+    @property
+    def latency_ms(self) -> float:
+        return sum(t[1] for t in self.times) / len(self.times) if self.times else 0.0
+
+
+class Demo:
+    """The app's state shared by all sessions: styles, loaded models, temp folder, options.
+
+    ``styles``: .onnx paths (named ``<style>_<preset>.onnx`` to group presets), or None for
+    the bundled styles. ``device``: ``auto``, ``cpu``, ``cuda`` or ``tensorrt`` (see
+    :class:`fastnst.runtime.Stylizer`); ``auto`` is resolved once, by the first model loaded.
+    """
+
+    def __init__(self, styles=None, device: str = "auto", options: DemoConfig | None = None):
+        self.options = options or DemoConfig()
+        self.models = _find_models(styles)
+        self._stylizers: dict[tuple[str, str], object] = {}
+        self._lock = threading.Lock()
+        self._gallery: list | None = None
+        from .runtime import Stylizer
+
+        first = _pick(next(iter(self.models.values())), "lite")
+        loaded = Stylizer(first.path, device=device)  # resolves "auto" once
+        self.device = loaded.device  # "cpu", "cuda" or "tensorrt"
+        self._stylizers[(first.path, self.device)] = loaded
+        self.gpu = gpu = self.device != "cpu"
+        o = self.options
+        self.stream_max_side = o.stream_max_side or (720 if gpu else 384)
+        self.stream_every = o.stream_every or (0.05 if gpu else 0.1)
+        self.video_max_side = o.video_max_side or (1080 if gpu else 480)
+        self.stream_preset = "johnson" if gpu else "lite"
+        self.temp_dir = tempfile.mkdtemp(prefix="fastnst-demo-")
+        atexit.register(shutil.rmtree, self.temp_dir, True)
+        self.example_path = os.path.join(self.temp_dir, "astronaut.png")
+        from .image import sample_content, save_image
+
+        save_image(self.example_path, sample_content())
+        self.blocks = self._build()
+
+    # ------------------------------------------------------------------ models
+
+    def stylizer(self, model: _Model):
+        """The loaded :class:`Stylizer` of ``model`` on this demo's device (one per model and device)."""
+        from .runtime import Stylizer
+
+        key = (model.path, self.device)
+        with self._lock:
+            if key not in self._stylizers:
+                self._stylizers[key] = Stylizer(model.path, device=self.device)
+            return self._stylizers[key]
+
+    def model(self, style: str, prefer: str) -> _Model:
+        if style not in self.models:
+            raise _user_error(f"unknown style '{style}' (choose from {', '.join(self.models)})")
+        return _pick(self.models[style], prefer)
+
+    # ------------------------------------------------------------------ handlers
+
+    def stream_frame(self, frame, style, strength, preserve_color, stabilize, session):
+        """Webcam handler: one camera frame in, (stylized frame, status text, session) out."""
+        started = time.monotonic()
+        session = session if isinstance(session, _Session) else _Session()
+        if frame is None:
+            return None, "waiting for the camera", session
+        model = self.model(style, self.stream_preset)
+        stylizer = self.stylizer(model)
+        out = stylizer.stylize(frame, strength=float(strength), preserve_color=bool(preserve_color),
+                               max_side=self.stream_max_side)
+        key = (model.path, bool(preserve_color))
+        if stabilize:
+            if session.stabilizer is None:
+                from .flow import Stabilizer
+
+                session.stabilizer = Stabilizer(self.options.stabilize_strength)
+            if session.key != key:  # a new style or colour mode: old history would ghost
+                session.stabilizer.reset()
+            out = session.stabilizer(frame, out)
+        elif session.stabilizer is not None:
+            session.stabilizer.reset()
+        session.key = key
+        session.tick(started)
+        h, w = frame.shape[:2]
+        fps = f"{session.fps:.1f} fps" if session.fps else "-- fps"
+        status = (f"{fps} · {session.latency_ms:.0f} ms server latency · {w}x{h} · "
+                  f"{_label(model.name)} ({model.preset or 'model'}) on {self.device}")
+        return out, status, session
+
+    def stylize_image(self, image, style, strength=1.0, preserve_color=False):
+        """Image tab and the ``/stylize`` API: uint8 RGB image in, stylized uint8 RGB image out."""
+        if image is None:
+            raise _user_error("upload an image first")
+        model = self.model(style, "johnson")
+        try:
+            return self.stylizer(model).stylize(image, strength=float(strength), preserve_color=bool(preserve_color),
+                                                max_side=self.options.image_max_side)
+        except UserError as e:
+            raise _user_error(str(e)) from None
+
+    def check_video(self, path) -> dict:
+        """The clip's :func:`fastnst.video.probe`; gr.Error with a clear message when over a limit."""
+        from .video import probe
+
+        if not path:
+            raise _user_error("upload a video first")
+        try:
+            info = probe(path)
+        except UserError as e:
+            raise _user_error(str(e)) from None
+        o = self.options
+        duration = info.get("duration") or 0.0
+        if duration > o.max_video_seconds:
+            raise _user_error(f"this clip is {duration:.1f} s long; the demo converts clips of up to "
+                           f"{o.max_video_seconds:g} s (use 'fastnst video' on your own machine for longer ones)")
+        w, h = int(info.get("width") or 0), int(info.get("height") or 0)
+        if w * h > o.max_video_pixels:
+            raise _user_error(f"this clip's frames are {w}x{h}; the demo takes at most {o.max_video_pixels:,} "
+                           f"pixels a frame (e.g. 1920x1080)")
+        return info
+
+    def stylize_video(self, path, style, strength, preserve_color, stabilize, progress=gr.Progress()):
+        """Video tab: convert an uploaded clip; returns (output path, report text)."""
+        from .video import VideoOptions, convert_video
+
+        self.check_video(path)
+        model = self.model(style, "johnson" if self.gpu else "lite")
+        stylizer = self.stylizer(model)
+        options = VideoOptions(strength=float(strength), preserve_color=bool(preserve_color),
+                               max_side=self.video_max_side,
+                               stabilize=self.options.stabilize_strength if stabilize else None)
+        _prune(self.temp_dir, keep=self.example_path, age=3600.0)  # Gradio serves its own copies
+        folder = tempfile.mkdtemp(dir=self.temp_dir)
+        dst = os.path.join(folder, f"{Path(path).stem}_{model.name}.mp4")
+        progress((0, None), desc="stylizing", unit="frames")
+        try:
+            report = convert_video(path, dst, stylizer, options,
+                                   progress=lambda done, total: progress((done, total), desc="stylizing",
+                                                                         unit="frames"),
+                                   quiet=True)
+        except UserError as e:
+            raise _user_error(str(e)) from None
+        w, h = report.size
+        text = (f"{report.frames} frames, {w}x{h} at {report.fps:.3g} fps, converted in {report.seconds:.1f} s "
+                f"({report.convert_fps:.1f} frames/s; the network alone {report.stylize_fps:.1f} frames/s) "
+                f"with {_label(model.name)} ({model.preset or 'model'}) on {self.device}"
+                f"{'' if report.audio else '; no audio'}")
+        return report.output, text
+
+    def gallery(self) -> list[tuple[np.ndarray, str]]:
+        """Each style applied to the sample photo (at most 384 px), computed once."""
+        with self._lock:
+            if self._gallery is not None:
+                return self._gallery
+        from .image import resize_long_side, sample_content
+
+        photo = resize_long_side(sample_content(), 384)
+        items = [(photo, "the photo")]
+        for name, presets in self.models.items():
+            model = _pick(presets, "johnson")
+            items.append((self.stylizer(model).stylize(photo), f"{_label(name)} ({model.preset or 'model'})"))
+        with self._lock:
+            self._gallery = items
+        return items
+
+    # ------------------------------------------------------------------ layout
+
+    def _style_dropdown(self, elem_id: str):
+        names = list(self.models)
+        return gr.Dropdown(choices=[(_label(n), n) for n in names], value=names[0], label="style", elem_id=elem_id)
+
+    def _build(self) -> gr.Blocks:
+        o = self.options
+        with gr.Blocks(title="fastnst demo", analytics_enabled=False, delete_cache=(300, 600)) as app:
+            gr.Markdown("# fastnst: real-time neural style transfer\n"
+                        f"Running on **{self.device}**. Nothing leaves this machine.")
+            with gr.Tab("Webcam", id="webcam"):
+                with gr.Row():
+                    camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="camera",
+                                      webcam_options=gr.WebcamOptions(
+                                          mirror=o.mirror,
+                                          constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}),
+                                      elem_id="webcam-input")
+                    live = gr.Image(label="stylized", format="jpeg", interactive=False, elem_id="webcam-output")
+                with gr.Row():
+                    style = self._style_dropdown("webcam-style")
+                    strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength", elem_id="webcam-strength")
+                    preserve = gr.Checkbox(label="keep the camera's colours", elem_id="webcam-preserve")
+                    stabilize = gr.Checkbox(label="stabilize (less flicker)", elem_id="webcam-stabilize")
+                status = gr.Textbox(label="speed", interactive=False, elem_id="webcam-status",
+                                    value="press Record to start")
+                session = gr.State(None)
+                camera.stream(self.stream_frame, [camera, style, strength, preserve, stabilize, session],
+                              [live, status, session], stream_every=self.stream_every,
+                              time_limit=o.stream_time_limit, concurrency_limit=o.max_streams,
+                              show_progress="hidden", api_name="webcam", api_visibility="private")
+            with gr.Tab("Image", id="image"):
+                with gr.Row():
+                    image_in = gr.Image(sources=["upload", "clipboard"], type="numpy", label="photo", height=420,
+                                        elem_id="image-input")
+                    image_out = gr.Image(type="numpy", format="png", label="stylized (PNG)", interactive=False,
+                                         height=420, buttons=["download", "fullscreen"], elem_id="image-output")
+                with gr.Row():
+                    image_style = self._style_dropdown("image-style")
+                    image_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength")
+                    image_preserve = gr.Checkbox(label="keep the photo's colours")
+                gr.Examples([[self.example_path]], inputs=[image_in], label="example photo")
+                button = gr.Button("Stylize", variant="primary", elem_id="image-run")
+                button.click(self.stylize_image, [image_in, image_style, image_strength, image_preserve], image_out,
+                             api_name="stylize", concurrency_limit=2)
+            with gr.Tab("Video", id="video"):
+                gr.Markdown(f"Clips up to {o.max_video_seconds:g} s and {o.max_upload_mb:g} MB; frames are "
+                            f"stylized at most at {self.video_max_side} px on the long side.")
+                with gr.Row():
+                    video_in = gr.Video(sources=["upload"], label="clip", elem_id="video-input")
+                    video_out = gr.Video(label="stylized clip", interactive=False, elem_id="video-output")
+                with gr.Row():
+                    video_style = self._style_dropdown("video-style")
+                    video_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength")
+                    video_preserve = gr.Checkbox(label="keep the clip's colours")
+                    video_stabilize = gr.Checkbox(value=True, label="stabilize (less flicker)")
+                video_report = gr.Textbox(label="report", interactive=False, elem_id="video-report")
+                video_button = gr.Button("Stylize clip", variant="primary", elem_id="video-run")
+                video_button.click(self.stylize_video,
+                                   [video_in, video_style, video_strength, video_preserve, video_stabilize],
+                                   [video_out, video_report], api_name="stylize_video", concurrency_limit=1)
+            with gr.Tab("Styles", id="styles"):
+                gallery = gr.Gallery(label="styles on the sample photo", columns=4, fit_columns=False, height="auto",
+                                     object_fit="contain", format="jpeg", elem_id="styles-gallery")
+            app.load(self.gallery, None, gallery, api_name="gallery", api_visibility="private", show_progress="minimal")
+        app.queue(default_concurrency_limit=1)
+        return app
+
+    # ------------------------------------------------------------------ serving
+
+    def launch(self, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False, block: bool = True,
+               quiet: bool = False) -> gr.Blocks:
+        """Serve the app on http://HOST:PORT; with ``block``, until Ctrl-C. Returns the gr.Blocks."""
+        try:
+            self.blocks.launch(server_name=host, server_port=port, share=False, inbrowser=open_browser,
+                               prevent_thread_lock=True, quiet=True, show_error=True, ssr_mode=False,
+                               max_file_size=f"{self.options.max_upload_mb:g}mb", allowed_paths=[self.temp_dir],
+                               enable_monitoring=False, mcp_server=False, pwa=False, footer_links=["api"])
+        except OSError as e:  # e.g. the port is taken
+            raise UserError(f"cannot serve on {host}:{port}: {e}") from None
+        if not quiet:
+            print(f"fastnst demo: {', '.join(map(_label, self.models))} on {self.device}; "
+                  f"open {self.blocks.local_url} (Ctrl-C to stop)", flush=True)
+        if block:
+            self.blocks.block_thread()
+        return self.blocks
+
+
+def build_app(styles=None, device: str = "auto", options: DemoConfig | None = None) -> gr.Blocks:
+    """The demo as a ``gr.Blocks`` (queued, not launched); see :class:`Demo` for the arguments."""
+    return Demo(styles, device, options).blocks
+
+
+def launch(styles=None, device: str = "auto", host: str = "127.0.0.1", port: int = 7860,
+           options: DemoConfig | None = None, open_browser: bool = False, block: bool = True,
+           quiet: bool = False) -> gr.Blocks:
+    """Build and serve the demo on http://HOST:PORT (127.0.0.1 by default, no share link)."""
+    return Demo(styles, device, options).launch(host, port, open_browser=open_browser, block=block, quiet=quiet)

@@ -1,0 +1,349 @@
+"""The web app (fastnst.webapp): handlers, the plain API through gradio_client, and a real browser.
+
+The browser tests drive headless Chromium (Debian package ``chromium``, launched by the
+``playwright`` package, never ``playwright install``) whose camera is a .y4m clip written
+here with a frame counter in the picture (tests/fakecam.py). They skip with a reason where
+Chromium or playwright is missing; .ci/run installs both. FASTNST_SCREENSHOTS=1 also saves
+screenshots of the app into docs/ (FASTNST_SCREENSHOT_STYLES=a.onnx:b.onnx picks the styles
+shown; default: the random-weight test model).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fakecam
+from fastnst.config import DemoConfig
+from fastnst.errors import UserError
+from fastnst.image import load_image, sample_content, save_image
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIP_FRAMES, CLIP_FPS = 90, 30  # the browser tests' camera: a 3 s loop
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def synthetic(h=96, w=128, seed=0) -> np.ndarray:
+    """A smooth colourful uint8 RGB test picture with some texture."""
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    rng = np.random.default_rng(seed)
+    img = np.stack([np.sin(6 * x + 1), np.cos(5 * y), np.sin(4 * (x + y))], -1) * 0.4 + 0.5
+    img += rng.normal(0, 0.03, img.shape)
+    return np.clip(img * 255, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def demo(lite_onnx):
+    """The app with the test style on the CPU, served on a free loopback port for this module."""
+    from fastnst.webapp import Demo
+
+    d = Demo([lite_onnx], device="cpu", options=DemoConfig(max_video_seconds=3.0))
+    d.launch("127.0.0.1", free_port(), block=False, quiet=True)
+    yield d
+    d.blocks.close()
+
+
+@pytest.fixture(scope="module")
+def stylizer(lite_onnx):
+    from fastnst.runtime import Stylizer
+
+    return Stylizer(lite_onnx, device="cpu")
+
+
+# ----------------------------------------------------------------------------- without a browser
+
+
+def test_styles_are_checked(tmp_path):
+    from fastnst.webapp import Demo
+
+    with pytest.raises(UserError, match="not found"):
+        Demo([tmp_path / "missing.onnx"])
+    with pytest.raises(UserError, match="at least one"):
+        Demo([])
+
+
+def test_presets_of_one_style_grouped_and_picked_by_device(lite_onnx, tmp_path):
+    from fastnst.webapp import Demo
+
+    for preset in ("lite", "johnson"):
+        shutil.copy(lite_onnx, tmp_path / f"wave_{preset}.onnx")
+    shutil.copy(lite_onnx, tmp_path / "plain.onnx")
+    d = Demo([tmp_path / "wave_lite.onnx", tmp_path / "wave_johnson.onnx", tmp_path / "plain.onnx"], device="cpu")
+    assert list(d.models) == ["wave", "plain"]
+    assert d.device == "cpu" and d.stream_preset == "lite"  # the webcam's preset on a CPU
+    assert d.model("wave", d.stream_preset).path.endswith("wave_lite.onnx")
+    assert d.model("wave", "johnson").path.endswith("wave_johnson.onnx")  # the image tab's
+    assert d.model("plain", "johnson").preset is None
+    assert d.stylizer(d.model("wave", "lite")) is d.stylizer(d.model("wave", "lite"))  # loaded once
+    d.blocks.close()
+
+
+def test_stream_handler_state_is_per_session(demo, stylizer):
+    """Frames through the webcam handler equal Stylizer.stylize (+ a Stabilizer when on), per session."""
+    from fastnst.flow import Stabilizer
+
+    frames = [np.roll(synthetic(120, 160), 3 * i, axis=1) for i in range(4)]
+    side = demo.stream_max_side
+    plain = [stylizer.stylize(f, max_side=side) for f in frames]
+    ref = Stabilizer(demo.options.stabilize_strength)
+    stabilized = [ref(f, p) for f, p in zip(frames, plain)]
+
+    a = b = None
+    for i, f in enumerate(frames):
+        out_a, status, a = demo.stream_frame(f, "test", 1.0, False, True, a)  # stabilized session
+        out_b, _, b = demo.stream_frame(f, "test", 1.0, False, False, b)  # plain session
+        np.testing.assert_array_equal(out_a, stabilized[i])
+        np.testing.assert_array_equal(out_b, plain[i])
+    assert a is not b and a.frames == b.frames == 4
+    assert re.match(r"[\d.]+ fps · \d+ ms server latency · 160x120 · test \(lite\) on cpu", status), status
+    # Controls apply to the next frame: strength 0 is the camera frame itself.
+    out, _, a = demo.stream_frame(frames[0], "test", 0.0, False, False, a)
+    np.testing.assert_array_equal(out, frames[0])
+
+
+def test_api_stylize_matches_stylizer(demo, stylizer, tmp_path):
+    """The plain /stylize endpoint, called with gradio_client, returns exactly Stylizer.stylize's PNG."""
+    from gradio_client import Client, handle_file
+
+    img = synthetic(90, 130, seed=1)
+    save_image(tmp_path / "in.png", img)
+    client = Client(demo.blocks.local_url, download_files=str(tmp_path / "dl"), verbose=False)
+    for strength, preserve in ((1.0, False), (0.6, True)):
+        out = client.predict(handle_file(str(tmp_path / "in.png")), "test", strength, preserve, api_name="/stylize")
+        assert out.endswith(".png")
+        expected = stylizer.stylize(img, strength=strength, preserve_color=preserve,
+                                    max_side=demo.options.image_max_side)
+        np.testing.assert_array_equal(load_image(out), expected)
+    # The streaming endpoint is not offered to API clients.
+    assert "/webcam" not in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+
+
+def _clip(path, seconds: float, fps: int = 10, size=(64, 48)) -> None:
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    for i in range(int(seconds * fps)):
+        writer.write(np.roll(synthetic(size[1], size[0]), i, axis=1)[..., ::-1])
+    writer.release()
+
+
+@pytest.mark.slow
+def test_api_video_converts_and_rejects_long_clips(demo, tmp_path):
+    from gradio_client import Client, handle_file
+
+    from fastnst.video import probe
+
+    client = Client(demo.blocks.local_url, download_files=str(tmp_path / "dl"), verbose=False)
+    short, long = tmp_path / "short.mp4", tmp_path / "long.mp4"
+    _clip(short, 1.0)
+    _clip(long, 5.0)  # the fixture's limit is 3 s
+    video, report = client.predict(handle_file(str(short)), "test", 1.0, False, True, api_name="/stylize_video")
+    info = probe(video)
+    assert (info["width"], info["height"], info["frames"]) == (64, 48, 10)
+    assert report.startswith("10 frames, 64x48")
+    with pytest.raises(Exception, match=r"5\.0 s long.*up to 3 s"):
+        client.predict(handle_file(str(long)), "test", 1.0, False, False, api_name="/stylize_video")
+
+
+def test_demo_command(lite_onnx, tmp_path, capsys):
+    from fastnst.cli import main
+
+    r = subprocess.run([sys.executable, str(ROOT / "demo" / "app.py"), "--help"], capture_output=True, text=True,
+                       timeout=120)  # the script is the `fastnst demo` command
+    assert r.returncode == 0 and r.stdout.startswith("usage: fastnst demo") and "--max-streams" in r.stdout
+    assert main(["demo", "--style", str(tmp_path / "no.onnx"), "--no-browser"]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"fastnst: error: style model not found: {tmp_path / 'no.onnx'}"]
+    port = free_port()
+    with socket.socket() as taken:  # a port in use is a one-line error too
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        assert main(["demo", "--style", str(lite_onnx), "--port", str(port), "--no-browser", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.startswith(f"fastnst: error: cannot serve on 127.0.0.1:{port}")
+
+
+# ----------------------------------------------------------------------------- in a real browser
+
+
+@pytest.fixture(scope="module")
+def browser_page(tmp_path_factory):
+    """A playwright page in headless Chromium whose camera plays a 320x240 counter clip."""
+    if not os.path.exists(fakecam.CHROMIUM):
+        pytest.skip(f"needs Chromium at {fakecam.CHROMIUM} (Debian: apt-get install chromium; .ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (a dev extra)")
+    folder = tmp_path_factory.mktemp("browser")
+    clip = folder / "camera.y4m"
+    fakecam.write_y4m(clip, frames=CLIP_FRAMES, width=320, height=240, fps=CLIP_FPS)
+    with sync_api.sync_playwright() as pw:
+        context = fakecam.launch_browser(pw, clip, folder / "profile")
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.outside = []  # requests that left the machine (there must be none)
+        page.on("request", lambda r: page.outside.append(r.url)
+                if not re.match(r"(https?|wss?)://(127\.0\.0\.1|localhost)[:/]|data:|blob:", r.url) else None)
+        yield page
+        context.close()
+
+
+def _fetch(url: str) -> np.ndarray:
+    from PIL import Image
+
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return np.asarray(Image.open(io.BytesIO(r.read())).convert("RGB"))
+
+
+def _data_url(url: str) -> np.ndarray:
+    import base64
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
+
+
+def _frames_after(page, start: int, count: int, timeout: float = 90.0) -> list[dict]:
+    """Wait for ``count`` new stylized frames after the first ``start`` ones; return them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frames = page.evaluate("window.__frames")
+        if len(frames) >= start + count:
+            return frames[start:]
+        page.wait_for_timeout(200)
+    raise AssertionError(f"only {len(page.evaluate('window.__frames')) - start} of {count} frames arrived "
+                         f"in {timeout:.0f} s; status: {page.input_value('#webcam-status textarea')}")
+
+
+def _set_strength(page, value: float) -> None:
+    box = page.locator("#webcam-strength input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+@functools.lru_cache(maxsize=1)
+def _clip_frames() -> np.ndarray:
+    return np.stack([fakecam.frame(i, 320, 240, CLIP_FRAMES) for i in range(CLIP_FRAMES)]).astype(np.int16)
+
+
+def _nearest_clip_frame(image: np.ndarray) -> tuple[int, float]:
+    """(index, mean abs difference) of the clip frame closest to ``image`` (uint8 RGB 240x320)."""
+    diffs = np.abs(_clip_frames()[:, ::2, ::2] - image[::2, ::2].astype(np.int16)).mean(axis=(1, 2, 3))
+    return int(np.argmin(diffs)), float(diffs.min())
+
+
+def _screenshot(page, name: str) -> None:
+    """With FASTNST_SCREENSHOTS=1: the page's top as docs/NAME, a small PNG (3/4 size, 256 colours)."""
+    if not os.environ.get("FASTNST_SCREENSHOTS"):
+        return
+    from PIL import Image
+
+    page.evaluate("window.scrollTo(0, 0)")
+    shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+    shot = shot.resize((shot.width * 3 // 4, shot.height * 3 // 4), Image.Resampling.LANCZOS)
+    (ROOT / "docs").mkdir(exist_ok=True)
+    shot.quantize(256).save(ROOT / "docs" / name, optimize=True)
+
+
+@pytest.fixture(scope="module")
+def browser_demo(lite_onnx):
+    """The demo for the browser tests (FASTNST_SCREENSHOT_STYLES may add real styles for the pictures)."""
+    from fastnst.webapp import Demo
+
+    extra = [p for p in os.environ.get("FASTNST_SCREENSHOT_STYLES", "").split(os.pathsep) if p]
+    d = Demo([*extra, lite_onnx], device="cpu")
+    d.launch("127.0.0.1", free_port(), block=False, quiet=True)
+    yield d
+    d.blocks.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_webcam_streams_fresh_stylized_frames(browser_demo, browser_page, record_property):
+    page = browser_page
+    url = browser_demo.blocks.local_url
+    fakecam.start_webcam(page, url)  # the first style is selected: a FASTNST_SCREENSHOT_STYLES one if given
+
+    # 1. Stylized frames arrive, keep changing, and are not the camera picture.
+    styled = _frames_after(page, 0, 8)
+    t0 = time.monotonic()
+    images = [_fetch(f["src"]) for f in styled]
+    assert all(im.shape == (240, 320, 3) for im in images)
+    changes = [np.abs(a.astype(np.int16) - b).mean() for a, b in zip(images, images[1:])]
+    assert sum(c > 1.0 for c in changes) >= len(changes) - 1, changes  # a new picture each time
+    nearest = [_nearest_clip_frame(im)[1] for im in images]
+    assert min(nearest) > 30, nearest  # far from every camera frame: stylized
+    _screenshot(page, "demo_webcam.png")
+    status = page.input_value("#webcam-status textarea")
+    span = (styled[-1]["t"] - styled[0]["t"]) / 1000.0
+    browser_fps = (len(styled) - 1) / span
+
+    # 2. Strength 0 while streaming: the camera frame itself comes back, so its counter says how fresh it is.
+    _set_strength(page, 0.0)
+    start = len(page.evaluate("window.__frames"))
+    deadline = time.monotonic() + 60
+    while True:  # frames already in flight were stylized at strength 1
+        frames = _frames_after(page, start, 1)
+        if _nearest_clip_frame(_fetch(frames[-1]["src"]))[1] < 15 or time.monotonic() > deadline:
+            break
+        start += len(frames)
+    plain = _frames_after(page, start + len(frames), 8)
+    counters, lags = [], []
+    for f in plain:
+        image = _fetch(f["src"])
+        index, diff = _nearest_clip_frame(image)
+        counter = fakecam.read_counter(image)
+        assert diff < 15 and counter == index, (diff, counter, index)  # exactly that camera frame, unmirrored
+        counters.append(counter)
+        lags.append((fakecam.read_counter(_data_url(f["camera"])) - counter) % CLIP_FRAMES / CLIP_FPS)
+    steps = [(b - a) % CLIP_FRAMES for a, b in zip(counters, counters[1:])]
+    assert all(0 < s < CLIP_FRAMES // 2 for s in steps), counters  # always a newer camera frame
+    latency = float(np.median(lags))
+    assert latency < 1.5, lags  # (the clip loops every 3 s, so larger lags could not be told apart)
+
+    # 3. Stabilization on while streaming: frames keep coming.
+    _set_strength(page, 1.0)
+    page.locator("#webcam-stabilize input").check()
+    _frames_after(page, len(page.evaluate("window.__frames")), 5)
+    assert page.outside == [], page.outside  # nothing but loopback
+    record_property("browser_fps", round(browser_fps, 2))
+    record_property("browser_latency_s", round(latency, 3))
+    record_property("status", status)
+    print(f"\nbrowser: {browser_fps:.1f} stylized frames/s, camera-to-browser latency {latency * 1000:.0f} ms "
+          f"(median of {len(lags)}); app says: {status}; checked in {time.monotonic() - t0:.0f} s")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_image_tab_and_gallery(browser_demo, browser_page, stylizer):
+    page = browser_page
+    page.goto(browser_demo.blocks.local_url, wait_until="load")
+    page.get_by_role("tab", name="Image").click()
+    page.locator(".gallery-item, button.gallery, [data-testid='examples'] button, table.table button, td").first.click()
+    page.locator("#image-input img").wait_for()
+    page.locator("#image-run").click()
+    out = page.locator("#image-output img")
+    out.wait_for()
+    result = _fetch(out.get_attribute("src"))
+    model = browser_demo.model(next(iter(browser_demo.models)), "johnson")
+    expected = browser_demo.stylizer(model).stylize(sample_content(), max_side=browser_demo.options.image_max_side)
+    np.testing.assert_array_equal(result, expected)  # the PNG shown is exactly the Stylizer's result
+    _screenshot(page, "demo_image.png")
+    page.get_by_role("tab", name="Styles").click()
+    page.locator("#styles-gallery img").nth(len(browser_demo.models)).wait_for()
+    assert page.locator("#styles-gallery img").count() == 1 + len(browser_demo.models)
+    _screenshot(page, "demo_styles.png")
+    assert page.outside == [], page.outside
