@@ -99,6 +99,9 @@ class Stylizer:
         self._in = self.session.get_inputs()[0].name
         self._out = self.session.get_outputs()[0].name
         self._buffer: np.ndarray | None = None  # reused batch input, see _run_batch
+        # On a GPU provider, run through an IO binding (see _run_bound); the CPU path is a plain run.
+        self._io_binding = self.device in ("cuda", "tensorrt")
+        self._binding = None
         self._run(np.zeros((1, 3, _WARMUP_SIZE, _WARMUP_SIZE), np.float32))  # warm-up
 
     # ------------------------------------------------------------------ loading
@@ -186,7 +189,26 @@ class Stylizer:
     # ------------------------------------------------------------------ running
 
     def _run(self, x: np.ndarray) -> np.ndarray:
+        if self._io_binding:
+            return self._run_bound(x)
         (y,) = self.session.run([self._out], {self._in: x})
+        return y
+
+    def _run_bound(self, x: np.ndarray) -> np.ndarray:
+        """One run through a reused IO binding: float32 (N, 3, H, W) host array in, new host array out.
+
+        The input is copied from the host buffer once; the output is left on the provider's
+        device (onnxruntime allocates it from its arena) and copied back to a new host array.
+        """
+        if self._binding is None:
+            self._binding = self.session.io_binding()
+            kind = "cpu" if self.device == "cpu" else "cuda"  # TensorRT's outputs live in CUDA memory
+            options = self.session.get_provider_options().get(self.provider, {})
+            self._out_device = (kind, int(options.get("device_id", 0) or 0))
+        self._binding.bind_cpu_input(self._in, np.ascontiguousarray(x, dtype=np.float32))
+        self._binding.bind_output(self._out, *self._out_device)
+        self.session.run_with_iobinding(self._binding)
+        (y,) = self._binding.copy_outputs_to_cpu()
         return y
 
     def _run_batch(self, frames: list[np.ndarray]) -> np.ndarray:

@@ -1,0 +1,173 @@
+"""Benchmark exported styles: frames/s and latency of `Stylizer.stylize` at several frame sizes.
+
+Each model is loaded once per device; at each size a seeded random uint8 RGB frame is
+stylized ``warmup`` times untimed, then ``runs`` times timed one by one. A run is the whole
+`Stylizer.stylize` call (uint8 in, conversion, network, uint8 out), i.e. what a video or
+webcam frame costs. Reported: median and 90th-percentile latency and frames/s = 1 / median.
+
+Importing this module is cheap (no numpy, onnxruntime or torch until something runs); it
+never imports torch, except `export_presets` (random-weight models of the
+presets for ``fastnst bench --preset``), which needs it.
+
+    >>> results = bench_models(["wave.onnx"], BenchConfig(sizes=((640, 480),), runs=20))
+    >>> print(format_table(results))
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["SIZES", "BenchConfig", "BenchResult", "bench_models", "export_presets", "format_table", "parse_sizes",
+           "results_json"]
+
+SIZES: tuple[tuple[int, int], ...] = ((256, 256), (640, 480), (1280, 720), (1920, 1080))  # (width, height)
+
+
+@dataclass
+class BenchConfig:
+    """What to time: frame ``sizes`` as (width, height), timed ``runs`` after ``warmup`` untimed ones,
+    on ``device`` (as for `Stylizer`) with ``threads`` onnxruntime intra-op threads (None: its default)."""
+
+    sizes: tuple[tuple[int, int], ...] = SIZES
+    runs: int = 10
+    warmup: int = 2
+    device: str = "auto"
+    threads: int | None = None
+
+
+@dataclass
+class BenchResult:
+    """One model at one frame size. Times in milliseconds; ``fps`` = 1000 / ``median_ms``."""
+
+    model: str  # the model's path
+    style: str
+    preset: str | None
+    precision: str  # "fp32" or "fp16" (from the file's metadata)
+    provider: str  # the onnxruntime execution provider that ran it
+    width: int
+    height: int
+    runs: int
+    median_ms: float
+    p90_ms: float
+    mean_ms: float
+    min_ms: float
+    fps: float
+    times_ms: list[float] = field(repr=False, default_factory=list)
+
+
+def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:
+    """``"256x256,640x480"`` -> ((256, 256), (640, 480)); width x height, both >= 1."""
+    sizes = []
+    for item in (s.strip().lower() for s in text.split(",")):
+        if not item:
+            continue
+        w, sep, h = item.partition("x")
+        if not sep or not w.isdigit() or not h.isdigit() or int(w) < 1 or int(h) < 1:
+            raise ValueError(f"'{item}' is not a size like 640x480 (width x height)")
+        sizes.append((int(w), int(h)))
+    if not sizes:
+        raise ValueError("give at least one size, e.g. 640x480")
+    return tuple(sizes)
+
+
+def _time_size(stylizer, width: int, height: int, runs: int, warmup: int) -> list[float]:
+    import numpy as np
+
+    frame = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    for _ in range(warmup):
+        stylizer.stylize(frame)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        stylizer.stylize(frame)
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return times
+
+
+def bench_models(models, config: BenchConfig = BenchConfig(), progress=None) -> list[BenchResult]:
+    """Time each model (an .onnx path or a shipped style name) at each of ``config.sizes``.
+
+    ``progress(done, total)``, if given, is called after each (model, size). Returns one
+    `BenchResult` per model and size, in that order.
+    """
+    import numpy as np
+
+    from .errors import UserError
+    from .runtime import Stylizer
+
+    if int(config.runs) < 1 or int(config.warmup) < 0:
+        raise UserError(f"runs must be >= 1 and warmup >= 0, got {config.runs} and {config.warmup}")
+    models = list(models)
+    total, done = len(models) * len(config.sizes), 0
+    results = []
+    for model in models:
+        stylizer = Stylizer(model, device=config.device, threads=config.threads)
+        for width, height in config.sizes:
+            times = _time_size(stylizer, width, height, int(config.runs), int(config.warmup))
+            median = float(np.median(times))
+            results.append(BenchResult(
+                model=stylizer.path, style=stylizer.style, preset=stylizer.preset,
+                precision=str(stylizer.metadata.get("precision") or "fp32"), provider=stylizer.provider,
+                width=width, height=height, runs=len(times), median_ms=median,
+                p90_ms=float(np.percentile(times, 90)), mean_ms=float(np.mean(times)),
+                min_ms=float(np.min(times)), fps=1000.0 / median, times_ms=times))
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        del stylizer
+    return results
+
+
+def export_presets(presets, folder, fp16: bool = False) -> list[str]:
+    """Export seeded random-weight models of ``presets`` to ``folder``; returns the .onnx paths.
+
+    The same network, and so the same speed, as a trained style of that preset. With
+    ``fp16`` each preset is also exported in half precision. Needs torch.
+    """
+    import torch
+
+    from .export import export_onnx
+    from .models import create_model
+
+    paths = []
+    for preset in presets:
+        model = create_model(preset)
+        g = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn(p.shape, generator=g) * 0.05)
+        model.eval()
+        for half in (False, True) if fp16 else (False,):
+            path = os.path.join(os.fspath(folder), f"random_{preset}{'_fp16' if half else ''}.onnx")
+            export_onnx(model, path, {"style": "random", "preset": preset}, fp16=half, check=False)
+            paths.append(path)
+    return paths
+
+
+def format_table(results: list[BenchResult]) -> str:
+    """A plain-text table: one row per model and size."""
+    head = f"{'style':<16} {'preset':<8} {'prec':<5} {'provider':<10} {'size':>10} {'fps':>8} {'median ms':>10} {'p90 ms':>9}"
+    rows = [head, "-" * len(head)]
+    for r in results:
+        provider = r.provider.replace("ExecutionProvider", "")
+        rows.append(f"{r.style[:16]:<16} {(r.preset or '-')[:8]:<8} {r.precision:<5} {provider[:10]:<10} "
+                    f"{f'{r.width}x{r.height}':>10} {r.fps:>8.2f} {r.median_ms:>10.1f} {r.p90_ms:>9.1f}")
+    return "\n".join(rows)
+
+
+def results_json(results: list[BenchResult], config: BenchConfig) -> dict:
+    """The JSON form printed by ``fastnst bench --json``: environment, settings and one object per result."""
+    import platform
+
+    import onnxruntime as ort
+
+    from . import __version__
+
+    return {
+        "fastnst_version": __version__, "onnxruntime_version": ort.__version__,
+        "machine": platform.machine(), "cpu_count": os.cpu_count(),
+        "device": config.device, "threads": config.threads, "runs": config.runs, "warmup": config.warmup,
+        "results": [asdict(r) for r in results],
+    }

@@ -1,0 +1,64 @@
+"""fastnst bench: structure and sanity of its results (no timing asserts), size parsing, errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import fastnst.styles
+from fastnst.bench import BenchConfig, bench_models, format_table, parse_sizes
+from fastnst.cli import main
+
+
+def test_bench_json(lite_onnx, capsys):
+    rc = main(["bench", str(lite_onnx), "--sizes", "40x30,17x9", "--runs", "2", "--warmup", "1",
+               "--device", "cpu", "--threads", "1", "--json", "-q"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["device"] == "cpu" and report["runs"] == 2 and report["warmup"] == 1 and report["threads"] == 1
+    assert [(r["width"], r["height"]) for r in report["results"]] == [(40, 30), (17, 9)]
+    for r in report["results"]:
+        assert (r["style"], r["preset"], r["precision"]) == ("test", "lite", "fp32")
+        assert r["provider"] == "CPUExecutionProvider"
+        assert r["runs"] == len(r["times_ms"]) == 2 and all(t > 0 for t in r["times_ms"])
+        assert min(r["times_ms"]) == r["min_ms"] <= r["median_ms"] <= r["p90_ms"] <= max(r["times_ms"])
+        assert r["fps"] == pytest.approx(1000.0 / r["median_ms"])
+
+
+def test_bench_table(lite_onnx):
+    results = bench_models([lite_onnx], BenchConfig(sizes=((24, 16),), runs=1, warmup=0, device="cpu"))
+    assert len(results) == 1 and results[0].runs == 1
+    table = format_table(results).splitlines()
+    assert len(table) == 3 and "fps" in table[0] and "24x16" in table[2] and "lite" in table[2]
+
+
+def test_parse_sizes():
+    assert parse_sizes("256x256, 640X480") == ((256, 256), (640, 480))
+    for bad in ("", "640", "640x", "0x10", "axb", "-1x5"):
+        with pytest.raises(ValueError):
+            parse_sizes(bad)
+
+
+def test_errors(tmp_path, monkeypatch, capsys, lite_onnx):
+    monkeypatch.setattr(fastnst.styles, "PRETRAINED", tmp_path)  # an installation without bundled styles
+    assert main(["bench", "-q"]) == 2
+    assert "no styles are bundled" in capsys.readouterr().err
+    assert main(["bench", str(lite_onnx), "--fp16"]) == 2
+    assert main(["bench", "--preset", "nope"]) == 2
+    assert main(["bench", str(tmp_path / "missing.onnx")]) == 2
+    assert "not found" in capsys.readouterr().err
+    for flags in (["--runs", "0"], ["--warmup", "-1"], ["--sizes", "12"]):
+        with pytest.raises(SystemExit) as e:
+            main(["bench", str(lite_onnx), *flags])
+        assert e.value.code == 2
+
+
+def test_bench_imports_no_torch(lite_onnx):
+    code = ("import sys; from fastnst.cli import main; "
+            f"main(['bench', {str(lite_onnx)!r}, '--sizes', '16x16', '--runs', '1', '--json', '-q']); "
+            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["results"][0]["width"] == 16
+
