@@ -64,6 +64,7 @@ class TrainConfig:
     content_weight: float = 1.0
     style_weight: float = 1e4  # 1e5 gave texture without the photo in short runs
     tv_weight: float = 1.0
+    temporal_weight: float = 0.0  # 0: off; > 0: temporal loss on randomly warped frame pairs
     style_layers: tuple[str, ...] | None = None
     content_layer: str | None = None
     loss_net: str | None = None
@@ -96,7 +97,30 @@ class TrainConfig:
             raise UserError(f"--lr-schedule must be cosine or constant, got '{self.lr_schedule}'")
         if self.amp not in ("none", "bf16", "fp16"):
             raise UserError(f"--amp must be none, bf16 or fp16, got '{self.amp}'")
-        if min(self.content_weight, self.style_weight, self.tv_weight) < 0:
+        if min(self.content_weight, self.style_weight, self.tv_weight, self.temporal_weight) < 0:
             raise UserError("loss weights must not be negative")
         if self.workers < 0:
             raise UserError(f"--workers must be >= 0, got {self.workers}")
+
+
+@dataclass
+class DemoConfig:
+    """Limits and stream settings of the web app, ``fastnst demo`` (flags of the same names).
+
+    ``stream_max_side`` / ``stream_every`` / ``video_max_side``: None picks by device: 384 px,
+    0.1 s and 480 px on a CPU; 720 px, 0.05 s and 1080 px on a GPU. ``max_streams``: webcam
+    streams served at once (more wait in the queue); ``stream_time_limit``: seconds one
+    stream may run before it stops (press Record again to go on).
+    """
+
+    max_upload_mb: float = 50.0
+    max_video_seconds: float = 30.0
+    max_video_pixels: int = 1920 * 1080  # per frame
+    image_max_side: int = 1600
+    video_max_side: int | None = None
+    stream_max_side: int | None = None
+    stream_every: float | None = None
+    max_streams: int = 8
+    stream_time_limit: int = 600
+    stabilize_strength: float = 0.5
+    mirror: bool = False

@@ -35,12 +35,13 @@ from . import image as im
 from .config import TrainConfig
 from .devices import resolve_device
 from .errors import UserError, warn
-from .losses import PerceptualLoss
+from .losses import PerceptualLoss, random_flow, temporal_loss, warp_torch
 from .lossnet import build_loss_net
 from .models import create_model, save_model_file
 
 CHECKPOINT_FORMAT = "fastnst-checkpoint"
-LOG_FIELDS = ["step", "total", "content", "style", "tv", "lr", "images_per_s", "elapsed_s"]
+LOG_FIELDS = ["step", "total", "content", "style", "tv", "lr", "images_per_s", "elapsed_s", "temporal"]
+TERMS = ("total", "content", "style", "tv", "temporal")  # loss terms, as logged
 
 
 # ----------------------------------------------------------------------------- data
@@ -297,8 +298,19 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
     for x in loader:
         x = x.to(device, non_blocking=True, memory_format=memory_format)  # (B, 3, S, S) in [0, 1]
         with autocast():
-            y = ddp(x)
-            terms = crit(y, crit.content_target(x))
+            if cfg.temporal_weight:
+                # A second frame: the batch warped by a random smooth flow drawn from a generator
+                # seeded with (seed, step, rank), so resumed runs draw the same flows. Both frames
+                # go through the network in one batch; the loss net sees only the first.
+                flow = _step_flow(cfg, step, rank, x)
+                y, y_next = ddp(torch.cat([x, warp_torch(x, flow)])).chunk(2)
+                terms = crit(y, crit.content_target(x))
+                terms["temporal"] = temporal_loss(y_next, y, flow)
+                terms["total"] = terms["total"] + cfg.temporal_weight * terms["temporal"]
+            else:
+                y = ddp(x)
+                terms = crit(y, crit.content_target(x))
+                terms["temporal"] = y.new_zeros(())
         opt.zero_grad(set_to_none=True)
         scaler.scale(terms["total"]).backward()
         scaler.step(opt)
@@ -312,7 +324,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
             raise RuntimeError(f"the loss diverged at step {step}; try a lower --lr or --amp none")
         log_now = step % cfg.log_every == 0 or step == steps
         if log_now:
-            logged = torch.stack([terms[k].detach().float() for k in ("total", "content", "style", "tv")])
+            logged = torch.stack([terms[k].detach().float() for k in TERMS])
             if world > 1:
                 dist.all_reduce(logged)  # log the loss of the global batch, not of rank 0's share
                 logged /= world
@@ -320,7 +332,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
             now = time.perf_counter()
             rate = seen / (now - last_log)
             seen, last_log = 0, now
-            values = dict(zip(("total", "content", "style", "tv"), logged.tolist()))
+            values = dict(zip(TERMS, logged.tolist()))
             row = {"step": step, **{k: f"{v:.6g}" for k, v in values.items()},
                    "lr": f"{sched.get_last_lr()[0]:.6g}", "images_per_s": f"{rate:.2f}", "elapsed_s": f"{now - t0:.1f}"}
             _append_log(run / "log.csv", row)
@@ -340,6 +352,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
             "style": style_name, "style_file": os.path.basename(cfg.style), "loss_net": net.spec,
             "style_layers": list(crit.style_layers), "content_layer": crit.content_layer,
             "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
+            "temporal_weight": cfg.temporal_weight,
             "image_size": cfg.image_size, "style_size": cfg.style_size or cfg.image_size,
             "iterations": steps, "batch_size": cfg.batch_size * world, "lr": cfg.lr, "seed": cfg.seed,
             "data": os.path.basename(os.path.normpath(cfg.data)), "data_images": len(files),
@@ -350,6 +363,12 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
         dist.barrier()
         dist.destroy_process_group()
     return out
+
+
+def _step_flow(cfg: TrainConfig, step: int, rank: int, x: torch.Tensor) -> torch.Tensor:
+    """The random flows (B, 2, S, S) for the temporal loss at ``step``: a function of (seed, step, rank)."""
+    g = torch.Generator().manual_seed((cfg.seed * 1_000_003 + step) * 1_009 + rank + 1)
+    return random_flow(x.shape[0], x.shape[2], x.shape[3], generator=g, device=x.device).to(x.dtype)
 
 
 def _save_checkpoint(run: Path, step: int, cfg: TrainConfig, model, opt, sched, scaler) -> None:

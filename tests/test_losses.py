@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from fastnst.losses import PerceptualLoss, content_loss, gram_matrix, style_loss, total_variation
+from fastnst.losses import (PerceptualLoss, content_loss, flow_inside, gram_matrix, random_flow, style_loss,
+                            temporal_loss, total_variation, warp_torch)
 from fastnst.lossnet import build_loss_net
 
 
@@ -100,3 +101,67 @@ def test_perceptual_loss_module():
     # the loss on the style image itself has no style term
     s_terms = crit(style, crit.content_target(style))
     assert s_terms["style"].item() < 1e-10
+
+
+# ----------------------------------------------------------------------------- temporal
+
+
+def test_warp_torch_matches_the_opencv_warp():
+    import numpy as np
+
+    from fastnst.flow import warp
+
+    g = torch.Generator().manual_seed(0)
+    img = torch.rand(1, 3, 40, 56, generator=g)
+    flow = random_flow(1, 40, 56, magnitude=0.05, generator=g)
+    ours = warp_torch(img, flow)[0].permute(1, 2, 0).numpy()
+    ref = warp(img[0].permute(1, 2, 0).numpy(), flow[0].permute(1, 2, 0).numpy())
+    assert np.abs(ours - ref).max() < 1e-3  # OpenCV interpolates with 1/32-pixel weights
+
+
+def test_warp_torch_integer_shift_and_inside_mask():
+    img = torch.rand(2, 3, 16, 20)
+    flow = torch.zeros(2, 2, 16, 20)
+    flow[:, 0], flow[:, 1] = 3, -2  # out(y, x) = img(y - 2, x + 3)
+    out = warp_torch(img, flow)
+    torch.testing.assert_close(out[:, :, 2:, :-3], img[:, :, :-2, 3:])
+    inside = flow_inside(flow)
+    assert inside.shape == (2, 1, 16, 20)
+    assert inside[:, :, 2:, :-3].all() and not inside[:, :, :2].any() and not inside[..., -3:].any()
+
+
+def test_random_flow_is_seeded_smooth_and_bounded():
+    a = random_flow(3, 64, 48, generator=torch.Generator().manual_seed(5))
+    b = random_flow(3, 64, 48, generator=torch.Generator().manual_seed(5))
+    c = random_flow(3, 64, 48, generator=torch.Generator().manual_seed(6))
+    assert a.shape == (3, 2, 64, 48) and a.dtype == torch.float32
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert 0.1 < a.abs().amax() < 0.2 * 64  # moves, by at most a few pixels
+    assert (a[..., 1:, :] - a[..., :-1, :]).abs().max() < 0.2  # smooth: neighbours move alike
+
+
+def test_temporal_loss_of_equivariant_and_other_maps():
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 3, 24, 32, generator=g)
+    pointwise = torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1), torch.nn.Sigmoid())  # commutes with any warp
+
+    def pair_loss(net, flow):
+        return temporal_loss(net(warp_torch(x, flow)), net(x), flow)
+
+    zero = torch.zeros(2, 2, 24, 32)
+    shift = torch.zeros(2, 2, 24, 32)
+    shift[:, 0], shift[:, 1] = 2, 1
+    with torch.no_grad():
+        assert pair_loss(pointwise, zero) < 1e-10
+        assert pair_loss(pointwise, shift) < 1e-10
+        pattern = torch.rand(1, 3, 24, 32, generator=g)  # a fixed texture that does not move with the image
+        assert pair_loss(lambda t: pointwise(t) + pattern, shift) > 1e-3
+        assert pair_loss(lambda t: pointwise(t) + pattern, zero) < 1e-10
+    # gradients reach both outputs
+    y = x.clone().requires_grad_(True)
+    loss = temporal_loss(y.roll(1, dims=3), y, shift)
+    loss.backward()
+    assert loss > 0 and y.grad.abs().sum() > 0
+    # an optional mask restricts the pixels
+    masked = temporal_loss(x.roll(1, dims=3), x, shift, mask=torch.zeros(2, 1, 24, 32))
+    assert masked == 0
