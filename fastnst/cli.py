@@ -9,6 +9,7 @@ else is a bug and exits 1 (``FASTNST_DEBUG=1`` shows the traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -176,6 +177,10 @@ def _add_train(sub) -> None:
     p.add_argument("--lr-schedule", choices=("cosine", "constant"), default=d.lr_schedule,
                    help="cosine decays to lr/10 over the run")
     add_loss_flags(p, d)
+    p.add_argument("--temporal-weight", type=non_negative_float, default=d.temporal_weight,
+                   help="weight of the temporal loss (0: off): each batch is also warped by a random smooth "
+                        "flow, and outputs that do not follow the motion are penalised; steadier video, "
+                        "one more network pass per step")
     p.add_argument("--val", metavar="DIR", help="folder of preview images (default: the first training images)")
     p.add_argument("--preview-every", type=positive_int, default=d.preview_every, help="steps between previews")
     p.add_argument("--log-every", type=positive_int, default=d.log_every, help="steps between log.csv rows")
@@ -253,22 +258,58 @@ def _add_export(sub) -> None:
                     "run with onnxruntime on several image sizes and compared with PyTorch (max abs diff <= 1e-3; "
                     "PSNR >= 40 dB with --fp16); a failing export writes nothing.",
     )
-    p.add_argument("model", metavar="MODEL", help="model file (.pth) written by 'fastnst train'")
-    p.add_argument("-o", "--output", metavar="OUT.onnx", required=True, help="ONNX file to write")
+    p.add_argument("model", metavar="MODEL", help="model file (.pth) written by 'fastnst train' "
+                                                  "(or an exported .onnx file, with --triton only)")
+    p.add_argument("-o", "--output", metavar="OUT.onnx", help="ONNX file to write (needed unless --triton)")
     p.add_argument("--fp16", action="store_true",
                    help="compute in half precision (instance norms stay fp32); inputs and outputs stay float32")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch comparison")
+    p.add_argument("--triton", metavar="DIR",
+                   help="also add the model to this Triton Inference Server model repository: "
+                        "DIR/NAME/config.pbtxt (platform onnxruntime_onnx, max_batch_size 8, dynamic batching, "
+                        "height and width -1) and DIR/NAME/1/model.onnx")
+    p.add_argument("--triton-name", metavar="NAME",
+                   help="model name in the Triton repository (default: STYLE_PRESET from the metadata)")
     p.set_defaults(func=_run_export)
 
 
 def _run_export(args) -> int:
+    import tempfile
+
+    if not args.output and not args.triton:
+        raise UserError("give -o OUT.onnx, --triton DIR, or both")
+    if args.triton_name and not args.triton:
+        raise UserError("--triton-name needs --triton DIR")
+    if args.model.lower().endswith(".onnx"):
+        if args.output or args.fp16 or not args.triton:
+            raise UserError(f"{args.model} is already ONNX: it can only be added to a Triton repository "
+                            "(--triton DIR, without -o or --fp16)")
+        return _write_triton(args, args.model)
+    if args.output:
+        _export_to(args, args.output)
+        return _write_triton(args, args.output) if args.triton else 0
+    with tempfile.TemporaryDirectory() as temp:  # --triton only: the ONNX file lives in the repository
+        onnx_path = os.path.join(temp, os.path.splitext(os.path.basename(args.model))[0] + ".onnx")
+        _export_to(args, onnx_path, quiet_path=True)
+        return _write_triton(args, onnx_path)
+
+
+def _write_triton(args, onnx_path: str) -> int:
+    from .export import write_triton_repo
+
+    folder = write_triton_repo(onnx_path, args.triton, name=args.triton_name)
+    print(f"wrote Triton model {folder} (config.pbtxt, 1/model.onnx)")
+    return 0
+
+
+def _export_to(args, output: str, quiet_path: bool = False) -> None:
     from .export import export_onnx
     from .image import check_not_input
     from .models import load_model_file
 
-    check_not_input(args.output, [args.model])
+    check_not_input(output, [args.model])
     model, meta = load_model_file(args.model)
-    report = export_onnx(model, args.output, meta, fp16=args.fp16, check=not args.no_check)
+    report = export_onnx(model, output, meta, fp16=args.fp16, check=not args.no_check)
     size = report["file_size"] / 1e6
     if report["checked"]:
         sizes = ", ".join(f"{k} {v:.2g}" for k, v in report["max_abs_diff"].items())
@@ -279,8 +320,8 @@ def _run_export(args) -> int:
     else:
         print("not checked against PyTorch (--no-check)")
     print(f"opset {report['opset']}, {'fp16' if report['fp16'] else 'fp32'}, {size:.2f} MB")
-    print(f"wrote {args.output}")
-    return 0
+    if not quiet_path:
+        print(f"wrote {output}")
 
 
 def _add_info(sub) -> None:
@@ -446,7 +487,269 @@ def _run_styles(args) -> int:
     return 0
 
 
-SUBCOMMANDS = [_add_optimize, _add_train, _add_export, _add_info, _add_stylize, _add_styles]
+def unit_float(text: str) -> float:
+    """An argparse type: a number in [0, 1]."""
+    return _number(float, lambda v: 0 <= v <= 1, "between 0 and 1", "unit_float")(text)
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a time >= 0 as seconds (12.5) or [HH:]MM:SS(.s) (1:02.5)."""
+    try:
+        value = 0.0
+        for part in text.split(":"):
+            value = value * 60 + float(part)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a time (seconds, or [HH:]MM:SS)") from None
+    if not 0 <= value < float("inf") or text.count(":") > 2:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a time >= 0")
+    return value
+
+
+def _add_frame_style_flags(p: argparse.ArgumentParser) -> None:
+    """The per-frame style options of ``video`` and ``webcam`` (as in ``stylize``)."""
+    p.add_argument("--strength", type=unit_float, default=1.0, help="0: the input, 1: fully stylized")
+    p.add_argument("--preserve-color", action="store_true", help="keep the input's colours")
+    p.add_argument("--max-side", type=positive_int, help="stylize at most at this long side, then scale back up "
+                                                         "(faster on big frames)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "tensorrt"),
+                   help="onnxruntime execution provider")
+    p.add_argument("--stabilize", type=unit_float, nargs="?", const=0.5, metavar="STRENGTH",
+                   help="temporal stabilization against flicker: blend with the previous output warped along "
+                        "the optical flow; STRENGTH in [0, 1] (0.5 when given without a value)")
+
+
+def _add_video(sub) -> None:
+    p = sub.add_parser(
+        "video", formatter_class=_Formatter,
+        help="stylize a video file (keeps frame rate, size and audio)",
+        description="Stylize a video file with an exported style. The output (H.264 in mp4, m4v, mov or mkv) "
+                    "keeps the frame rate, frame count, exact frame size (odd sizes too), the display orientation "
+                    "and the audio of the converted span. It appears only when complete: an interrupted run "
+                    "leaves nothing behind. The input is never overwritten.",
+    )
+    p.add_argument("input", metavar="IN", help="video file")
+    p.add_argument("-s", "--style", required=True, help="a bundled style name or a path to an .onnx file")
+    p.add_argument("-o", "--output", metavar="OUT", help="output video (default: IN_STYLE.mp4 beside the input)")
+    _add_frame_style_flags(p)
+    p.add_argument("--start", type=seconds, default=0.0, help="start at this time (seconds or [HH:]MM:SS)")
+    p.add_argument("--duration", type=seconds, help="convert this long (seconds or [HH:]MM:SS; default: to the end)")
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51: lower is better and bigger")
+    p.add_argument("--report", action="store_true",
+                   help="print the achieved fps, the Stylizer's own fps and the warping error of the result "
+                        "(Lai et al. 2018; lower is more stable; costs two optical flows per frame)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_video)
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit():
+    """While the block runs, SIGTERM raises SystemExit (143) so that cleanup code runs."""
+    import signal
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_video(args) -> int:
+    from .video import VideoOptions, VideoReader, check_video_output, convert_video
+
+    if args.duration is not None and args.duration <= 0:
+        raise UserError(f"--duration must be positive, got {args.duration}")
+    if not 0 <= args.crf <= 51:
+        raise UserError(f"--crf must be between 0 and 51, got {args.crf}")
+    if args.output:
+        check_video_output(args.output, args.input)
+    VideoReader(args.input, args.start, args.duration).close()  # a bad input fails before the model loads
+    from .runtime import Stylizer
+
+    stylizer = Stylizer(args.style, device=args.device)
+    output = args.output or f"{os.path.splitext(args.input)[0]}_{stylizer.style}.mp4"
+    options = config_from_args(VideoOptions, args)
+    with _sigterm_as_exit():
+        r = convert_video(args.input, output, stylizer, options, quiet=args.quiet)
+    w, h = r.size
+    print(f"wrote {r.output} ({r.frames} frames, {w}x{h}, {r.fps:.4g} fps, "
+          f"{'audio kept' if r.audio else 'no audio'})")
+    if args.report:
+        print(f"speed: {r.convert_fps:.2f} fps end to end ({r.seconds:.1f} s); Stylizer alone {r.stylize_fps:.2f} fps "
+              f"({stylizer.device})")
+        stab = f"stabilize {args.stabilize:g}" if args.stabilize else "no stabilization"
+        print(f"warping error: {r.warping_error:.6f} ({stab}; lower is more stable)")
+    return 0
+
+
+def _add_webcam(sub) -> None:
+    from .webcam import KEYS
+
+    p = sub.add_parser(
+        "webcam", formatter_class=_Formatter,
+        help="stylize a camera (or a stream or file) live, in a window",
+        description="Stylize a camera, a stream URL or a video file live. Capture and inference run on separate "
+                    "threads and inference always takes the newest frame (stale frames are dropped), so the "
+                    "latency stays bounded. The window shows the fps and the capture-to-screen latency. "
+                    "Give -s several times to switch styles with n/p. Without a display use --headless "
+                    "(with --frames and/or --record). The fps is printed at the end.",
+        epilog="keys in the window:\n" + "\n".join(f"  {k:<9} {v}" for k, v in KEYS),
+    )
+    p.add_argument("-s", "--style", action="append", required=True, metavar="STYLE",
+                   help="a bundled style name or an .onnx file; repeat for several (n/p cycle through them)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--camera", type=int, default=0, metavar="N", help="camera index")
+    src.add_argument("--source", metavar="FILE|URL", help="a video file (played at its frame rate) or stream URL "
+                                                          "instead of a camera")
+    _add_frame_style_flags(p)
+    p.add_argument("--headless", action="store_true", help="no window (machines without a display)")
+    p.add_argument("--record", metavar="OUT", help="also write the stylized stream to this video file "
+                                                   "(mp4, m4v, mov, mkv)")
+    p.add_argument("--frames", type=positive_int, metavar="N", help="stop after N stylized frames")
+    p.add_argument("--snapshot-dir", default=".", metavar="DIR", help="folder for the space key's snapshots")
+    p.set_defaults(func=_run_webcam)
+
+
+def _run_webcam(args) -> int:
+    from .webcam import WebcamOptions, run_webcam
+
+    options = config_from_args(WebcamOptions, args)
+    with _sigterm_as_exit():
+        s = run_webcam(args.style, options)
+    print(f"{s.frames} frames in {s.seconds:.1f} s: {s.fps:.2f} fps; latency {s.latency_ms:.0f} ms mean, "
+          f"{s.max_latency_ms:.0f} ms max; {s.dropped} stale frames dropped")
+    if s.record:
+        print(f"wrote {s.record} ({s.recorded} frames)")
+    return 0
+
+
+def _add_demo(sub) -> None:
+    from .config import DemoConfig
+
+    d = DemoConfig()
+    p = sub.add_parser(
+        "demo", formatter_class=_Formatter,
+        help="the web app: webcam, image and video stylization in the browser",
+        description="Serve the Gradio web app on http://HOST:PORT: live webcam stylization, images (PNG download), "
+                    "short video clips and a gallery of the styles. Runs offline: no analytics, no share link, "
+                    "127.0.0.1 only unless --host says otherwise. Without --style it offers the bundled styles. "
+                    "Also: python demo/app.py.",
+    )
+    p.add_argument("-s", "--style", action="append", metavar="FILE.onnx",
+                   help="a style model to offer; repeat for several (files named STYLE_PRESET.onnx, e.g. "
+                        "wave_lite.onnx and wave_johnson.onnx, are one style with two presets). "
+                        "Default: the bundled styles")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "tensorrt"),
+                   help="onnxruntime execution provider; the webcam uses the lite preset on a CPU, johnson on a GPU")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every network interface)")
+    p.add_argument("--port", type=positive_int, default=7860, help="port to listen on")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    p.add_argument("--max-upload-mb", type=positive_float, default=d.max_upload_mb, help="largest upload, MB")
+    p.add_argument("--max-video-seconds", type=positive_float, default=d.max_video_seconds,
+                   help="longest clip the Video tab converts, seconds")
+    p.add_argument("--max-streams", type=positive_int, default=d.max_streams,
+                   help="webcam streams served at once (more wait in the queue)")
+    p.add_argument("--stream-max-side", type=positive_int,
+                   help="webcam frames are stylized at most at this long side (default: 384 on a CPU, 720 on a GPU)")
+    p.set_defaults(func=_run_demo)
+
+
+def _run_demo(args) -> int:
+    from .config import DemoConfig
+    from .webapp import launch
+
+    options = config_from_args(DemoConfig, args)
+    launch(args.style, args.device, args.host, args.port, options=options, open_browser=not args.no_browser)
+    return 0
+
+
+def _sizes(text: str):
+    from .bench import parse_sizes
+
+    try:
+        return parse_sizes(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _add_bench(sub) -> None:
+    from .bench import SIZES, BenchConfig
+
+    d = BenchConfig()
+    p = sub.add_parser(
+        "bench", formatter_class=_Formatter,
+        help="measure frames/s and latency of styles at several frame sizes",
+        description="Time Stylizer.stylize (uint8 frame in, stylized frame out) for each model at each size: "
+                    "--warmup untimed runs, then --runs timed ones; prints frames/s (1 / median) and the median "
+                    "and 90th-percentile latency. Models: the given .onnx files or style names, the random-weight "
+                    "models of --preset, or else every bundled style.",
+    )
+    p.add_argument("models", nargs="*", metavar="MODEL", help=".onnx files or bundled style names")
+    p.add_argument("--preset", type=lambda t: [x.strip() for x in t.split(",") if x.strip()], metavar="P1,P2",
+                   help="also time random-weight models of these presets (e.g. lite,johnson), exported to a "
+                        "temporary folder first (needs torch)")
+    p.add_argument("--fp16", action="store_true", help="with --preset: also time half-precision exports")
+    p.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda", "tensorrt"),
+                   help="onnxruntime execution provider")
+    p.add_argument("--sizes", type=_sizes, default=",".join(f"{w}x{h}" for w, h in SIZES), metavar="WxH,..",
+                   help="frame sizes, width x height")
+    p.add_argument("--runs", type=positive_int, default=d.runs, help="timed runs per model and size")
+    p.add_argument("--warmup", type=_number(int, lambda v: v >= 0, "a whole number >= 0", "non_negative_int"),
+                   default=d.warmup, help="untimed runs before timing")
+    p.add_argument("--threads", type=positive_int, help="onnxruntime intra-op threads (default: onnxruntime's)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_bench)
+
+
+def _run_bench(args) -> int:
+    import json
+    import tempfile
+
+    from tqdm import tqdm
+
+    from .bench import BenchConfig, bench_models, export_presets, format_table, results_json
+
+    config = config_from_args(BenchConfig, args)
+    if args.fp16 and not args.preset:
+        raise UserError("--fp16 applies to --preset (a given .onnx file is timed in the precision it was exported in)")
+    with tempfile.TemporaryDirectory(prefix="fastnst-bench-") as temp:
+        models = list(args.models)
+        if args.preset:
+            from .models import list_presets
+
+            unknown = [x for x in args.preset if x not in list_presets()]
+            if unknown:
+                raise UserError(f"unknown preset {', '.join(unknown)} (choose from {', '.join(list_presets())})")
+            if not args.quiet:
+                print(f"exporting random-weight {', '.join(args.preset)} models ...", file=sys.stderr)
+            models += export_presets(args.preset, temp, fp16=args.fp16)
+        if not models:
+            from .styles import list_styles
+
+            models = [str(s.path) for s in list_styles(".onnx")]
+            if not models:
+                raise UserError("no styles are bundled with this installation yet: give .onnx files, or time "
+                                "random-weight models with --preset lite,johnson")
+        with tqdm(total=len(models) * len(config.sizes), desc="bench", unit="size", disable=args.quiet,
+                  file=sys.stderr, dynamic_ncols=True) as bar:
+            results = bench_models(models, config, progress=lambda done, total: bar.update(1))
+    if args.json:
+        print(json.dumps(results_json(results, config), indent=2))
+    else:
+        print(f"{config.runs} timed runs after {config.warmup} warm-up, threads: {config.threads or 'default'}")
+        print(format_table(results))
+    return 0
+
+
+SUBCOMMANDS = [_add_optimize, _add_train, _add_export, _add_info, _add_stylize, _add_styles, _add_video,
+               _add_webcam, _add_demo, _add_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

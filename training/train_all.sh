@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce the shipped styles: train every recipe in training/recipes/ (resuming a run that was
-# interrupted), then copy each final model into fastnst/pretrained/ as <style>_<preset>.pth.
+# interrupted), then ship each final model in fastnst/pretrained/: <style>_<preset>.pth (the model
+# file, fp16 weights) and <style>_<preset>.onnx (what the runtime loads; fp16 compute for johnson to
+# keep the package small, fp32 for lite, which is small anyway and fastest in fp32 on CPUs).
 #
 #   training/train_all.sh DATA_ROOT [RUNS_DIR] [extra 'fastnst train' flags, e.g. --device cuda]
 #
@@ -20,6 +22,9 @@ for recipe in "$here"/recipes/*.json; do
       fastnst train --recipe "$recipe" --data-root "$data" -o "$run" "$@"
     fi
   fi
-  cp "$run/model.pth" "$here/../fastnst/pretrained/$name.pth"
-  echo "shipped fastnst/pretrained/$name.pth ($(du -h "$run/model.pth" | cut -f1))"
+  out="$here/../fastnst/pretrained/$name"
+  cp "$run/model.pth" "$out.pth"
+  case "$name" in *_johnson) half=--fp16 ;; *) half= ;; esac
+  fastnst export "$run/model.pth" -o "$out.onnx" $half
+  echo "shipped $out.pth ($(du -h "$out.pth" | cut -f1)) and $out.onnx ($(du -h "$out.onnx" | cut -f1))"
 done

@@ -1,0 +1,414 @@
+"""Live stylization of a camera, a stream URL or a video file (torch-free).
+
+    >>> stats = run_webcam(["mosaic", "candy"], WebcamOptions(camera=0))
+    >>> stats = run_webcam(["mosaic"], WebcamOptions(source="clip.mp4", headless=True, frames=100,
+    ...                                              record="live.mp4"))
+
+Three threads: a capture thread reads frames as they come (a file source is paced at its
+own frame rate, like a camera) into a one-slot mailbox, so a new frame replaces one not
+yet taken; the inference thread always takes the newest frame, stylizes it (and
+stabilizes it, see :class:`fastnst.flow.Stabilizer`) and records it; the main thread shows
+the result in an OpenCV window with an fps/latency overlay and handles the keys (or, with
+``headless``, just waits). Stale frames are dropped, never queued, so the latency stays
+about one capture interval plus one inference. Frames are uint8 RGB (H, W, 3); BGR only
+at the OpenCV window.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import UserError
+
+__all__ = ["KEYS", "LatestFrame", "WebcamOptions", "WebcamStats", "run_webcam"]
+
+KEYS = (
+    ("n / p", "next / previous style"),
+    ("s", "stabilization on / off"),
+    ("c", "colour preservation on / off"),
+    ("+ / -", "strength up / down by 0.1"),
+    ("space", "save a snapshot (PNG) of the stylized frame"),
+    ("q / Esc", "quit"),
+)
+_WINDOW = "fastnst webcam"
+_DEFAULT_STABILIZE = 0.5  # strength used when stabilization is switched on with the key
+
+
+class LatestFrame:
+    """A one-slot mailbox between two threads: the newest item wins.
+
+    ``put(item)`` replaces an item not yet taken (counted in ``dropped``); ``get()``
+    waits for an item newer than the last one taken and returns it, or None once
+    :meth:`close` was called and nothing new is left (or after ``timeout`` seconds).
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._item = None
+        self._fresh = False
+        self.closed = False
+        self.dropped = 0
+
+    def put(self, item) -> None:
+        with self._cond:
+            if self._fresh:
+                self.dropped += 1
+            self._item, self._fresh = item, True
+            self._cond.notify_all()
+
+    def get(self, timeout: float | None = None):
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._fresh or self.closed, timeout):
+                return None
+            if not self._fresh:
+                return None
+            self._fresh = False
+            item, self._item = self._item, None
+            return item
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
+@dataclass
+class WebcamOptions:
+    """Settings of :func:`run_webcam`.
+
+    ``camera``: camera index (used when ``source`` is None); ``source``: a video file or a
+    stream URL instead. ``strength``, ``preserve_color``, ``max_side``: as in
+    ``Stylizer.stylize``. ``stabilize``: the :class:`fastnst.flow.Stabilizer` strength, or
+    None to start with stabilization off. ``device``: onnxruntime device. ``headless``: no
+    window (stop with ``frames``, the end of a file source or Ctrl-C). ``record``: write the
+    stylized stream to this video file (mp4/m4v/mov/mkv). ``frames``: stop after this many
+    stylized frames. ``snapshot_dir``: where the space key saves PNG snapshots.
+    """
+
+    camera: int = 0
+    source: str | None = None
+    strength: float = 1.0
+    preserve_color: bool = False
+    max_side: int | None = None
+    stabilize: float | None = None
+    device: str = "auto"
+    headless: bool = False
+    record: str | None = None
+    frames: int | None = None
+    snapshot_dir: str = "."
+
+
+@dataclass
+class WebcamStats:
+    """What a session did: stylized ``frames`` in ``seconds`` (``fps``), the mean and max
+    capture-to-result ``latency_ms``, the ``dropped`` stale frames, the ``recorded``
+    frames written to ``record`` (None: no recording) and the ``snapshots`` saved."""
+
+    frames: int = 0
+    seconds: float = 0.0
+    fps: float = 0.0
+    latency_ms: float = float("nan")
+    max_latency_ms: float = float("nan")
+    dropped: int = 0
+    recorded: int = 0
+    record: str | None = None
+    snapshots: list[str] = field(default_factory=list)
+
+
+class _Controls:
+    """What the keys change; read by the inference thread at each frame."""
+
+    def __init__(self, styles: list[str], options: WebcamOptions):
+        self.styles = styles
+        self.index = 0
+        self.strength = float(options.strength)
+        self.preserve_color = bool(options.preserve_color)
+        self.stabilize_strength = options.stabilize if options.stabilize else _DEFAULT_STABILIZE
+        self.stabilize = options.stabilize is not None and options.stabilize > 0
+        self.quit = threading.Event()
+
+    def key(self, code: int) -> str | None:
+        """Apply one key press (``cv2.waitKey`` code); returns "snapshot" for the space key."""
+        if code < 0:
+            return None
+        ch = chr(code & 0xFF).lower()
+        if ch in ("q", "\x1b"):
+            self.quit.set()
+        elif ch == "n":
+            self.index = (self.index + 1) % len(self.styles)
+        elif ch == "p":
+            self.index = (self.index - 1) % len(self.styles)
+        elif ch == "s":
+            self.stabilize = not self.stabilize
+        elif ch == "c":
+            self.preserve_color = not self.preserve_color
+        elif ch in ("+", "="):
+            self.strength = round(min(1.0, self.strength + 0.1), 2)
+        elif ch in ("-", "_"):
+            self.strength = round(max(0.0, self.strength - 0.1), 2)
+        elif ch == " ":
+            return "snapshot"
+        return None
+
+
+def _check_display() -> None:
+    """UserError when there is no screen for a window (Qt would abort the process)."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise UserError("no display found (DISPLAY is not set): use --headless")
+
+
+def _overlay(bgr: np.ndarray, lines: list[str]) -> np.ndarray:
+    """Draw text lines (white on a dark band) at the top left of a BGR frame, in place."""
+    import cv2
+
+    scale = max(0.35, min(0.8, bgr.shape[1] / 1280))
+    (_, h), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    step = h + base + 6
+    for i, text in enumerate(lines):
+        y = 4 + step * i + h + 3  # baseline of line i
+        (w, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        cv2.rectangle(bgr, (2, y - h - 3), (10 + w, y + base + 2), (0, 0, 0), -1)
+        cv2.putText(bgr, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return bgr
+
+
+def run_webcam(styles, options: WebcamOptions = WebcamOptions(), out=sys.stdout) -> WebcamStats:
+    """Stylize a live source until quit, ``options.frames`` frames or the end of a file source.
+
+    ``styles``: one or more style names or .onnx paths (the n/p keys cycle through them;
+    each is loaded when first shown). ``out``: where snapshot messages go. Returns
+    :class:`WebcamStats`. Raises UserError for a source that cannot be opened, a bad
+    style, or no display without ``headless``. A recording is written atomically and kept
+    when the session ends normally (q/Esc, Ctrl-C, SIGTERM in the CLI, ``frames``, the end
+    of a file source); it is discarded on an error.
+    """
+    styles = [os.fspath(s) for s in (styles if isinstance(styles, (list, tuple)) else [styles])]
+    if not styles:
+        raise UserError("give at least one style")
+    if not 0.0 <= options.strength <= 1.0:
+        raise UserError(f"strength must be in [0, 1], got {options.strength}")
+    if options.stabilize is not None and not 0.0 <= options.stabilize <= 1.0:
+        raise UserError(f"stabilize strength must be in [0, 1], got {options.stabilize}")
+    if options.record:
+        from .video import check_video_output
+
+        check_video_output(options.record, options.source or "")
+    if not options.headless:
+        _check_display()
+    return _Session(styles, options, out).run()
+
+
+class _Session:
+    """One webcam run: the capture and inference threads and what they share."""
+
+    def __init__(self, styles: list[str], options: WebcamOptions, out):
+        from .runtime import Stylizer
+
+        self.options, self.styles, self.out = options, styles, out
+        self.source = options.source if options.source is not None else int(options.camera)
+        self.loaded = {0: Stylizer(styles[0], device=options.device)}  # a bad first style fails early
+        self.controls = _Controls(styles, options)
+        self.frames, self.results = LatestFrame(), LatestFrame()
+        self.stop = threading.Event()
+        self.opened = threading.Event()
+        self.fps = 30.0
+        self.errors: list[BaseException] = []
+        self.stats = WebcamStats(record=options.record)
+        self.latencies: list[float] = []
+        self.record_temp: str | None = None  # the recording's temp file, while it is written
+        self.writer = None
+
+    # ------------------------------------------------------------------ threads
+
+    def _capture(self) -> None:
+        """Read frames into ``self.frames`` as (rgb, capture_time, index) until the end or ``stop``."""
+        import cv2
+
+        from .video import capture_fps, open_capture
+
+        try:
+            cap = open_capture(self.source)
+        except BaseException as e:
+            self.errors.append(e)
+            self.opened.set()
+            self.frames.close()
+            return
+        try:
+            self.fps = capture_fps(cap)
+            self.opened.set()
+            pace = isinstance(self.source, str) and os.path.isfile(self.source)  # a file plays like a camera
+            t0 = time.perf_counter()
+            index = failures = 0
+            while not self.stop.is_set():
+                if pace:
+                    delay = t0 + index / self.fps - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                ok, bgr = cap.read()
+                if not ok or bgr is None:
+                    failures += 1
+                    if pace or failures > 50:  # the end of the file, or a camera that stopped
+                        break
+                    time.sleep(0.02)
+                    continue
+                failures = 0
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB if bgr.ndim == 2 else cv2.COLOR_BGR2RGB)
+                self.frames.put((rgb, time.perf_counter(), index))
+                index += 1
+        finally:
+            cap.release()
+            self.frames.close()
+
+    def _infer(self) -> None:
+        """Stylize the newest frame, again and again; results go to ``self.results``."""
+        try:
+            self._infer_loop()
+        except BaseException as e:
+            self.errors.append(e)
+        finally:
+            self.results.close()
+
+    def _infer_loop(self) -> None:
+        from .flow import Stabilizer
+        from .runtime import Stylizer
+        from .video import VideoWriter
+
+        controls, stats = self.controls, self.stats
+        stabilizer = Stabilizer(controls.stabilize_strength)
+        shown = (controls.index, controls.stabilize)
+        first_index, written = None, 0
+        while not self.stop.is_set():
+            item = self.frames.get(timeout=0.1)
+            if item is None:
+                if self.frames.closed:
+                    return
+                continue
+            rgb, captured, index = item
+            style, stabilize = controls.index, controls.stabilize
+            if style not in self.loaded:
+                self.loaded[style] = Stylizer(self.styles[style], device=self.options.device)
+            if (style, stabilize) != shown:
+                stabilizer.reset()  # a new style or toggled stabilization: no history across it
+                shown = (style, stabilize)
+            result = self.loaded[style].stylize(rgb, strength=controls.strength,
+                                                preserve_color=controls.preserve_color,
+                                                max_side=self.options.max_side)
+            if stabilize:
+                result = stabilizer(rgb, result)
+            latency = time.perf_counter() - captured
+            if self.record_temp is not None:
+                if self.writer is None:  # the recording has the first frame's size
+                    self.writer = VideoWriter(self.record_temp, (rgb.shape[1], rgb.shape[0]), self.fps)
+                # Keep the recording in real time: this frame also stands in for the stale ones dropped before it.
+                first_index = index if first_index is None else first_index
+                for _ in range(index - first_index + 1 - written):
+                    self.writer.write(result)
+                    written += 1
+                stats.recorded = written
+            self.latencies.append(latency)
+            stats.frames += 1
+            self.results.put((result, latency, style))
+            if self.options.frames is not None and stats.frames >= self.options.frames:
+                return
+
+    # ------------------------------------------------------------------ main thread
+
+    def run(self) -> WebcamStats:
+        from .image import atomic_output
+
+        capturer = threading.Thread(target=self._capture, name="fastnst-capture", daemon=True)
+        worker = threading.Thread(target=self._infer, name="fastnst-infer", daemon=True)
+        capturer.start()
+        self.opened.wait()
+        began = time.perf_counter()
+        try:
+            if self.errors:
+                raise self.errors[0]
+            with atomic_output(self.options.record) if self.options.record else contextlib.nullcontext() as temp:
+                self.record_temp = temp
+                began = time.perf_counter()
+                worker.start()
+                try:
+                    if self.options.headless:
+                        while worker.is_alive():
+                            worker.join(timeout=0.2)  # wakes up for Ctrl-C
+                    else:
+                        self._window_loop(worker)
+                except (KeyboardInterrupt, SystemExit):
+                    pass  # Ctrl-C (or SIGTERM in the CLI) ends a session normally: the recording is kept
+                finally:
+                    self.stop.set()
+                    if worker.is_alive():
+                        worker.join()
+                if self.errors:
+                    raise self.errors[0]
+                if temp is not None:
+                    if self.writer is None:
+                        raise UserError(f"nothing to record: no frames came from {self._name()}")
+                    self.writer.close()
+        except BaseException:
+            if self.writer is not None:
+                self.writer.abort()
+            raise
+        finally:
+            self.stop.set()
+            self.frames.close()
+            capturer.join(timeout=5)
+            if not self.options.headless:
+                import cv2
+
+                with contextlib.suppress(cv2.error):
+                    cv2.destroyAllWindows()
+        stats = self.stats
+        stats.seconds = time.perf_counter() - began
+        stats.fps = stats.frames / stats.seconds if stats.seconds > 0 else 0.0
+        stats.dropped = self.frames.dropped
+        if self.latencies:
+            stats.latency_ms = 1000 * float(np.mean(self.latencies))
+            stats.max_latency_ms = 1000 * float(np.max(self.latencies))
+        return stats
+
+    def _name(self) -> str:
+        return f"camera {self.source}" if isinstance(self.source, int) else f"'{self.source}'"
+
+    def _window_loop(self, worker: threading.Thread) -> None:
+        """Show results with the overlay and handle keys until quit or the worker ends."""
+        import cv2
+
+        from .image import save_image
+
+        controls, styles = self.controls, self.styles
+        cv2.namedWindow(_WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        shown, rate, last = None, 0.0, None
+        while worker.is_alive() and not controls.quit.is_set():
+            item = self.results.get(timeout=0.01)
+            if item is not None:
+                shown, latency, index = item
+                now = time.perf_counter()
+                if last is not None:
+                    instant = 1.0 / max(now - last, 1e-6)
+                    rate = 0.9 * rate + 0.1 * instant if rate else instant
+                last = now
+                name = self.loaded[index].style
+                bgr = cv2.cvtColor(shown, cv2.COLOR_RGB2BGR)
+                _overlay(bgr, [f"{rate:4.1f} fps  {1000 * latency:4.0f} ms  {name} ({index + 1}/{len(styles)})",
+                               f"strength {controls.strength:.1f}  stabilize {'on' if controls.stabilize else 'off'}"
+                               f"  colour {'kept' if controls.preserve_color else 'styled'}",
+                               "n/p style  s stab  c colour  +/- strength  space snap  q quit"])
+                cv2.imshow(_WINDOW, bgr)
+            if controls.key(cv2.waitKey(1)) == "snapshot" and shown is not None:
+                stamp = time.strftime("%Y%m%d-%H%M%S")
+                path = os.path.join(self.options.snapshot_dir, f"fastnst_{stamp}_{len(self.stats.snapshots)}.png")
+                save_image(path, shown)
+                self.stats.snapshots.append(path)
+                print(f"saved {path}", file=self.out)
+            with contextlib.suppress(cv2.error):
+                if cv2.getWindowProperty(_WINDOW, cv2.WND_PROP_VISIBLE) < 1:  # closed with the mouse
+                    controls.quit.set()
