@@ -23,8 +23,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from .errors import UserError
 
 __all__ = ["KEYS", "LatestFrame", "WebcamOptions", "WebcamStats", "run_webcam"]
@@ -164,7 +162,7 @@ def _check_display() -> None:
         raise UserError("no display found (DISPLAY is not set): use --headless")
 
 
-def _overlay(bgr: np.ndarray, lines: list[str]) -> np.ndarray:
+def _overlay(bgr, lines: list[str]):
     """Draw text lines (white on a dark band) at the top left of a BGR frame, in place."""
     import cv2
 
@@ -371,8 +369,8 @@ class _Session:
         stats.fps = stats.frames / stats.seconds if stats.seconds > 0 else 0.0
         stats.dropped = self.frames.dropped
         if self.latencies:
-            stats.latency_ms = 1000 * float(np.mean(self.latencies))
-            stats.max_latency_ms = 1000 * float(np.max(self.latencies))
+            stats.latency_ms = 1000 * sum(self.latencies) / len(self.latencies)
+            stats.max_latency_ms = 1000 * max(self.latencies)
         return stats
 
     def _name(self) -> str:
