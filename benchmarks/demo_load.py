@@ -87,19 +87,9 @@ def browser_pid(clip: Path) -> int | None:
 
 def random_model(folder: Path) -> Path:
     """A lite ONNX style with seeded random weights (as tests/conftest.py's lite_onnx)."""
-    import torch
+    from fastnst.bench import export_presets
 
-    from fastnst.export import export_onnx
-    from fastnst.models import create_model
-
-    model = create_model("lite")
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
-    path = folder / "random_lite.onnx"
-    export_onnx(model.eval(), path, {"style": "random", "preset": "lite"}, check=False)
-    return path
+    return Path(export_presets(["lite"], folder)[0])
 
 
 def wait_for_server(url: str, proc: subprocess.Popen, timeout: float = 300) -> None:

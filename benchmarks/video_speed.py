@@ -30,19 +30,9 @@ DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video"
 
 
 def random_lite_model(folder: str) -> str:
-    import torch
+    from fastnst.bench import export_presets
 
-    from fastnst.export import export_onnx
-    from fastnst.models import create_model
-
-    model = create_model("lite")
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
-    path = os.path.join(folder, "random_lite.onnx")
-    export_onnx(model.eval(), path, {"style": "random", "preset": "lite"}, check=False)
-    return path
+    return export_presets(["lite"], folder)[0]
 
 
 def synthetic_clip(path: str, frames: int, size=(960, 540), fps=30) -> None:

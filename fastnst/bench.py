@@ -126,19 +126,12 @@ def export_presets(presets, folder, fp16: bool = False) -> list[str]:
     The same network, and so the same speed, as a trained style of that preset. With
     ``fp16`` each preset is also exported in half precision. Needs torch.
     """
-    import torch
-
     from .export import export_onnx
-    from .models import create_model
+    from .models import random_model
 
     paths = []
     for preset in presets:
-        model = create_model(preset)
-        g = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(torch.randn(p.shape, generator=g) * 0.05)
-        model.eval()
+        model = random_model(preset)
         for half in (False, True) if fp16 else (False,):
             path = os.path.join(os.fspath(folder), f"random_{preset}{'_fp16' if half else ''}.onnx")
             export_onnx(model, path, {"style": "random", "preset": preset}, fp16=half, check=False)

@@ -25,6 +25,7 @@ from fastnst.errors import UserError
 __all__ = [
     "SAVE_EXTENSIONS",
     "atomic_output",
+    "temp_beside",
     "blend",
     "check_not_input",
     "from_nchw",
@@ -208,6 +209,24 @@ def _normalised(path: str) -> str:
     return os.path.normcase(os.path.realpath(path))
 
 
+def temp_beside(path: str | os.PathLike, suffix: str = "") -> str:
+    """Create a new empty file ``.NAME.XXXXXXXX.tmpSUFFIX`` in ``path``'s folder (made if missing); its path.
+
+    Created with O_EXCL (never an existing file) and umask-based permissions (not
+    mkstemp's 0600); the caller renames or removes it.
+    """
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
+    os.makedirs(folder, exist_ok=True)
+    while True:
+        temp = os.path.join(folder, f".{os.path.basename(target)}.{secrets.token_hex(4)}.tmp{suffix}")
+        try:
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return temp
+        except FileExistsError:
+            continue
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, suffix: str | None = None) -> Iterator[str]:
     """Write a file atomically: yield a temporary path next to ``path``, then rename.
@@ -220,18 +239,7 @@ def atomic_output(path: str | os.PathLike, suffix: str | None = None) -> Iterato
     permissions (not mkstemp's 0600).
     """
     target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    os.makedirs(folder, exist_ok=True)
-    if suffix is None:
-        suffix = os.path.splitext(target)[1]
-    base = os.path.basename(target)
-    while True:
-        temp = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.tmp{suffix}")
-        try:
-            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            break
-        except FileExistsError:
-            continue
+    temp = temp_beside(target, os.path.splitext(target)[1] if suffix is None else suffix)
     try:
         yield temp
         os.replace(temp, target)

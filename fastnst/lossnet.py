@@ -22,7 +22,6 @@ inside, and nowhere else in the project.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
 import torch

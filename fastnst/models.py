@@ -123,6 +123,24 @@ def create_model(preset: str, **overrides) -> TransformerNet:
     return TransformerNet(config, preset=preset)
 
 
+def random_model(preset: str, seed: int = 0, noise: float = 0.05) -> TransformerNet:
+    """An untrained `TransformerNet` in eval mode with seeded weights, for tests and benchmarks.
+
+    The preset's initialisation (seeded, without touching the global RNG) plus Gaussian
+    noise of std `noise` on every parameter, so that the output is far from the input
+    (a plain initialisation gives an almost uniform grey): it costs what a trained model
+    costs and stylizes visibly, but means nothing.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = create_model(preset)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * noise)
+    return model.eval()
+
+
 # ---------------------------------------------------------------------------------------
 # building blocks
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import UserError, warn
-from .image import atomic_output, check_not_input, resize
+from .image import atomic_output, check_not_input, resize, temp_beside
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -441,16 +441,7 @@ def _remove_stale_temps(dst: str) -> None:
 @contextlib.contextmanager
 def _scratch(dst: str, suffix: str):
     """A locked, always-deleted temp file beside ``dst`` (named like atomic_output's temps)."""
-    import secrets
-
-    folder = os.path.dirname(os.path.abspath(dst))
-    while True:
-        path = os.path.join(folder, f".{os.path.basename(dst)}.{secrets.token_hex(4)}.tmp{suffix}")
-        try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            break
-        except FileExistsError:
-            continue
+    path = temp_beside(dst, suffix)
     try:
         with _locked(path):
             yield path

@@ -28,16 +28,9 @@ def lite_onnx(tmp_path_factory) -> Path:
     Random weights stylize visibly (the output is far from the input) but mean nothing;
     use it wherever a test needs *a* model, not a trained one.
     """
-    import torch
-
     from fastnst.export import export_onnx
-    from fastnst.models import create_model
+    from fastnst.models import random_model
 
-    model = create_model("lite")
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
     path = tmp_path_factory.mktemp("lite_onnx") / "test_lite.onnx"
-    export_onnx(model.eval(), path, {"style": "test", "preset": "lite"}, check=False)
+    export_onnx(random_model("lite"), path, {"style": "test", "preset": "lite"}, check=False)
     return path

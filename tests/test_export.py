@@ -10,19 +10,14 @@ import torch
 import fastnst.export
 from fastnst.cli import main
 from fastnst.export import IO_SPEC, export_onnx, natural_image, psnr, read_metadata
-from fastnst.models import create_model, load_model_file, save_model_file
+from fastnst.models import load_model_file, random_model, save_model_file
 
 META = {"style": "mosaic", "loss_net": "random-vgg16", "image_size": 256, "iterations": 0, "style_layers": ["relu1_2"]}
 
 
 def perturbed(preset: str, seed: int = 0):
     """A fresh model with seeded weight noise, so that the output is not trivial."""
-    model = create_model(preset)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
-    return model.eval()
+    return random_model(preset, seed)
 
 
 def run_onnx(path, x: np.ndarray) -> np.ndarray:
