@@ -1,4 +1,4 @@
-"""The kits in export/ (OpenCV DNN, Node.js, Triton) against onnxruntime, and the runtime's IO binding.
+"""The kits in export/ (OpenCV DNN, Node.js, Triton) against onnxruntime.
 
 Measured on random-weight lite and johnson models: OpenCV 5.0 DNN vs onnxruntime 1.31 CPU max abs
 difference up to 8e-6 (lite) / 2e-5 (johnson) on the [0, 1] scale; onnxruntime-node 1.30 vs Python
@@ -265,25 +265,3 @@ def test_export_cli_triton(lite_onnx, tmp_path, capsys):
     assert main(["export", str(lite_onnx), "--triton", str(repo), "--triton-name", "wave"]) == 2
     assert main(["export", str(lite_onnx), "-o", str(tmp_path / "x.onnx")]) == 2  # already ONNX
     assert "already" in capsys.readouterr().err
-
-
-# --------------------------------------------------------------------------- IO binding (runtime)
-
-
-def test_io_binding_path_equals_plain_run(lite_onnx):
-    """The IO-binding path used on CUDA/TensorRT gives the plain path's results (forced here on the CPU)."""
-    plain = Stylizer(lite_onnx, device="cpu")
-    assert plain._io_binding is False  # the CPU path stays a plain session.run
-    bound = Stylizer(lite_onnx, device="cpu")
-    bound._io_binding = True
-    frame = from_nchw(natural_image(97, 131, seed=2))
-    np.testing.assert_array_equal(bound.stylize(frame), plain.stylize(frame))
-    np.testing.assert_array_equal(bound.stylize(frame, tile=64, tile_overlap=16),
-                                  plain.stylize(frame, tile=64, tile_overlap=16))
-    for got, want in zip(bound.stylize_batch([frame, frame[::-1].copy()]),
-                         plain.stylize_batch([frame, frame[::-1].copy()])):
-        np.testing.assert_array_equal(got, want)
-    x = natural_image(33, 45)
-    first, second = bound._run(x), bound._run(x)
-    assert not np.shares_memory(first, second)  # each run returns a new array
-    np.testing.assert_array_equal(first, plain._run(x))

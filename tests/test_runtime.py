@@ -133,3 +133,22 @@ def test_metadata_and_repr(stylizer):
     assert stylizer.style == "test" and stylizer.preset == "lite"
     assert stylizer.metadata["style"] == "test" and isinstance(stylizer.metadata["io"], dict)
     assert "test" in repr(stylizer) and "CPUExecutionProvider" in repr(stylizer)
+
+
+def test_io_binding_path_equals_plain_run(lite_onnx):
+    """The IO-binding path used on CUDA/TensorRT gives the plain path's results (forced here on the CPU)."""
+    plain = Stylizer(lite_onnx, device="cpu")
+    assert plain._io_binding is False  # the CPU path stays a plain session.run
+    bound = Stylizer(lite_onnx, device="cpu")
+    bound._io_binding = True
+    frame = from_nchw(natural_image(97, 131, seed=2))
+    np.testing.assert_array_equal(bound.stylize(frame), plain.stylize(frame))
+    np.testing.assert_array_equal(bound.stylize(frame, tile=64, tile_overlap=16),
+                                  plain.stylize(frame, tile=64, tile_overlap=16))
+    for got, want in zip(bound.stylize_batch([frame, frame[::-1].copy()]),
+                         plain.stylize_batch([frame, frame[::-1].copy()])):
+        np.testing.assert_array_equal(got, want)
+    x = natural_image(33, 45)
+    first, second = bound._run(x), bound._run(x)
+    assert not np.shares_memory(first, second)  # each run returns a new array
+    np.testing.assert_array_equal(first, plain._run(x))
