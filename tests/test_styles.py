@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -47,16 +48,38 @@ def test_shipped_style_loads_and_stylizes(style):
     assert (y - x).abs().mean() > 0.05  # it changes the image
 
 
-def test_every_preset_ships_three_styles():
+def test_every_shipped_preset_has_three_styles():
     shipped = list_styles()
-    for preset in ("johnson", "lite"):
-        names = {s.name for s in shipped if s.preset == preset}
-        if not names:
-            pytest.skip("no styles shipped yet")
-        assert len(names) >= 3, (preset, names)
-    assert find_style(shipped[0].name).preset == "lite"
+    if not shipped:
+        pytest.skip("no styles shipped yet")
+    names: dict[str, set[str]] = {}
+    for s in shipped:
+        names.setdefault(s.preset, set()).add(s.name)
+    for preset, found in names.items():
+        assert len(found) >= 3, (preset, found)
+    for name in names.get("lite", ()):
+        assert find_style(name).preset == "lite"  # a bare name prefers the fast preset
     with pytest.raises(UserError, match="no shipped style"):
         find_style("no_such_style")
+
+
+@pytest.mark.parametrize("style", list_styles(), ids=lambda s: s.path.name)
+def test_shipped_onnx_matches_its_model_file(style):
+    """Every shipped .pth has its exported .onnx beside it, and the runtime reproduces PyTorch."""
+    from fastnst.export import natural_image
+    from fastnst.image import from_nchw, to_nchw
+    from fastnst.runtime import Stylizer
+
+    onnx = style.path.with_suffix(".onnx")
+    assert onnx.exists(), f"{onnx.name} is not shipped"
+    stylizer = Stylizer(onnx, device="cpu")
+    assert (stylizer.style, stylizer.preset) == (style.name, style.preset)
+    model, _ = load_model_file(style.path)
+    frame = from_nchw(natural_image(75, 101, seed=3))
+    with torch.no_grad():
+        want = from_nchw(model.float().eval()(torch.from_numpy(to_nchw(frame))).numpy())
+    got = stylizer.stylize(frame)
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 2  # 8-bit rounding of fp32 vs ORT
 
 
 def test_styles_command_lists_bundled_onnx(tmp_path, monkeypatch, capsys):
