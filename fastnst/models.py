@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -327,17 +326,12 @@ def save_model_file(path: str | os.PathLike, model: TransformerNet, meta: dict, 
         "state_dict": state,
         "meta": meta,
     }
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .image import atomic_output
+
+    with atomic_output(path, suffix=".tmp") as tmp, open(tmp, "wb") as f:  # umask permissions, not 0600
+        torch.save(payload, f)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def load_model_file(path: str | os.PathLike, map_location="cpu") -> tuple[TransformerNet, dict]:
