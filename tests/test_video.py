@@ -310,7 +310,7 @@ def test_cli_never_overwrites_the_input(tmp_path, lite_onnx):
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=["kill", "int", "term"])
 def test_interrupted_conversion_leaves_no_output_and_a_rerun_succeeds(tmp_path, lite_onnx, sig):
     src = tmp_path / "long.mp4"
-    make_clip(src, count=300, size=(96, 72), fps=24)
+    make_clip(src, count=900, size=(96, 72), fps=24)  # long enough that a fast machine cannot finish first
     out = tmp_path / "out.mp4"
     args = [sys.executable, "-m", "fastnst.cli", "video", str(src), "-o", str(out), "-s", str(lite_onnx), "-q"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -328,4 +328,4 @@ def test_interrupted_conversion_leaves_no_output_and_a_rerun_succeeds(tmp_path, 
         assert leftovers(tmp_path) == [], err
     r = run_cli("video", src, "-o", out, "-s", lite_onnx, "-q")
     assert r.returncode == 0, r.stderr
-    assert len(decode(out)[0]) == 300
+    assert len(decode(out)[0]) == 900
