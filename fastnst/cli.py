@@ -39,6 +39,9 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 # ----------------------------------------------------------------------------- flag types
 
 
+RUNTIME_DEVICES = ("auto", "cpu", "cuda", "tensorrt")  # = fastnst.runtime.DEVICES, without importing onnxruntime
+
+
 def _number(convert, ok, requirement: str, name: str):
     """An argparse type: ``convert`` the text, then check ``ok(value)``."""
     def parse(text: str):
@@ -382,7 +385,7 @@ def _add_stylize(sub) -> None:
     p.add_argument("--preserve-color", action="store_true", help="keep the input's colours")
     p.add_argument("--max-side", type=positive_int, help="stylize at most at this long side, then scale back up")
     p.add_argument("--tile", type=positive_int, help="run in overlapping tiles of this size (bounded memory)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "tensorrt"),
+    p.add_argument("--device", default="auto", choices=RUNTIME_DEVICES,
                    help="onnxruntime execution provider")
     p.add_argument("--format", default="png", help="output format for folder output (png, jpg, webp, ...)")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
@@ -511,7 +514,7 @@ def _add_frame_style_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preserve-color", action="store_true", help="keep the input's colours")
     p.add_argument("--max-side", type=positive_int, help="stylize at most at this long side, then scale back up "
                                                          "(faster on big frames)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "tensorrt"),
+    p.add_argument("--device", default="auto", choices=RUNTIME_DEVICES,
                    help="onnxruntime execution provider")
     p.add_argument("--stabilize", type=unit_float, nargs="?", const=0.5, metavar="STRENGTH",
                    help="temporal stabilization against flicker: blend with the previous output warped along "
@@ -645,7 +648,7 @@ def _add_demo(sub) -> None:
                    help="a style model to offer; repeat for several (files named STYLE_PRESET.onnx, e.g. "
                         "wave_lite.onnx and wave_johnson.onnx, are one style with two presets). "
                         "Default: the bundled styles")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "tensorrt"),
+    p.add_argument("--device", default="auto", choices=RUNTIME_DEVICES,
                    help="onnxruntime execution provider; the webcam uses the lite preset on a CPU, johnson on a GPU")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every network interface)")
     p.add_argument("--port", type=positive_int, default=7860, help="port to listen on")
@@ -695,7 +698,7 @@ def _add_bench(sub) -> None:
                    help="also time random-weight models of these presets (e.g. lite,johnson), exported to a "
                         "temporary folder first (needs torch)")
     p.add_argument("--fp16", action="store_true", help="with --preset: also time half-precision exports")
-    p.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda", "tensorrt"),
+    p.add_argument("--device", default=d.device, choices=RUNTIME_DEVICES,
                    help="onnxruntime execution provider")
     p.add_argument("--sizes", type=_sizes, default=",".join(f"{w}x{h}" for w, h in SIZES), metavar="WxH,..",
                    help="frame sizes, width x height")

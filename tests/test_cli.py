@@ -102,3 +102,10 @@ def test_every_config_field_has_a_flag(command, config):
     args = build_parser().parse_args([command])
     missing = [f.name for f in fields(getattr(fastnst.config, config)) if not hasattr(args, f.name)]
     assert missing == []
+
+
+def test_runtime_device_flags_match_the_runtime():
+    from fastnst.cli import RUNTIME_DEVICES
+    from fastnst.runtime import DEVICES
+
+    assert sorted(RUNTIME_DEVICES) == sorted(DEVICES)
