@@ -2,25 +2,30 @@
 
 The reference is written the way pytorch/examples' fast_neural_style writes its step: VGG features
 of the output y and of the input x (all style layers for both), a Gram matrix per layer of y
-against precomputed style Grams, and MSE losses. fastnst's step is `fastnst.train`'s: one pass
-over y, and a pass over x without gradients that stops at the content layer.
+against precomputed style Grams, and MSE losses, on the same network and weights built from plain
+`nn.Conv2d` layers as pytorch/examples' TransformerNet is. fastnst's step is `fastnst.train`'s:
+one pass over y, a pass over x without gradients that stops at the content layer, and the
+RGB output conv in channels-last on CPUs (`models.FewChannelConv2d`).
 
     python benchmarks/train_speed.py --loss-net vgg19-normalised:PATH [--size 128] [--batch 4] [--steps 5]
 
-Prints images/s for the reference loop, for fastnst's loop, and for fastnst's loop in the
+Prints images/s (from the median step time over interleaved rounds) for the reference loop, for fastnst's loop, and for fastnst's loop in the
 channels-last memory format (``fastnst train --channels-last``), with the ratios. A benchmark: it
 asserts nothing.
 """
 
 import argparse
+import copy
+import statistics
 import time
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from fastnst.losses import PerceptualLoss, gram_matrix, total_variation
 from fastnst.lossnet import build_loss_net
-from fastnst.models import create_model, list_presets
+from fastnst.models import FewChannelConv2d, create_model, list_presets
 
 
 def reference_step(model, vgg, layers, content_layer, style_grams, x, opt, cw, sw, tvw):
@@ -35,6 +40,15 @@ def reference_step(model, vgg, layers, content_layer, style_grams, x, opt, cw, s
     opt.step()
 
 
+def plain_copy(model):
+    """The same network and weights with every conv a plain nn.Conv2d (the reference's model)."""
+    ref = copy.deepcopy(model)
+    for m in ref.modules():
+        if isinstance(m, FewChannelConv2d):
+            m.__class__ = nn.Conv2d
+    return ref
+
+
 def fastnst_step(model, crit, x, opt):
     y = model(x)
     terms = crit(y, crit.content_target(x))
@@ -43,12 +57,13 @@ def fastnst_step(model, crit, x, opt):
     opt.step()
 
 
-def images_per_s(step, batch, steps):
-    step()  # warm-up
-    t = time.perf_counter()
+def step_seconds(step, steps: int) -> list[float]:
+    out = []
     for _ in range(steps):
+        t = time.perf_counter()
         step()
-    return batch * steps / (time.perf_counter() - t)
+        out.append(time.perf_counter() - t)
+    return out
 
 
 def main():
@@ -56,7 +71,8 @@ def main():
     p.add_argument("--loss-net", default=None, help="loss-net spec (default: $FASTNST_LOSS_NET or vgg16)")
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--steps", type=int, default=3, help="steps per variant and round")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; figures are medians of all steps")
     p.add_argument("--presets", default=",".join(list_presets()))
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = p.parse_args()
@@ -72,18 +88,28 @@ def main():
     for preset in args.presets.split(","):
         torch.manual_seed(0)
         model = create_model(preset)
-        opt = torch.optim.Adam(model.parameters(), 1e-3)
-        ref = images_per_s(lambda: reference_step(model, net, layers, net.content_layer, crit.target_grams, x, opt,
-                                                   1.0, 1e4, 1.0), args.batch, args.steps)
-        ours = images_per_s(lambda: fastnst_step(model, crit, x, opt), args.batch, args.steps)
-        model.to(memory_format=torch.channels_last)
-        net.to(memory_format=torch.channels_last)
+        ref_model = plain_copy(model)
+        cl_model = copy.deepcopy(model).to(memory_format=torch.channels_last)
         xcl = x.contiguous(memory_format=torch.channels_last)
-        cl = images_per_s(lambda: fastnst_step(model, crit, xcl, opt), args.batch, args.steps)
+        opts = {k: torch.optim.Adam(m.parameters(), 1e-3) for k, m in
+                (("reference", ref_model), ("fastnst", model), ("channels-last", cl_model))}
+        steps = {
+            "reference": lambda: reference_step(ref_model, net, layers, net.content_layer, crit.target_grams, x,
+                                                opts["reference"], 1.0, 1e4, 1.0),
+            "fastnst": lambda: fastnst_step(model, crit, x, opts["fastnst"]),
+            "channels-last": lambda: fastnst_step(cl_model, crit, xcl, opts["channels-last"]),
+        }
+        times = {k: [] for k in steps}
+        for r in range(args.rounds):  # interleaved rounds, so that a slow spell of a shared machine hits all three
+            for name, step in steps.items():
+                net.to(memory_format=torch.channels_last if name == "channels-last" else torch.contiguous_format)
+                if r == 0:
+                    step()  # warm-up
+                times[name] += step_seconds(step, args.steps)
         net.to(memory_format=torch.contiguous_format)
-        print(f"{preset:8s} reference {ref:6.2f} img/s   fastnst {ours:6.2f} img/s ({ours / ref:.2f}x)   "
-              f"fastnst channels-last {cl:6.2f} img/s ({cl / ref:.2f}x)")
-
+        ips = {k: args.batch / statistics.median(v) for k, v in times.items()}
+        ref = ips["reference"]
+        print(f"{preset:8s} " + "   ".join(f"{k} {v:6.2f} img/s ({v / ref:.2f}x)" for k, v in ips.items()))
 
 if __name__ == "__main__":
     main()

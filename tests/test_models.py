@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from fastnst.errors import UserError
 from fastnst.models import (
     PRESETS,
+    FewChannelConv2d,
     ModelConfig,
     TransformerNet,
     _pad_reflect,
@@ -129,6 +130,37 @@ def test_pad_reflect_matches_torch_and_replicates_for_tiny_inputs():
     assert torch.equal(_pad_reflect(one, 0, 7, 0, 7), one.expand(1, 3, 8, 8))
     two = torch.tensor([[[[1.0, 2.0]]]])
     assert _pad_reflect(two, 0, 4, 0, 0).flatten().tolist() == [1, 2, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("kernel", [3, 9])
+def test_few_channel_conv_matches_conv2d_values_and_gradients(kernel):
+    """The channels-last training path is a speed detail: outputs and all gradients equal nn.Conv2d's."""
+    torch.manual_seed(0)
+    fast = FewChannelConv2d(8, 3, kernel)
+    plain = nn.Conv2d(8, 3, kernel)
+    plain.load_state_dict(fast.state_dict())
+    x = torch.rand(2, 8, 23, 31)
+    g = torch.randn(2, 3, 23 - kernel + 1, 31 - kernel + 1)
+    outs = []
+    for conv in (fast, plain):
+        xi = x.clone().requires_grad_(True)
+        y = conv(xi)
+        y.backward(g)
+        outs.append((y, xi.grad, conv.weight.grad, conv.bias.grad))
+    (yf, *gf), (yp, *gp) = outs
+    assert yf.is_contiguous()  # NCHW handed back to the next layer
+    torch.testing.assert_close(yf, yp)
+    for a, b in zip(gf, gp):
+        torch.testing.assert_close(a, b)
+    with torch.no_grad():  # inference takes the plain path
+        torch.testing.assert_close(fast(x), plain(x))
+
+
+def test_output_convs_are_few_channel_convs():
+    for preset in PRESET_NAMES:
+        convs = [m for m in create_model(preset).modules() if isinstance(m, nn.Conv2d)]
+        assert isinstance(convs[-1], FewChannelConv2d) and convs[-1].out_channels == 3
+        assert not any(isinstance(m, FewChannelConv2d) for m in convs[:-1])
 
 
 def test_johnson_parameter_count():
