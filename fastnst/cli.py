@@ -198,7 +198,7 @@ def _add_train(sub) -> None:
     p.add_argument("--style-name", help="name recorded in the model (default: the style file's name)")
     p.add_argument("--save-half", action="store_true", help="store the final model's weights as fp16 (half the size)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_run_train)
+    p.set_defaults(func=_run_train, train_parser=p)
 
 
 def _run_train(args) -> int:
@@ -208,12 +208,12 @@ def _run_train(args) -> int:
     if args.resume:
         out = train(resume=args.resume, progress=not args.quiet)
     else:
-        recipe = load_recipe(args.recipe, args.data_root) if args.recipe else {}
-        defaults = vars(build_parser().parse_args(["train"]))
-        explicit = {k: v for k, v in vars(args).items() if v != defaults.get(k)}
-        for key, value in recipe.items():  # a recipe value counts unless the flag was given
-            if key not in explicit:
-                setattr(args, key, value)
+        if args.recipe:
+            # parse the flags again over the recipe's values: argparse fills in defaults only for
+            # what the namespace lacks, so a flag given counts even where it equals its default
+            recipe = load_recipe(args.recipe, args.data_root)
+            argv = args.argv[args.argv.index("train") + 1:]
+            args = args.train_parser.parse_args(argv, namespace=argparse.Namespace(**recipe))
         missing = [f"--{n}" for n in ("style", "data", "output") if not getattr(args, n)]
         if missing:
             raise UserError(f"train needs {', '.join(missing)} (or --resume RUN_DIR)")
@@ -772,7 +772,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # for flags that must know what was given, not just its value (train --recipe)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

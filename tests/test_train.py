@@ -184,3 +184,22 @@ def test_temporal_loss_trains_and_resumes_exactly(setup):
     got = _weights(tmp / "resumed" / "model.pth")
     for k in ref:
         assert torch.equal(ref[k], got[k]), k
+
+
+def test_recipe_values_yield_to_flags_given_even_at_their_default(setup):
+    """A recipe fills in what the command line leaves out; a flag given wins, even one equal to its default."""
+    import json
+
+    from fastnst.cli import main
+
+    data, style, tmp = setup
+    recipe = tmp / "recipe.json"
+    recipe.write_text(json.dumps({"comment": "test", "style": "style.png", "data": "data", "preset": "lite",
+                                  "image_size": 40, "batch_size": 2, "iterations": 3, "lr": 0.005, "log_every": 3,
+                                  "loss_net": "random-vgg16:0", "workers": 0, "device": "cpu"}))
+    # --preset johnson and --log-every 10 are the flags' defaults, --iterations 2 is not
+    assert main(["train", "--recipe", str(recipe), "-o", str(tmp / "run"), "--preset", "johnson",
+                 "--log-every", "10", "--iterations", "2", "-q"]) == 0
+    cfg = json.loads((tmp / "run" / "config.json").read_text())
+    assert (cfg["preset"], cfg["log_every"], cfg["iterations"]) == ("johnson", 10, 2)
+    assert (cfg["image_size"], cfg["lr"], cfg["style"]) == (40, 0.005, str(tmp / "style.png"))
