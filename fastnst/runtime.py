@@ -108,15 +108,9 @@ class Stylizer:
 
     @staticmethod
     def _resolve(style_or_path) -> str:
-        name = os.fspath(style_or_path)
-        if os.path.isfile(name):
-            return name
-        looks_like_path = name.lower().endswith(".onnx") or os.sep in name or (os.altsep or os.sep) in name
-        if looks_like_path:
-            raise UserError(f"style model not found: {name}")
         from .styles import find_style
 
-        return str(find_style(name, suffix=".onnx").path)  # UserError listing the shipped ones
+        return str(find_style(style_or_path, suffix=".onnx").path)  # UserError listing the shipped ones
 
     def _options(self) -> ort.SessionOptions:
         opts = ort.SessionOptions()

@@ -35,7 +35,6 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no calls home
@@ -45,68 +44,30 @@ import numpy as np  # noqa: E402
 
 from .config import DemoConfig  # noqa: E402
 from .errors import UserError  # noqa: E402
+from .styles import PRESET_NAMES, StyleFile, list_styles, resolve_styles  # noqa: E402
 
 __all__ = ["Demo", "DemoConfig", "build_app", "launch"]
 
-_PRESETS = ("lite", "johnson")  # fastest first
-
-
-@dataclass(frozen=True)
-class _Model:
-    name: str  # style name, e.g. "wave"
-    preset: str | None  # "lite", "johnson" or None when the file name does not say
-    path: str
-
-
-def _model_of(path) -> _Model:
-    """``<style>_<preset>.onnx`` -> (style, preset); any other name is a style of its own."""
-    p = Path(path)
-    name, _, preset = p.stem.rpartition("_")
-    if name and preset in _PRESETS:
-        return _Model(name, preset, str(p))
-    return _Model(p.stem, None, str(p))
-
-
-def _resolve(item: str) -> list[_Model]:
-    """An .onnx file, or a bundled style's name (all its presets) or ``name_preset``."""
-    if os.path.isfile(item):
-        return [_model_of(item)]
-    if item.lower().endswith(".onnx") or os.sep in item or "/" in item:
-        raise UserError(f"style model not found: {item}")
-    from .styles import list_styles
-
-    bundled = list_styles(".onnx")
-    found = [_Model(s.name, s.preset, str(s.path)) for s in bundled if item in (s.name, f"{s.name}_{s.preset}")]
-    if not found:
-        known = ", ".join(sorted({s.name for s in bundled})) or "none"
-        raise UserError(f"no style file or bundled style '{item}' (bundled: {known})")
-    return found
-
-
-def _find_models(styles) -> dict[str, dict[str | None, _Model]]:
-    """Style name -> {preset: model}; ``styles``: files or bundled names, None: all bundled styles."""
+def _find_models(styles) -> dict[str, dict[str | None, StyleFile]]:
+    """Style name -> {preset: model}; ``styles``: files or shipped names, None: all shipped styles."""
     if styles is None:
-        from .styles import list_styles
-
-        models = [_Model(s.name, s.preset, str(s.path)) for s in list_styles(".onnx")]
+        models = list_styles(".onnx")
         if not models:
             raise UserError("no styles are bundled with this installation yet: pass one or more "
                             "--style FILE.onnx (see 'fastnst export')")
     else:
-        models = []
-        for item in styles:
-            models += _resolve(os.fspath(item))
+        models = [m for item in styles for m in resolve_styles(item, ".onnx")]
         if not models:
             raise UserError("give at least one style model (.onnx)")
-    found: dict[str, dict[str | None, _Model]] = {}
+    found: dict[str, dict[str | None, StyleFile]] = {}
     for m in models:
         found.setdefault(m.name, {})[m.preset] = m
     return found
 
 
-def _pick(presets: dict, prefer: str) -> _Model:
+def _pick(presets: dict, prefer: str) -> StyleFile:
     """The model of ``prefer`` ("lite" or "johnson") if there is one, else the other preset."""
-    order = [prefer] + [p for p in (*_PRESETS, None) if p != prefer]
+    order = [prefer] + [p for p in (*PRESET_NAMES, None) if p != prefer]
     return next(presets[p] for p in order if p in presets)
 
 
@@ -176,7 +137,7 @@ class Demo:
     def __init__(self, styles=None, device: str = "auto", options: DemoConfig | None = None):
         self.options = options or DemoConfig()
         self.models = _find_models(styles)
-        self._stylizers: dict[tuple[str, str], object] = {}
+        self._stylizers: dict[tuple[Path, str], object] = {}
         self._lock = threading.Lock()
         self._gallery: list | None = None
         from .runtime import Stylizer
@@ -201,7 +162,7 @@ class Demo:
 
     # ------------------------------------------------------------------ models
 
-    def stylizer(self, model: _Model):
+    def stylizer(self, model: StyleFile):
         """The loaded :class:`Stylizer` of ``model`` on this demo's device (one per model and device)."""
         from .runtime import Stylizer
 
@@ -211,7 +172,7 @@ class Demo:
                 self._stylizers[key] = Stylizer(model.path, device=self.device)
             return self._stylizers[key]
 
-    def model(self, style: str, prefer: str) -> _Model:
+    def model(self, style: str, prefer: str) -> StyleFile:
         if style not in self.models:
             raise _user_error(f"unknown style '{style}' (choose from {', '.join(self.models)})")
         return _pick(self.models[style], prefer)

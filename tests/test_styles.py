@@ -11,7 +11,7 @@ from fastnst.cli import load_recipe
 from fastnst.config import TrainConfig
 from fastnst.errors import UserError
 from fastnst.models import PRESETS, load_model_file
-from fastnst.styles import find_style, list_styles
+from fastnst.styles import PRESET_NAMES, find_style, list_styles, resolve_styles, style_file
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "training" / "recipes").glob("*.json"))
 
@@ -59,7 +59,7 @@ def test_every_shipped_preset_has_three_styles():
         assert len(found) >= 3, (preset, found)
     for name in names.get("lite", ()):
         assert find_style(name).preset == "lite"  # a bare name prefers the fast preset
-    with pytest.raises(UserError, match="no shipped style"):
+    with pytest.raises(UserError, match="shipped style 'no_such_style'"):
         find_style("no_such_style")
 
 
@@ -97,3 +97,44 @@ def test_styles_command_lists_bundled_onnx(tmp_path, monkeypatch, capsys):
     assert find_style("wave", suffix=".onnx").path == tmp_path / "wave_lite.onnx"
     assert main(["styles"]) == 0
     assert "starry_night" in capsys.readouterr().out
+
+
+def test_preset_names_are_the_model_registry():
+    from fastnst.models import list_presets
+
+    assert sorted(PRESET_NAMES) == list_presets()
+
+
+def test_style_file_names():
+    s = style_file("a/starry_night_johnson.onnx")
+    assert (s.name, s.preset, s.path) == ("starry_night", "johnson", Path("a/starry_night_johnson.onnx"))
+    s = style_file("my_style_v2.onnx")  # the part after the last _ is not a preset: a style of its own
+    assert (s.name, s.preset) == ("my_style_v2", None)
+
+
+def test_resolve_styles_files_names_and_errors(tmp_path, monkeypatch):
+    import fastnst.styles as styles
+
+    shipped = tmp_path / "pretrained"
+    shipped.mkdir()
+    for f in ("wave_johnson.onnx", "wave_lite.onnx", "scream_lite.onnx", "wave_lite.pth", "odd.onnx"):
+        (shipped / f).write_bytes(b"x")
+    monkeypatch.setattr(styles, "PRETRAINED", shipped)
+    own = tmp_path / "mine.onnx"
+    own.write_bytes(b"x")
+
+    assert [(s.name, s.preset) for s in list_styles(".onnx")] == [("scream", "lite"), ("wave", "johnson"),
+                                                                  ("wave", "lite")]
+    assert resolve_styles(own) == [style_file(own)]
+    assert [s.path.name for s in resolve_styles("wave")] == ["wave_lite.onnx", "wave_johnson.onnx"]  # fastest first
+    assert [s.path.name for s in resolve_styles("wave_johnson")] == ["wave_johnson.onnx"]
+    assert [s.path.name for s in resolve_styles("wave", ".pth")] == ["wave_lite.pth"]
+    assert find_style("wave", suffix=".onnx").preset == "lite"
+    assert find_style("wave", "johnson", ".onnx").path == shipped / "wave_johnson.onnx"
+    assert find_style(own, suffix=".onnx").path == own
+    with pytest.raises(UserError, match="not found"):
+        resolve_styles(tmp_path / "missing.onnx")
+    with pytest.raises(UserError, match=r"shipped style 'odd' \(shipped: scream, wave\)"):
+        resolve_styles("odd")
+    with pytest.raises(UserError, match="for preset johnson"):
+        find_style("scream", "johnson", ".onnx")
