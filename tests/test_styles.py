@@ -55,6 +55,7 @@ def test_every_shipped_preset_has_three_styles():
     names: dict[str, set[str]] = {}
     for s in shipped:
         names.setdefault(s.preset, set()).add(s.name)
+    assert set(names) == set(PRESET_NAMES)  # every preset ships
     for preset, found in names.items():
         assert len(found) >= 3, (preset, found)
     for name in names.get("lite", ()):
