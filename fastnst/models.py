@@ -87,9 +87,10 @@ class ModelConfig:
         return self.down_channels[-1] if self.down_channels else self.stem_channels
 
 
-# Named presets. `lite` was picked from four designs by FLOPs and onnxruntime fps at
-# 640x480 on a 2-core x86 CPU (notes_models.md): stride-2 stem, total stride 8, depthwise-
-# separable residual blocks at 64 channels; ~0.03x johnson's FLOPs per pixel, ~19x its fps.
+# Named presets. `lite` was picked from six designs by FLOPs and onnxruntime fps at 640x480
+# on a 2-core x86 CPU (the table is in the README's "Presets"): stride-2 stem, total stride 8,
+# depthwise-separable residual blocks at 64 channels, 3x3 output conv; 0.028x johnson's FLOPs
+# per pixel, ~19x its fps.
 PRESETS: dict[str, ModelConfig] = {
     "johnson": ModelConfig(),
     "lite": ModelConfig(
