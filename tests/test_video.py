@@ -313,7 +313,10 @@ def test_interrupted_conversion_leaves_no_output_and_a_rerun_succeeds(tmp_path, 
     make_clip(src, count=900, size=(96, 72), fps=24)  # long enough that a fast machine cannot finish first
     out = tmp_path / "out.mp4"
     args = [sys.executable, "-m", "fastnst.cli", "video", str(src), "-o", str(out), "-s", str(lite_onnx), "-q"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT back to its default in the child: a shell starts background jobs with SIGINT ignored, and
+    # Python keeps an inherited SIG_IGN instead of raising KeyboardInterrupt (seen in CI dry runs)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not leftovers(tmp_path) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)  # the temp file appears when encoding starts
