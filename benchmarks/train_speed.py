@@ -7,11 +7,11 @@ against precomputed style Grams, and MSE losses, on the same network and weights
 one pass over y, a pass over x without gradients that stops at the content layer, and the
 RGB output conv in channels-last on CPUs (`models.FewChannelConv2d`).
 
-    python benchmarks/train_speed.py --loss-net vgg19-normalised:PATH [--size 128] [--batch 4] [--steps 5]
+    python benchmarks/train_speed.py --loss-net vgg19-normalised:PATH [--size 128] [--batch 4] [--steps 3] [--rounds 3]
 
-Prints images/s (from the median step time over interleaved rounds) for the reference loop, for fastnst's loop, and for fastnst's loop in the
-channels-last memory format (``fastnst train --channels-last``), with the ratios. A benchmark: it
-asserts nothing.
+Prints images/s (from the median step time over interleaved rounds) for the reference loop,
+for fastnst's loop, and for fastnst's loop in the channels-last memory format
+(``fastnst train --channels-last``), with the ratios. A benchmark: it asserts nothing.
 """
 
 import argparse
