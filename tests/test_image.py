@@ -430,17 +430,19 @@ def test_from_nchw_clips_and_rounds():
     assert out.transpose(2, 0, 1).ravel().tolist() == [0, 255, 0, 128, 100, 100]
     inf = fi.from_nchw(np.array([np.inf, -np.inf, 1e30], np.float32).reshape(3, 1, 1))
     assert inf.ravel().tolist() == [255, 0, 255]
+    assert fi.from_nchw(np.zeros((1, 3, 0, 4), np.float32)).shape == (0, 4, 3)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_from_nchw_matches_numpy_rounding(dtype):
-    """OpenCV's saturating conversion against clip * 255 and np.rint: off by one only at exact ties."""
-    arr = np.random.default_rng(0).uniform(-0.2, 1.2, (3, 61, 47)).astype(dtype)
-    ref = np.rint(np.clip(arr.astype(np.float64), 0, 1) * 255).transpose(1, 2, 0)
+    """The OpenCV conversion against float32 clip * 255 and np.rint, exact, ties (k + 0.5) / 255 included."""
+    rng = np.random.default_rng(0)
+    arr = np.concatenate([rng.uniform(-0.2, 1.2, 3 * 61 * 47 - 511), (np.arange(511) / 2 / 255)])
+    arr = arr.reshape(3, 61, 47).astype(dtype)
+    ref = np.rint(np.clip(arr.astype(np.float32), 0, 1) * np.float32(255)).astype(np.uint8).transpose(1, 2, 0)
     out = fi.from_nchw(arr)
     assert out.dtype == np.uint8 and out.flags.c_contiguous
-    diff = np.abs(out.astype(np.int64) - ref)
-    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
+    np.testing.assert_array_equal(out, ref)
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 4, 4), (4, 4, 3), (1, 1, 4, 4)])
