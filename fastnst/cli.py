@@ -95,6 +95,9 @@ def add_loss_flags(p: argparse.ArgumentParser, defaults) -> None:
     g.add_argument("--style-layers", type=layer_list, metavar="L1,L2,..",
                    help="style layers, comma separated (default: the loss net's, e.g. relu1_1..relu5_1 for VGG-19)")
     g.add_argument("--content-layer", metavar="LAYER", help="content layer (default: the loss net's)")
+    g.add_argument("--style-scales", type=positive_int, default=defaults.style_scales, metavar="N",
+                   help="Gaussian-pyramid levels of the style loss: each level matches the style at half "
+                        "the resolution, for strokes 2x larger than the loss net alone sees (1: single scale)")
 
 
 # ----------------------------------------------------------------------------- subcommands
@@ -172,6 +175,11 @@ def _add_train(sub) -> None:
     p.add_argument("--preset", default=d.preset, help="network preset: johnson or lite")
     p.add_argument("--image-size", type=positive_int, default=d.image_size, help="training crop size, pixels")
     p.add_argument("--style-size", type=positive_int, help="style image long side (default: --image-size)")
+    p.add_argument("--crop-min", type=positive_float, default=d.crop_min,
+                   help="smallest training crop side, as a fraction of the photo's short side")
+    p.add_argument("--crop-max", type=positive_float, default=d.crop_max,
+                   help="largest training crop side, as a fraction of the photo's short side (with "
+                        "--image-size it sets how much the photos are scaled down while training)")
     p.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="images per step and process")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--iterations", type=positive_int, default=d.iterations, help="training steps")

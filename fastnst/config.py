@@ -25,6 +25,7 @@ class OptimizeConfig:
     style_layers: tuple[str, ...] | None = None  # None: the loss net's defaults
     content_layer: str | None = None
     style_scale: float = 1.0  # style image long side relative to the content's
+    style_scales: int = 1  # Gaussian-pyramid levels of the style loss (1: single scale)
     preserve_color: bool = False
     loss_net: str | None = None  # spec; None: $FASTNST_LOSS_NET or vgg16
     seed: int = 0
@@ -42,6 +43,8 @@ class OptimizeConfig:
             raise UserError(f"--init must be content or noise, got '{self.init}'")
         if not self.style_scale > 0:
             raise UserError(f"--style-scale must be positive, got {self.style_scale}")
+        if self.style_scales < 1:
+            raise UserError(f"--style-scales must be at least 1, got {self.style_scales}")
         if min(self.content_weight, self.style_weight, self.tv_weight) < 0:
             raise UserError("loss weights must not be negative")
 
@@ -55,6 +58,8 @@ class TrainConfig:
     output: str = ""  # run folder
     preset: str = "johnson"
     image_size: int = 256  # training crops are resized to this square size
+    crop_min: float = 0.6  # crop side, as a fraction of the photo's short side: drawn from
+    crop_max: float = 1.0  # [crop_min, crop_max]; crop_max * short side / image_size sets the scale
     style_size: int | None = None  # long side of the style image; None: image_size
     batch_size: int = 4  # per process
     iterations: int | None = 2000
@@ -65,6 +70,7 @@ class TrainConfig:
     style_weight: float = 1e4  # 1e5 gave texture without the photo in short runs
     tv_weight: float = 1.0
     temporal_weight: float = 0.0  # 0: off; > 0: temporal loss on randomly warped frame pairs
+    style_scales: int = 1  # Gaussian-pyramid levels of the style loss (1: single scale)
     style_layers: tuple[str, ...] | None = None
     content_layer: str | None = None
     loss_net: str | None = None
@@ -99,6 +105,10 @@ class TrainConfig:
             raise UserError(f"--amp must be none, bf16 or fp16, got '{self.amp}'")
         if min(self.content_weight, self.style_weight, self.tv_weight, self.temporal_weight) < 0:
             raise UserError("loss weights must not be negative")
+        if self.style_scales < 1:
+            raise UserError(f"--style-scales must be at least 1, got {self.style_scales}")
+        if not 0 < self.crop_min <= self.crop_max <= 1:
+            raise UserError(f"need 0 < --crop-min <= --crop-max <= 1, got {self.crop_min} and {self.crop_max}")
         if self.workers < 0:
             raise UserError(f"--workers must be >= 0, got {self.workers}")
 

@@ -48,7 +48,7 @@ def optimize(content: np.ndarray, style: np.ndarray, cfg: OptimizeConfig | None 
     net = build_loss_net(cfg.loss_net, cfg.style_layers, cfg.content_layer)
     net.to(device)
     crit = PerceptualLoss(net, im.to_tensor(style, device), content_weight=cfg.content_weight,
-                          style_weight=cfg.style_weight, tv_weight=cfg.tv_weight)
+                          style_weight=cfg.style_weight, tv_weight=cfg.tv_weight, style_scales=cfg.style_scales)
     c = im.to_tensor(content_in, device)  # (1, 3, H, W) in [0, 1]
     target = crit.content_target(c)
     with torch.no_grad():

@@ -82,12 +82,14 @@ class CropDataset(torch.utils.data.Dataset):
 
     Sample ``k`` belongs to epoch ``k // len(files)``; each epoch visits the files in its own
     seeded permutation, and each sample's crop comes from an RNG seeded with ``(seed, k)``.
+    The crop side is a fraction of the photo's short side drawn uniformly from ``crop``.
 
     Returns float (3, size, size) tensors in [0, 1].
     """
 
-    def __init__(self, files: list[str], size: int, seed: int):
-        self.files, self.size, self.seed = list(files), size, seed
+    def __init__(self, files: list[str], size: int, seed: int,
+                 crop: tuple[float, float] = (TrainConfig.crop_min, TrainConfig.crop_max)):
+        self.files, self.size, self.seed, self.crop = list(files), size, seed, crop
         self._perm_epoch, self._perm = -1, None
         self._warned: set[str] = set()
 
@@ -118,7 +120,7 @@ class CropDataset(torch.utils.data.Dataset):
         rng = random.Random(self.seed * 1_000_003 + k)
         img = self._load(epoch, pos)
         h, w = img.shape[:2]
-        side = max(1, round(rng.uniform(0.6, 1.0) * min(h, w)))
+        side = max(1, round(rng.uniform(*self.crop) * min(h, w)))
         y, x = rng.randint(0, h - side), rng.randint(0, w - side)
         crop = im.resize(img[y:y + side, x:x + side], (self.size, self.size))
         if rng.random() < 0.5:
@@ -248,7 +250,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
 
     net = build_loss_net(cfg.loss_net, cfg.style_layers, cfg.content_layer).to(device)
     crit = PerceptualLoss(net, im.to_tensor(style_img, device), content_weight=cfg.content_weight,
-                          style_weight=cfg.style_weight, tv_weight=cfg.tv_weight)
+                          style_weight=cfg.style_weight, tv_weight=cfg.tv_weight, style_scales=cfg.style_scales)
     model = create_model(cfg.preset).to(device)
     memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
     if cfg.channels_last:
@@ -285,7 +287,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
         _trim_log(run / "log.csv", step)
 
     loader = torch.utils.data.DataLoader(
-        CropDataset(files, cfg.image_size, cfg.seed), batch_size=cfg.batch_size,
+        CropDataset(files, cfg.image_size, cfg.seed, (cfg.crop_min, cfg.crop_max)), batch_size=cfg.batch_size,
         sampler=StepSampler(step, steps, cfg.batch_size, rank, world), num_workers=cfg.workers,
         pin_memory=device.type == "cuda", persistent_workers=False,
     )
@@ -352,7 +354,8 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
             "style": style_name, "style_file": os.path.basename(cfg.style), "loss_net": net.spec,
             "style_layers": list(crit.style_layers), "content_layer": crit.content_layer,
             "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
-            "temporal_weight": cfg.temporal_weight,
+            "temporal_weight": cfg.temporal_weight, "style_scales": cfg.style_scales,
+            "crop": [cfg.crop_min, cfg.crop_max],
             "image_size": cfg.image_size, "style_size": cfg.style_size or cfg.image_size,
             "iterations": steps, "batch_size": cfg.batch_size * world, "lr": cfg.lr, "seed": cfg.seed,
             "data": os.path.basename(os.path.normpath(cfg.data)), "data_images": len(files),

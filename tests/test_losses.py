@@ -165,3 +165,46 @@ def test_temporal_loss_of_equivariant_and_other_maps():
     # an optional mask restricts the pixels
     masked = temporal_loss(x.roll(1, dims=3), x, shift, mask=torch.zeros(2, 1, 24, 32))
     assert masked == 0
+
+
+# ----------------------------------------------------------------------------- multi-scale
+
+
+def test_blur_downsample_keeps_constants_and_halves_sizes():
+    from fastnst.losses import blur_downsample, pyramid
+
+    x = torch.full((2, 3, 9, 16), 0.25)
+    y = blur_downsample(x)
+    assert y.shape == (2, 3, 5, 8)
+    torch.testing.assert_close(y, torch.full_like(y, 0.25))
+    levels = pyramid(torch.rand(1, 3, 32, 48), 3)
+    assert [tuple(t.shape[-2:]) for t in levels] == [(32, 48), (16, 24), (8, 12)]
+    assert len(pyramid(x, 1)) == 1 and pyramid(x, 1)[0] is x
+
+
+def test_blur_downsample_removes_the_highest_frequency():
+    from fastnst.losses import blur_downsample
+
+    stripes = (torch.arange(16) % 2).float().repeat(1, 1, 16, 1)  # period 2 along x
+    y = blur_downsample(stripes)
+    assert (y - y.mean()).abs().max() < 1e-6  # binomial kernel: zero response at Nyquist
+
+
+def test_multiscale_style_loss_is_the_sum_of_single_scale_losses():
+    from fastnst.losses import pyramid
+
+    net = build_loss_net("random-vgg19:0", ("relu1_1", "relu2_1"), "relu2_1")
+    style, out = torch.rand(1, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    multi = PerceptualLoss(net, style, style_scales=3)
+    expected = 0.0
+    for s_level, o_level in zip(pyramid(style, 3), pyramid(out, 3)):
+        single = PerceptualLoss(net, s_level)
+        expected = expected + single(o_level, single.content_target(o_level))["style"]
+    got = multi(out, multi.content_target(out))
+    torch.testing.assert_close(got["style"], expected)
+    # level 0 alone is the plain loss, and the style image at every level scores zero
+    plain = PerceptualLoss(net, style)
+    torch.testing.assert_close(multi.target_grams["relu1_1"], plain.target_grams["relu1_1"])
+    assert multi(style, multi.content_target(style))["style"].item() == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError):
+        PerceptualLoss(net, style, style_scales=0)

@@ -99,6 +99,28 @@ def test_training_lowers_the_loss_and_writes_a_run(setup, capsys):
     assert "skipped 2 unreadable" in capsys.readouterr().err
 
 
+def test_multiscale_training_lowers_its_loss_and_records_it(setup):
+    data, style, tmp = setup
+    cfg = small_cfg(data, style, tmp / "run", iterations=30, style_scales=3, style_weight=1e4, image_size=64,
+                    crop_min=0.5, crop_max=0.8)
+    out = train(cfg, progress=False)
+    rows = (tmp / "run" / "log.csv").read_text().splitlines()[1:]
+    style_terms = [float(r.split(",")[3]) for r in rows]
+    assert np.median(style_terms[-3:]) < 0.5 * np.median(style_terms[:3])
+    meta = load_model_file(out)[1]
+    assert meta["style_scales"] == 3 and meta["crop"] == [0.5, 0.8]
+
+
+def test_crop_fraction_sets_the_scale_of_the_crops(tmp_path):
+    y, x = np.mgrid[:100, :100]
+    save_image(tmp_path / "stripes.png", np.repeat((((x // 5) % 2) * 255).astype(np.uint8)[..., None], 3, axis=2))
+    zoomed = CropDataset([str(tmp_path / "stripes.png")], 40, seed=0, crop=(0.2, 0.2))[0]  # 20 px -> 40 px
+    whole = CropDataset([str(tmp_path / "stripes.png")], 40, seed=0, crop=(1.0, 1.0))[0]  # 100 px -> 40 px
+    def edges(t):
+        return int((t[0, 20].diff().abs() > 0.25).sum())
+    assert edges(zoomed) in (3, 4, 5) and edges(whole) > 12  # 2x vs 0.4x the photo's scale
+
+
 def _weights(path):
     return load_model_file(path)[0].state_dict()
 
