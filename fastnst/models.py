@@ -6,8 +6,8 @@ configurations live in `PRESETS` and are built with `create_model`:
 
     encoder:  stem conv (k x k, stride 1 or 2) -> stride-2 3x3 convs
     body:     residual blocks at the lowest resolution
-    decoder:  (nearest x2 upsample -> 3x3 conv) per stage -> upsample what is left
-              -> k x k conv to RGB -> sigmoid
+    decoder:  (x2 upsample -> 3x3 conv [+ the encoder output of that resolution, with
+              `skips`]) per stage -> upsample what is left -> k x k conv to RGB -> sigmoid
 
 Every conv uses reflection padding and is followed by instance normalisation
 (affine) and ReLU, except the last one. Transposed convs are avoided on purpose
@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from fastnst.errors import UserError
 
 BLOCK_TYPES = ("basic", "dwsep", "bottleneck")
+UPSAMPLE_MODES = ("nearest", "bilinear")
 FILE_FORMAT = "fastnst-model"
 FILE_VERSION = 1
 
@@ -53,8 +54,12 @@ class ModelConfig:
     bottleneck_ratio: int = 4  # channel reduction inside "bottleneck" blocks
     up_channels: tuple[int, ...] = (64, 32)  # one (x2 upsample, 3x3 conv) per entry
     out_kernel: int = 9  # kernel size of the last conv (odd)
+    upsample: str = "nearest"  # "nearest" | "bilinear": how the decoder doubles the resolution
+    skips: bool = False  # add each encoder output to the decoder stage of the same resolution (U-Net style)
 
     def __post_init__(self) -> None:
+        if self.upsample not in UPSAMPLE_MODES:
+            raise ValueError(f"upsample must be one of {UPSAMPLE_MODES}, got {self.upsample!r}")
         if self.block not in BLOCK_TYPES:
             raise ValueError(f"block must be one of {BLOCK_TYPES}, got {self.block!r}")
         if self.stem_stride not in (1, 2):
@@ -65,6 +70,9 @@ class ModelConfig:
             raise ValueError("more upsampling stages than downsampling")
         if self.block == "bottleneck" and self.body_channels % self.bottleneck_ratio:
             raise ValueError("body channels must be divisible by bottleneck_ratio")
+        encoder = (self.stem_channels, *self.down_channels)  # channels per resolution, finest first
+        if self.skips and any(c != encoder[-2 - k] for k, c in enumerate(self.up_channels)):
+            raise ValueError(f"skips need up_channels {self.up_channels} to mirror the encoder's {encoder[:-1]}")
 
     @property
     def total_stride(self) -> int:
@@ -90,7 +98,8 @@ class ModelConfig:
 # Named presets. `lite` was picked from six designs by FLOPs and onnxruntime fps at 640x480
 # on a 2-core x86 CPU (the table is in the README's "Presets"): stride-2 stem, total stride 8,
 # depthwise-separable residual blocks at 64 channels, 3x3 output conv; 0.028x johnson's FLOPs
-# per pixel, ~19x its fps.
+# per pixel, ~19x its fps. Its skips (free at run time) keep the photo's detail and remove the
+# texture that repeated every 8 px without them (README, "Quality").
 PRESETS: dict[str, ModelConfig] = {
     "johnson": ModelConfig(),
     "lite": ModelConfig(
@@ -102,6 +111,7 @@ PRESETS: dict[str, ModelConfig] = {
         block="dwsep",
         up_channels=(32, 16),
         out_kernel=3,
+        skips=True,
     ),
 }
 
@@ -250,13 +260,18 @@ class TransformerNet(nn.Module):
 
         self.body = nn.Sequential(*[ResidualBlock(c, cfg.block, cfg.bottleneck_ratio) for _ in range(cfg.num_blocks)])
 
+        def upsample(factor: int) -> nn.Upsample:
+            if cfg.upsample == "nearest":
+                return nn.Upsample(scale_factor=factor, mode="nearest")
+            return nn.Upsample(scale_factor=factor, mode=cfg.upsample, align_corners=False)
+
         layers = []
         for c_out in cfg.up_channels:
-            layers += [nn.Upsample(scale_factor=2, mode="nearest"), ConvLayer(c, c_out, 3)]
+            layers += [upsample(2), ConvLayer(c, c_out, 3)]
             c = c_out
         rest = cfg.total_stride // 2 ** len(cfg.up_channels)  # upsampling still missing
         if rest > 1:
-            layers.append(nn.Upsample(scale_factor=rest, mode="nearest"))
+            layers.append(upsample(rest))
         layers += [ConvLayer(c, 3, cfg.out_kernel, norm=False, act=False), nn.Sigmoid()]
         self.decoder = nn.Sequential(*layers)
 
@@ -270,7 +285,19 @@ class TransformerNet(nn.Module):
         # pad at the bottom/right only: a centred split needs (hp - h) // 2, which the ONNX
         # exporter rewrites into a floor division of a negative number and mistranslates
         x = _pad_reflect(x, 0, wp - w, 0, hp - h)  # (N, 3, hp, wp)
-        y = self.decoder(self.body(self.encoder(x)))  # (N, 3, hp, wp)
+        if not self.config.skips:
+            y = self.decoder(self.body(self.encoder(x)))  # (N, 3, hp, wp)
+            return y.narrow(2, 0, h).narrow(3, 0, w)  # (N, 3, H, W)
+        encoded = []  # the encoder's outputs, finest first: (N, C_i, hp / s_i, wp / s_i)
+        for layer in self.encoder:
+            x = layer(x)
+            encoded.append(x)
+        y = self.body(x)  # (N, C, hp / s, wp / s)
+        for i, layer in enumerate(self.decoder):
+            y = layer(y)
+            stage = (i - 1) // 2  # decoder[2k + 1] is the conv of up-stage k
+            if i % 2 == 1 and stage < len(self.config.up_channels):
+                y = y + encoded[-2 - stage]  # same resolution and channels
         return y.narrow(2, 0, h).narrow(3, 0, w)  # (N, 3, H, W)
 
 

@@ -212,6 +212,37 @@ def test_bad_config_is_rejected():
         ModelConfig(block="fancy")
     with pytest.raises(ValueError):
         ModelConfig(up_channels=(64, 32, 16))  # 3 upsamplings for a stride of 4
+    with pytest.raises(ValueError):
+        ModelConfig(upsample="bicubic")
+    with pytest.raises(ValueError, match="mirror"):
+        ModelConfig(up_channels=(48, 32), skips=True)  # the encoder has 64 channels at 1/2
+
+
+@pytest.mark.parametrize("preset", PRESET_NAMES)
+def test_skips_add_the_encoder_outputs_to_the_decoder(preset):
+    """With skips, the output equals a hand-written U-Net pass over the same modules."""
+    torch.manual_seed(0)
+    model = TransformerNet(replace(PRESETS[preset], skips=True, upsample="bilinear")).eval()
+    perturb_norms_(model)
+    x = torch.rand(1, 3, 37, 45)
+    s = model.config.total_stride
+    hp, wp = max(-(-37 // s) * s, model.config.min_size), max(-(-45 // s) * s, model.config.min_size)
+    h = F.pad(x, (0, wp - 45, 0, hp - 37), mode="reflect")
+    enc = []
+    for layer in model.encoder:
+        h = layer(h)
+        enc.append(h)
+    y = model.body(h)
+    stages = len(model.config.up_channels)
+    for k in range(stages):
+        y = model.decoder[2 * k + 1](model.decoder[2 * k](y)) + enc[-2 - k]
+    for layer in list(model.decoder)[2 * stages:]:
+        y = layer(y)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), y[:, :, :37, :45])
+        plain = TransformerNet(replace(PRESETS[preset], upsample="bilinear")).eval()
+        plain.load_state_dict(model.state_dict())  # same parameters: skips add none
+        assert (plain(x) - model(x)).abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("preset", PRESET_NAMES)
@@ -304,11 +335,12 @@ def test_bad_model_files_raise_user_error(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", PRESET_NAMES)
-def test_onnx_export_with_dynamic_shapes(tmp_path, preset):
+@pytest.mark.parametrize("variant", [{}, {"skips": True, "upsample": "bilinear"}], ids=["plain", "skips-bilinear"])
+def test_onnx_export_with_dynamic_shapes(tmp_path, preset, variant):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     torch.manual_seed(9)
-    model = create_model(preset).eval()
+    model = create_model(preset, **variant).eval()
     perturb_norms_(model)
     path = tmp_path / f"{preset}.onnx"
     Dim = torch.export.Dim
