@@ -48,20 +48,31 @@ def test_shipped_style_loads_and_stylizes(style):
     assert (y - x).abs().mean() > 0.05  # it changes the image
 
 
-def test_every_shipped_preset_has_three_styles():
+def test_lite_ships_five_styles_and_every_style_has_a_lite_model():
     shipped = list_styles()
     if not shipped:
         pytest.skip("no styles shipped yet")
     names: dict[str, set[str]] = {}
     for s in shipped:
         names.setdefault(s.preset, set()).add(s.name)
-    assert set(names) == set(PRESET_NAMES)  # every preset ships
-    for preset, found in names.items():
-        assert len(found) >= 3, (preset, found)
-    for name in names.get("lite", ()):
+    assert set(names) <= set(PRESET_NAMES)
+    assert len(names["lite"]) >= 5, names
+    assert set().union(*names.values()) == names["lite"]  # a slower preset only beside a lite one
+    for name in names["lite"]:
         assert find_style(name).preset == "lite"  # a bare name prefers the fast preset
     with pytest.raises(UserError, match="shipped style 'no_such_style'"):
         find_style("no_such_style")
+
+
+def test_every_recipe_ships_and_every_shipped_model_has_its_recipe():
+    """training/recipes/ reproduces each shipped model: same style, preset and steps."""
+    recipes = {p.stem for p in RECIPES}
+    assert recipes == {s.path.stem for s in list_styles()}
+    for style in list_styles():
+        recipe = json.loads((RECIPES[0].parent / f"{style.path.stem}.json").read_text())
+        meta = load_model_file(style.path)[1]
+        assert meta["iterations"] == recipe["iterations"] and meta["style_file"] == Path(recipe["style"]).name
+        assert meta["style_weight"] == recipe["style_weight"] and meta["image_size"] == recipe["image_size"]
 
 
 @pytest.mark.parametrize("style", list_styles(), ids=lambda s: s.path.name)
