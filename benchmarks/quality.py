@@ -181,8 +181,9 @@ def main() -> int:
         models = [m for m in models if m.style in keep]
     if not models:
         sys.exit("quality.py: error: no models to judge")
-    photos = [_short_side(im.load_image(f), args.size) for f in _photos(args.data, args.split, args.images)]
-    names = [f.stem for f in _photos(args.data, args.split, args.images)]
+    files = _photos(args.data, args.split, args.images)
+    photos = [_short_side(im.load_image(f), args.size) for f in files]  # uint8 (H, W, 3), short side args.size
+    names = [f.stem for f in files]
     net = build_loss_net(spec)
     magenta = None if args.no_magenta else _magenta()
 
