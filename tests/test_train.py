@@ -181,10 +181,10 @@ def test_torchrun_two_processes_match_one(setup):
     assert one.shape == two.shape == (3, 4)
     np.testing.assert_allclose(two[0], one[0], rtol=1e-5)  # step 1: same weights, same global batch
     # total, content, style (tv is tiny and noisier): after one step the runs agree to ~1e-4 (an unsynced
-    # step would differ by a good part of the 16% the loss moves); the noise then grows with each step
+    # step would differ by a good part of the 4-5% the loss moves in two steps); the noise then grows
     np.testing.assert_allclose(two[1, :3], one[1, :3], rtol=1e-3)
     np.testing.assert_allclose(two[2, :3], one[2, :3], rtol=1e-2)
-    assert abs(one[-1, 0] - one[0, 0]) > 0.05 * one[0, 0]  # training moved: unsynced ranks would drift apart
+    assert abs(one[-1, 0] - one[0, 0]) > 0.03 * one[0, 0]  # training moved: unsynced ranks would drift apart
     _, meta = load_model_file(tmp / "two" / "model.pth")
     assert meta["batch_size"] == 2
 
