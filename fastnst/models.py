@@ -71,7 +71,8 @@ class ModelConfig:
         if self.block == "bottleneck" and self.body_channels % self.bottleneck_ratio:
             raise ValueError("body channels must be divisible by bottleneck_ratio")
         encoder = (self.stem_channels, *self.down_channels)  # channels per resolution, finest first
-        if self.skips and any(c != encoder[-2 - k] for k, c in enumerate(self.up_channels)):
+        if self.skips and (len(self.up_channels) > len(self.down_channels)
+                           or any(c != encoder[-2 - k] for k, c in enumerate(self.up_channels))):
             raise ValueError(f"skips need up_channels {self.up_channels} to mirror the encoder's {encoder[:-1]}")
 
     @property

@@ -217,6 +217,8 @@ def test_bad_config_is_rejected():
         ModelConfig(upsample="bicubic")
     with pytest.raises(ValueError, match="mirror"):
         ModelConfig(up_channels=(48, 32), skips=True)  # the encoder has 64 channels at 1/2
+    with pytest.raises(ValueError, match="mirror"):  # a third stage would end below the stem's resolution
+        ModelConfig(stem_stride=2, stem_channels=16, down_channels=(32, 64), up_channels=(32, 16, 8), skips=True)
 
 
 @pytest.mark.parametrize("preset", PRESET_NAMES)
