@@ -59,6 +59,13 @@ class LossNetSpec:
     text: str = ""
 
 
+def portable_spec(text: str) -> str:
+    """A spec with its weight file's folder dropped (``vgg16:/a/b/w.pth`` -> ``vgg16:w.pth``),
+    for what is stored in model files: they never carry a machine's path."""
+    name, sep, arg = text.partition(":")
+    return f"{name}{sep}{os.path.basename(arg)}" if sep else text
+
+
 def default_spec() -> str:
     """The loss-network spec used when none is given: ``$FASTNST_LOSS_NET`` or ``vgg16``."""
     return os.environ.get(ENV_VAR) or DEFAULT_SPEC

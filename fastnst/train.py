@@ -36,7 +36,7 @@ from .config import TrainConfig
 from .devices import resolve_device
 from .errors import UserError, warn
 from .losses import PerceptualLoss, random_flow, temporal_loss, warp_torch
-from .lossnet import build_loss_net
+from .lossnet import build_loss_net, portable_spec
 from .models import create_model, save_model_file
 
 CHECKPOINT_FORMAT = "fastnst-checkpoint"
@@ -351,7 +351,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
     out = run / "model.pth"
     if main_proc:
         meta = {
-            "style": style_name, "style_file": os.path.basename(cfg.style), "loss_net": net.spec,
+            "style": style_name, "style_file": os.path.basename(cfg.style), "loss_net": portable_spec(net.spec),
             "style_layers": list(crit.style_layers), "content_layer": crit.content_layer,
             "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
             "temporal_weight": cfg.temporal_weight, "style_scales": cfg.style_scales,

@@ -173,3 +173,11 @@ def test_bad_weight_files(tmp_path, content):
             build_loss_net(spec)
     with pytest.raises(UserError, match="not found"):
         build_loss_net(f"vgg19:{tmp_path / 'missing.pth'}")
+
+
+def test_portable_spec_drops_the_folder_only():
+    from fastnst.lossnet import portable_spec
+
+    assert portable_spec("vgg19-normalised:../shared/data/weights/v.pth") == "vgg19-normalised:v.pth"
+    assert portable_spec("vgg16:/abs/vgg16-397923af.pth") == "vgg16:vgg16-397923af.pth"
+    assert portable_spec("random-vgg16:0") == "random-vgg16:0" and portable_spec("vgg16") == "vgg16"
