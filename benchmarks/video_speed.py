@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fastnst.config import VideoOptions
 from fastnst.runtime import Stylizer
-from fastnst.video import VideoOptions, VideoReader, VideoWriter, convert_video
+from fastnst.video import VideoReader, VideoWriter, convert_video
 
 DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "bedroom.mp4"
 

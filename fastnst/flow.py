@@ -25,7 +25,7 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from .errors import UserError
+from .config import STABILIZE_STRENGTH, check_fraction
 
 __all__ = [
     "PRESETS",
@@ -310,10 +310,9 @@ class Stabilizer:
         cut_fraction: a frame with fewer consistent pixels than this fraction is a cut.
     """
 
-    def __init__(self, strength: float = 0.5, *, preset: str = "fast", max_side: int | None = 480,
+    def __init__(self, strength: float = STABILIZE_STRENGTH, *, preset: str = "fast", max_side: int | None = 480,
                  agree: tuple[float, float] = (0.25, 0.5), cut_fraction: float = 0.3):
-        if not 0.0 <= float(strength) <= 1.0:
-            raise UserError(f"stabilization strength must be in [0, 1], got {strength}")
+        check_fraction("stabilization strength", float(strength))
         if not 0.0 <= agree[0] < agree[1]:
             raise ValueError(f"agree must be (low, high) with 0 <= low < high, got {agree}")
         self.strength = float(strength)

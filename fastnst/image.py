@@ -11,23 +11,19 @@ so :func:`to_tensor` and :func:`to_image` import torch inside the function.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fastnst.errors import UserError
+from fastnst.files import atomic_output, check_not_input
 
 __all__ = [
     "SAVE_EXTENSIONS",
-    "atomic_output",
-    "temp_beside",
     "blend",
-    "check_not_input",
     "from_nchw",
     "gray_rgb",
     "load_image",
@@ -173,9 +169,6 @@ def _composite_on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.rint(rgb.astype(np.float32) * a + 255.0 * (1.0 - a)).astype(np.uint8)
 
 
-# --------------------------------------------------------------------------- writing
-
-
 def image_extensions() -> set[str]:
     """File extensions (lower case, with the dot) that Pillow or OpenCV can read."""
     return set(Image.registered_extensions()) | {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff",
@@ -192,69 +185,7 @@ def walk_images(folder: str | os.PathLike) -> list[str]:
     return out
 
 
-def check_not_input(out_path: str | os.PathLike, inputs: Iterable[str | os.PathLike | None]) -> None:
-    """Raise UserError if ``out_path`` names the same file as any path in ``inputs``.
-
-    Uses os.path.samefile when both exist (catches symlinks, hard links, ``./x``),
-    else compares normalised real paths. ``None`` entries are skipped.
-    """
-    if isinstance(inputs, (str, bytes, os.PathLike)):
-        inputs = (inputs,)
-    out = os.fspath(out_path)
-    for source in inputs:
-        if source is None:
-            continue
-        src = os.fspath(source)
-        if os.path.exists(out) and os.path.exists(src):
-            same = os.path.samefile(out, src)
-        else:
-            same = _normalised(out) == _normalised(src)
-        if same:
-            raise UserError(f"refusing to write '{out}': it is the input file '{src}'")
-
-
-def _normalised(path: str) -> str:
-    return os.path.normcase(os.path.realpath(path))
-
-
-def temp_beside(path: str | os.PathLike, suffix: str = "") -> str:
-    """Create a new empty file ``.NAME.XXXXXXXX.tmpSUFFIX`` in ``path``'s folder (made if missing); its path.
-
-    Created with O_EXCL (never an existing file) and umask-based permissions (not
-    mkstemp's 0600); the caller renames or removes it.
-    """
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    os.makedirs(folder, exist_ok=True)
-    while True:
-        temp = os.path.join(folder, f".{os.path.basename(target)}.{secrets.token_hex(4)}.tmp{suffix}")
-        try:
-            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return temp
-        except FileExistsError:
-            continue
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, suffix: str | None = None) -> Iterator[str]:
-    """Write a file atomically: yield a temporary path next to ``path``, then rename.
-
-    The temporary file is created (empty) in the target's folder, which is created
-    if missing, with ``suffix`` (default: the target's extension) so that writers
-    that pick a format by extension work. When the block succeeds it is moved onto
-    ``path`` with os.replace; when it raises, it is removed and the error propagates,
-    so no partial output is ever left behind. New files get the usual umask-based
-    permissions (not mkstemp's 0600).
-    """
-    target = os.fspath(path)
-    temp = temp_beside(target, os.path.splitext(target)[1] if suffix is None else suffix)
-    try:
-        yield temp
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temp)
-        raise
+# --------------------------------------------------------------------------- writing
 
 
 def save_image(
@@ -266,7 +197,7 @@ def save_image(
     """Save a uint8 RGB (H, W, 3) or grey (H, W) array; the format follows the extension.
 
     Supported: .png, .jpg/.jpeg (quality 95), .webp (lossy, quality 95), .bmp,
-    .tif/.tiff. The write is atomic (see :func:`atomic_output`) and the folder is
+    .tif/.tiff. The write is atomic (see :func:`fastnst.files.atomic_output`) and the folder is
     created if missing. No EXIF is written, so orientation is what you see.
     Raises UserError for an unsupported extension, when ``path`` is one of
     ``inputs``, is a directory, or cannot be written; ValueError for a bad array.
@@ -458,7 +389,7 @@ def sample_style(size: int = 512) -> np.ndarray:
     """A generated, deterministic painterly pattern, uint8 RGB (size, size, 3).
 
     Swirling concentric colour waves with fine brush-stroke texture along them,
-    made with numpy only; a stand-in style until trained styles ship.
+    made with numpy only: a style image for tests and examples that needs no file.
     """
     if int(size) < 8:
         raise ValueError(f"sample_style needs size >= 8, got {size}")

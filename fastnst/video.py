@@ -1,5 +1,6 @@
 """Video files through a Stylizer: probe, read, write, convert (torch-free).
 
+    >>> from fastnst.config import VideoOptions
     >>> from fastnst.runtime import Stylizer
     >>> report = convert_video("in.mp4", "out.mp4", Stylizer("mosaic"), VideoOptions(stabilize=0.5))
     >>> report.frames, report.convert_fps, report.audio
@@ -21,7 +22,8 @@ exists only inside :class:`VideoReader`.
   (re-encoded to AAC when the container cannot hold them as they are).
 - :func:`convert_video` overlaps decoding (a thread), stylizing (the calling thread),
   stabilizing (a thread) and encoding (a thread plus the ffmpeg process) through bounded queues, and writes the
-  output atomically: nothing appears at the destination until the file is complete.
+  output atomically: nothing appears at the destination until the file is complete (temp files, locks and
+  the removal of a killed run's leftovers: :mod:`fastnst.files`).
 """
 
 from __future__ import annotations
@@ -40,12 +42,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import VideoOptions
 from .errors import UserError, warn
-from .image import atomic_output, check_not_input, resize, temp_beside
+from .files import atomic_output, check_not_input, locked, remove_stale_temps, scratch
+from .image import resize
 
 __all__ = [
     "VIDEO_EXTENSIONS",
-    "VideoOptions",
     "VideoReader",
     "VideoReport",
     "VideoWriter",
@@ -55,12 +58,12 @@ __all__ = [
     "ffmpeg_exe",
     "open_capture",
     "probe",
+    "quiet_ffmpeg_log",
 ]
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv")  # containers written (H.264 + original/AAC audio)
 _DEFAULT_FPS = 30.0  # used when a file or stream reports no usable frame rate
 _QUEUE = 8  # frames buffered between the decode, stylize and encode stages
-_STALE_AFTER_S = 60.0  # a temp file this old whose lock is free belongs to a killed run
 
 
 def ffmpeg_exe() -> str:
@@ -75,11 +78,21 @@ def ffmpeg_exe() -> str:
 # --------------------------------------------------------------------------- reading
 
 
+def quiet_ffmpeg_log() -> None:
+    """Silence the FFmpeg library's own messages (e.g. "moov atom not found") in this process.
+
+    For programs, not libraries: it sets the environment variable OPENCV_FFMPEG_LOGLEVEL
+    (unless it is set), which OpenCV reads once, when it first uses FFmpeg; so call it at
+    the start, before any video is opened. The CLI's video commands and the web app do.
+    """
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
 def open_capture(source):
     """An opened ``cv2.VideoCapture`` for a file path, a stream URL or a camera index (int).
 
-    Raises UserError (one line, saying why) when it cannot be opened. OpenCV's and FFmpeg's
-    own log messages about the failure are silenced.
+    Raises UserError (one line, saying why) when it cannot be opened. OpenCV's own log
+    messages about the failure are silenced (FFmpeg's: see :func:`quiet_ffmpeg_log`).
     """
     import cv2
 
@@ -97,7 +110,6 @@ def open_capture(source):
                 raise UserError(f"cannot read {what}: is a directory")
             if os.path.getsize(name) == 0:
                 raise UserError(f"cannot read {what}: file is empty")
-        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own messages (read at first use)
         with _quiet_opencv():
             cap = cv2.VideoCapture(name, cv2.CAP_FFMPEG)
     if not cap.isOpened():
@@ -287,7 +299,8 @@ class VideoWriter:
     file for the caller to delete. Use as a context manager: an exception aborts.
     """
 
-    def __init__(self, path, size: tuple[int, int], fps: float, *, crf: int = 18, preset: str = "veryfast"):
+    def __init__(self, path, size: tuple[int, int], fps: float, *, crf: int = VideoOptions.crf,
+                 preset: str = "veryfast"):
         self.path = os.fspath(path)
         self.size = (int(size[0]), int(size[1]))
         self.fps = float(fps)
@@ -381,97 +394,7 @@ def _mux_audio(video: str, src: str, out: str, start: float, seconds: float) -> 
     return False
 
 
-# --------------------------------------------------------------------------- temp files
-
-
-_TEMP = re.compile(r"\.[0-9a-f]{8}\.tmp")
-
-
-@contextlib.contextmanager
-def _locked(path: str):
-    """Hold an exclusive advisory lock on ``path`` while the block runs (POSIX; a no-op elsewhere).
-
-    The kernel drops the lock when the process dies, however it dies, which is how the next
-    run tells a killed run's leftovers from a live run's temp files.
-    """
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _remove_stale_temps(dst: str) -> None:
-    """Delete temp files a killed conversion to ``dst`` left behind (old, and nobody holds their lock)."""
-    try:
-        import fcntl
-    except ImportError:
-        return
-    folder = os.path.dirname(os.path.abspath(dst))
-    prefix = "." + os.path.basename(dst)
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
-        if not (name.startswith(prefix) and _TEMP.match(name, len(prefix))):
-            continue
-        path = os.path.join(folder, name)
-        try:
-            if time.time() - os.path.getmtime(path) < _STALE_AFTER_S:
-                continue
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.remove(path)
-        except OSError:
-            pass  # locked: a conversion that is still running
-        finally:
-            os.close(fd)
-
-
-@contextlib.contextmanager
-def _scratch(dst: str, suffix: str):
-    """A locked, always-deleted temp file beside ``dst`` (named like atomic_output's temps)."""
-    path = temp_beside(dst, suffix)
-    try:
-        with _locked(path):
-            yield path
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
-
-
 # --------------------------------------------------------------------------- converting
-
-
-@dataclass
-class VideoOptions:
-    """How :func:`convert_video` stylizes a clip.
-
-    ``strength``, ``preserve_color``, ``max_side``: as in ``Stylizer.stylize``.
-    ``stabilize``: None (off) or the strength in [0, 1] of :class:`fastnst.flow.Stabilizer`.
-    ``start``, ``duration``: the part of the clip to convert, in seconds (None: to the end).
-    ``report``: also measure the result's warping error (:class:`fastnst.flow.WarpingError`).
-    ``crf``: x264 quality of the output (lower: better and bigger).
-    """
-
-    strength: float = 1.0
-    preserve_color: bool = False
-    max_side: int | None = None
-    stabilize: float | None = None
-    start: float = 0.0
-    duration: float | None = None
-    report: bool = False
-    crf: int = 18
 
 
 @dataclass
@@ -545,31 +468,33 @@ def check_video_output(dst: str, src: str) -> None:
     check_not_input(dst, [src])
 
 
-def convert_video(src, dst, stylizer, options: VideoOptions = VideoOptions(),
+def convert_video(src, dst, stylizer, options: VideoOptions | None = None,
                   progress: Callable[[int, int], None] | None = None, quiet: bool = False) -> VideoReport:
     """Stylize the video file ``src`` into ``dst`` (mp4, m4v, mov or mkv) with ``stylizer``.
 
-    ``stylizer``: a :class:`fastnst.runtime.Stylizer`. Frame rate, frame count, frame size
+    ``stylizer``: a :class:`fastnst.runtime.Stylizer`; ``options``: a
+    :class:`fastnst.config.VideoOptions` (None: the defaults). Frame rate, frame count, frame size
     (odd too) and display orientation are kept; the audio of the converted span is kept.
     ``progress(done, total)`` is called after each frame (total: an estimate, 0 if
     unknown); ``quiet=False`` also shows a tqdm bar on stderr. ``dst`` appears only when
     complete; on an error or interrupt nothing is left behind (temp files of a run
     killed outright are removed by the next run to the same ``dst``). Raises UserError
-    for an unreadable or frameless input, a bad ``dst`` or ``dst`` == ``src``.
+    for an unreadable or frameless input, a bad ``dst`` or ``dst`` == ``src``, and bad
+    options (:meth:`fastnst.config.VideoOptions.validate`).
     """
+    options = VideoOptions() if options is None else options
+    options.validate()
     src, dst = os.fspath(src), os.fspath(dst)
     check_video_output(dst, src)
-    if options.stabilize is not None and not 0.0 <= options.stabilize <= 1.0:
-        raise UserError(f"stabilize strength must be in [0, 1], got {options.stabilize}")
     began = time.perf_counter()
     reader = VideoReader(src, options.start, options.duration)
     try:
         has_audio = _has_audio(src)
-        _remove_stale_temps(dst)
+        remove_stale_temps(dst)
         ext = os.path.splitext(dst)[1]
-        with atomic_output(dst) as final, _locked(final):
+        with atomic_output(dst) as final, locked(final):
             if has_audio:
-                with _scratch(dst, "-video" + ext) as video_only:
+                with scratch(dst, "-video" + ext) as video_only:
                     stats = _pipeline(reader, video_only, stylizer, options, progress, quiet)
                     seconds = stats["frames"] / reader.fps
                     audio = _mux_audio(video_only, src, final, reader.first / reader.fps, seconds)
@@ -592,15 +517,16 @@ def _pipeline(reader: VideoReader, path: str, stylizer, options: VideoOptions, p
     """Decode (thread) -> stylize (this thread) -> stabilize (thread) -> encode (thread) into ``path``.
 
     The stages overlap through bounded queues: on a GPU the CPU-side decoding, optical flow
-    and encoding run while the network does; on a CPU they share its cores.
+    and encoding run while the network does; on a CPU they share its cores. Stylizing and
+    stabilizing are the two halves of one :class:`fastnst.stream.FrameStylizer`.
     """
     from tqdm import tqdm
 
-    stabilizer = meter = None
-    if options.stabilize:
-        from .flow import Stabilizer
+    from .stream import FrameStylizer
 
-        stabilizer = Stabilizer(options.stabilize)
+    per_frame = FrameStylizer(stylizer, strength=options.strength, preserve_color=options.preserve_color,
+                              max_side=options.max_side, stabilize=options.stabilize)
+    meter = None
     if options.report:
         from .flow import WarpingError
 
@@ -608,7 +534,7 @@ def _pipeline(reader: VideoReader, path: str, stylizer, options: VideoOptions, p
     stop = threading.Event()
     decoded: queue.Queue = queue.Queue(_QUEUE)
     styled: queue.Queue = queue.Queue(_QUEUE)
-    steady: queue.Queue = queue.Queue(_QUEUE) if stabilizer is not None else styled
+    steady: queue.Queue = queue.Queue(_QUEUE) if per_frame.stabilizing else styled
     writer: VideoWriter | None = None
 
     def decode() -> None:
@@ -620,7 +546,7 @@ def _pipeline(reader: VideoReader, path: str, stylizer, options: VideoOptions, p
     def stabilize() -> None:
         while (item := _get(styled, stop)) is not _END:
             frame, out = item
-            if not _put(steady, (frame, stabilizer(frame, out)), stop):
+            if not _put(steady, (frame, per_frame.stabilize(frame, out)), stop):
                 return
         _put(steady, _END, stop)
 
@@ -632,7 +558,7 @@ def _pipeline(reader: VideoReader, path: str, stylizer, options: VideoOptions, p
                 meter.update(frame, out)
 
     stages = [_Stage(decode, "fastnst-decode", stop), _Stage(encode, "fastnst-encode", stop)]
-    if stabilizer is not None:
+    if per_frame.stabilizing:
         stages.append(_Stage(stabilize, "fastnst-stabilize", stop))
     total = reader.count or 0
     bar = tqdm(total=total or None, unit="frame", desc=f"video {getattr(stylizer, 'style', '')}".strip(),
@@ -646,8 +572,7 @@ def _pipeline(reader: VideoReader, path: str, stylizer, options: VideoOptions, p
             stage.start()
         while (frame := _get(decoded, stop)) is not _END:
             t = time.perf_counter()
-            out = stylizer.stylize(frame, strength=options.strength, preserve_color=options.preserve_color,
-                                   max_side=options.max_side)
+            out = per_frame.stylize(frame)
             stylize_s += time.perf_counter() - t
             if not _put(styled, (frame, out), stop):
                 break

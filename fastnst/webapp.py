@@ -4,7 +4,8 @@
     >>> app = build_app(["wave_lite.onnx"])        # a gr.Blocks, not started
     >>> launch(["wave_lite.onnx"], port=7860)      # serve on http://127.0.0.1:7860
 
-Everything runs offline and stays local: analytics are off, there is no share link, the
+Everything runs offline and stays local: analytics are off (``gr.Blocks(analytics_enabled=False)``:
+Gradio's telemetry and version check follow that flag), there is no share link, the
 server binds 127.0.0.1 unless told otherwise, uploads are size-limited and the only
 folder it serves files from besides Gradio's own cache is its private temp folder.
 
@@ -13,9 +14,9 @@ Tabs:
 * **Webcam**: the browser streams camera frames (every ``stream_every`` s) to ``.stream``;
   each is stylized at most at ``stream_max_side`` pixels and sent back. Style, strength,
   colour preservation and stabilization apply to the next frame while streaming. Each
-  browser session keeps its own :class:`fastnst.flow.Stabilizer` and timing in a
-  ``gr.State``. On a CPU the stream uses each style's ``lite`` model, on a GPU its
-  ``johnson`` model, where both exist.
+  browser session keeps its own :class:`fastnst.stream.FrameStylizer` (stabilizer history,
+  when to reset it, and timing) in a ``gr.State``. On a CPU the stream uses each style's
+  ``lite`` model, on a GPU its ``johnson`` model, where both exist.
 * **Image**: upload (or the bundled example), stylize, download a PNG. The same function is
   the plain API endpoint ``/stylize`` (``gradio_client.Client(url).predict(handle_file(png),
   "wave", 1.0, False, api_name="/stylize")``).
@@ -37,14 +38,13 @@ import threading
 import time
 from pathlib import Path
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no calls home
+import gradio as gr
+import numpy as np
 
-import gradio as gr  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .config import DemoConfig  # noqa: E402
-from .errors import UserError  # noqa: E402
-from .styles import PRESET_NAMES, StyleFile, list_styles, resolve_styles  # noqa: E402
+from .config import DemoConfig, VideoOptions
+from .errors import UserError
+from .stream import FrameStylizer
+from .styles import PRESET_NAMES, StyleFile, list_styles, resolve_styles
 
 __all__ = ["Demo", "DemoConfig", "build_app", "launch"]
 
@@ -92,40 +92,6 @@ def _label(name: str) -> str:
     return name.replace("_", " ")
 
 
-class _Session:
-    """One browser session's webcam state: stabilizer history and frame timing.
-
-    ``fps`` counts the frames sent back over the last ``window`` seconds; ``latency_ms``
-    is the server's time per frame (decoded frame in, stylized frame out), averaged alike.
-    """
-
-    def __init__(self, window: float = 5.0):
-        self.stabilizer = None  # fastnst.flow.Stabilizer, made on first use
-        self.key = None  # (model path, preserve colour) the history belongs to
-        self.window = window
-        self.times: list[tuple[float, float]] = []  # (finished, latency ms) of recent frames
-        self.frames = 0
-
-    def tick(self, started: float) -> None:
-        """Record one frame that started at ``started`` (time.monotonic()) and is done now."""
-        now = time.monotonic()
-        if self.times and now - self.times[-1][0] > self.window:  # a new recording
-            self.times = []
-        self.times = [t for t in self.times if now - t[0] <= self.window] + [(now, (now - started) * 1000.0)]
-        self.frames += 1
-
-    @property
-    def fps(self) -> float:
-        """Frames per second over the window (0 until there are two frames)."""
-        if len(self.times) < 2:
-            return 0.0
-        return (len(self.times) - 1) / max(self.times[-1][0] - self.times[0][0], 1e-6)
-
-    @property
-    def latency_ms(self) -> float:
-        return sum(t[1] for t in self.times) / len(self.times) if self.times else 0.0
-
-
 class Demo:
     """The app's state shared by all sessions: styles, loaded models, temp folder, options.
 
@@ -147,10 +113,9 @@ class Demo:
         self.device = loaded.device  # "cpu", "cuda" or "tensorrt"
         self._stylizers[(first.path, self.device)] = loaded
         self.gpu = gpu = self.device != "cpu"
-        o = self.options
-        self.stream_max_side = o.stream_max_side or (720 if gpu else 384)
-        self.stream_every = o.stream_every or (0.05 if gpu else 0.1)
-        self.video_max_side = o.video_max_side or (1080 if gpu else 480)
+        resolved = self.options.resolve(gpu)
+        self.stream_max_side, self.stream_every = resolved.stream_max_side, resolved.stream_every
+        self.video_max_side = resolved.video_max_side
         self.stream_preset = "johnson" if gpu else "lite"
         self.temp_dir = tempfile.mkdtemp(prefix="fastnst-demo-")
         atexit.register(shutil.rmtree, self.temp_dir, True)
@@ -180,31 +145,26 @@ class Demo:
     # ------------------------------------------------------------------ handlers
 
     def stream_frame(self, frame, style, strength, preserve_color, stabilize, session):
-        """Webcam handler: one camera frame in, (stylized frame, status text, session) out."""
-        started = time.monotonic()
-        session = session if isinstance(session, _Session) else _Session()
+        """Webcam handler: one camera frame in, (stylized frame, status text, session) out.
+
+        ``session``: this browser session's :class:`FrameStylizer` (None at first); its
+        timing is the server's, decoded frame in to stylized frame out.
+        """
+        started = time.perf_counter()
         if frame is None:
             return None, "waiting for the camera", session
         model = self.model(style, self.stream_preset)
-        stylizer = self.stylizer(model)
-        out = stylizer.stylize(frame, strength=float(strength), preserve_color=bool(preserve_color),
-                               max_side=self.stream_max_side)
-        key = (model.path, bool(preserve_color))
-        if stabilize:
-            if session.stabilizer is None:
-                from .flow import Stabilizer
-
-                session.stabilizer = Stabilizer(self.options.stabilize_strength)
-            if session.key != key:  # a new style or colour mode: old history would ghost
-                session.stabilizer.reset()
-            out = session.stabilizer(frame, out)
-        elif session.stabilizer is not None:
-            session.stabilizer.reset()
-        session.key = key
-        session.tick(started)
+        settings = {"stylizer": self.stylizer(model), "strength": float(strength),
+                    "preserve_color": bool(preserve_color),
+                    "stabilize": self.options.stabilize_strength if stabilize else None}
+        if not isinstance(session, FrameStylizer):
+            session = FrameStylizer(max_side=self.stream_max_side, **settings)
+        session.update(**settings)
+        out = session(frame, started=started)
         h, w = frame.shape[:2]
-        fps = f"{session.fps:.1f} fps" if session.fps else "-- fps"
-        status = (f"{fps} · {session.latency_ms:.0f} ms server latency · {w}x{h} · "
+        timing = session.timing
+        fps = f"{timing.fps:.1f} fps" if timing.fps else "-- fps"
+        status = (f"{fps} · {timing.latency_ms:.0f} ms server latency · {w}x{h} · "
                   f"{_label(model.name)} ({model.preset or 'model'}) on {self.device}")
         return out, status, session
 
@@ -242,7 +202,7 @@ class Demo:
 
     def stylize_video(self, path, style, strength, preserve_color, stabilize, progress=gr.Progress()):
         """Video tab: convert an uploaded clip; returns (output path, report text)."""
-        from .video import VideoOptions, convert_video
+        from .video import convert_video
 
         self.check_video(path)
         model = self.model(style, "johnson" if self.gpu else "lite")
@@ -356,7 +316,14 @@ class Demo:
 
     def launch(self, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False, block: bool = True,
                quiet: bool = False) -> gr.Blocks:
-        """Serve the app on http://HOST:PORT; with ``block``, until Ctrl-C. Returns the gr.Blocks."""
+        """Serve the app on http://HOST:PORT; with ``block``, until Ctrl-C. Returns the gr.Blocks.
+
+        Also silences FFmpeg's own log in this process (see :func:`fastnst.video.quiet_ffmpeg_log`):
+        an unreadable upload is reported in the page, not in the server log.
+        """
+        from .video import quiet_ffmpeg_log
+
+        quiet_ffmpeg_log()
         try:
             self.blocks.launch(server_name=host, server_port=port, share=False, inbrowser=open_browser,
                                prevent_thread_lock=True, quiet=True, show_error=True, ssr_mode=False,

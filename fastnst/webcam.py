@@ -1,17 +1,18 @@
 """Live stylization of a camera, a stream URL or a video file (torch-free).
 
-    >>> stats = run_webcam(["mosaic", "candy"], WebcamOptions(camera=0))
-    >>> stats = run_webcam(["mosaic"], WebcamOptions(source="clip.mp4", headless=True, frames=100,
-    ...                                              record="live.mp4"))
+    >>> from fastnst.config import WebcamOptions
+    >>> stats = run_webcam(["wave", "starry_night"], WebcamOptions(camera=0))
+    >>> stats = run_webcam(["wave"], WebcamOptions(source="clip.mp4", headless=True, frames=100,
+    ...                                            record="live.mp4"))
 
 Three threads: a capture thread reads frames as they come (a file source is paced at its
 own frame rate, like a camera) into a one-slot mailbox, so a new frame replaces one not
-yet taken; the inference thread always takes the newest frame, stylizes it (and
-stabilizes it, see :class:`fastnst.flow.Stabilizer`) and records it; the main thread shows
-the result in an OpenCV window with an fps/latency overlay and handles the keys (or, with
-``headless``, just waits). Stale frames are dropped, never queued, so the latency stays
-about one capture interval plus one inference. Frames are uint8 RGB (H, W, 3); BGR only
-at the OpenCV window.
+yet taken; the inference thread always takes the newest frame, stylizes and stabilizes it
+(a :class:`fastnst.stream.FrameStylizer`, which also decides when the stabilizer's history
+is reset) and records it; the main thread shows the result in an OpenCV window with an
+fps/latency overlay and handles the keys (or, with ``headless``, just waits). Stale frames
+are dropped, never queued, so the latency stays about one capture interval plus one
+inference. Frames are uint8 RGB (H, W, 3); BGR only at the OpenCV window.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from .config import STABILIZE_STRENGTH, WebcamOptions
 from .errors import UserError
 
-__all__ = ["KEYS", "LatestFrame", "WebcamOptions", "WebcamStats", "run_webcam"]
+__all__ = ["KEYS", "LatestFrame", "WebcamStats", "run_webcam"]
 
 KEYS = (
     ("n / p", "next / previous style"),
@@ -36,7 +38,6 @@ KEYS = (
     ("q / Esc", "quit"),
 )
 _WINDOW = "fastnst webcam"
-_DEFAULT_STABILIZE = 0.5  # strength used when stabilization is switched on with the key
 
 
 class LatestFrame:
@@ -78,32 +79,6 @@ class LatestFrame:
 
 
 @dataclass
-class WebcamOptions:
-    """Settings of :func:`run_webcam`.
-
-    ``camera``: camera index (used when ``source`` is None); ``source``: a video file or a
-    stream URL instead. ``strength``, ``preserve_color``, ``max_side``: as in
-    ``Stylizer.stylize``. ``stabilize``: the :class:`fastnst.flow.Stabilizer` strength, or
-    None to start with stabilization off. ``device``: onnxruntime device. ``headless``: no
-    window (stop with ``frames``, the end of a file source or Ctrl-C). ``record``: write the
-    stylized stream to this video file (mp4/m4v/mov/mkv). ``frames``: stop after this many
-    stylized frames. ``snapshot_dir``: where the space key saves PNG snapshots.
-    """
-
-    camera: int = 0
-    source: str | None = None
-    strength: float = 1.0
-    preserve_color: bool = False
-    max_side: int | None = None
-    stabilize: float | None = None
-    device: str = "auto"
-    headless: bool = False
-    record: str | None = None
-    frames: int | None = None
-    snapshot_dir: str = "."
-
-
-@dataclass
 class WebcamStats:
     """What a session did: stylized ``frames`` in ``seconds`` (``fps``), the mean and max
     capture-to-result ``latency_ms``, the ``dropped`` stale frames, the ``recorded``
@@ -128,9 +103,15 @@ class _Controls:
         self.index = 0
         self.strength = float(options.strength)
         self.preserve_color = bool(options.preserve_color)
-        self.stabilize_strength = options.stabilize if options.stabilize else _DEFAULT_STABILIZE
-        self.stabilize = options.stabilize is not None and options.stabilize > 0
+        self.stabilize_strength = options.stabilize or STABILIZE_STRENGTH  # what the s key switches on
+        self.stabilize = bool(options.stabilize)
         self.quit = threading.Event()
+
+    @property
+    def style_settings(self) -> dict:
+        """The settings of :meth:`fastnst.stream.FrameStylizer.update` the keys change (but the style)."""
+        return {"strength": self.strength, "preserve_color": self.preserve_color,
+                "stabilize": self.stabilize_strength if self.stabilize else None}
 
     def key(self, code: int) -> str | None:
         """Apply one key press (``cv2.waitKey`` code); returns "snapshot" for the space key."""
@@ -177,49 +158,50 @@ def _overlay(bgr, lines: list[str]):
     return bgr
 
 
-def run_webcam(styles, options: WebcamOptions = WebcamOptions(), out=sys.stdout) -> WebcamStats:
+def run_webcam(styles, options: WebcamOptions | None = None, out=sys.stdout) -> WebcamStats:
     """Stylize a live source until quit, ``options.frames`` frames or the end of a file source.
 
     ``styles``: one or more style names or .onnx paths (the n/p keys cycle through them;
     each is loaded when first shown). ``out``: where snapshot messages go. Returns
     :class:`WebcamStats`. Raises UserError for a source that cannot be opened, a bad
-    style, or no display without ``headless``. A recording is written atomically and kept
+    style or setting (:meth:`fastnst.config.WebcamOptions.validate`), or no display without
+    ``headless``. ``options`` None: the defaults (camera 0). A recording is written atomically and kept
     when the session ends normally (q/Esc, Ctrl-C, SIGTERM in the CLI, ``frames``, the end
     of a file source); it is discarded on an error.
     """
+    options = WebcamOptions() if options is None else options
     styles = [os.fspath(s) for s in (styles if isinstance(styles, (list, tuple)) else [styles])]
     if not styles:
         raise UserError("give at least one style")
-    if not 0.0 <= options.strength <= 1.0:
-        raise UserError(f"strength must be in [0, 1], got {options.strength}")
-    if options.stabilize is not None and not 0.0 <= options.stabilize <= 1.0:
-        raise UserError(f"stabilize strength must be in [0, 1], got {options.stabilize}")
+    options.validate()
     if options.record:
         from .video import check_video_output
 
         check_video_output(options.record, options.source or "")
     if not options.headless:
         _check_display()
-    return _Session(styles, options, out).run()
+    return _WebcamRun(styles, options, out).run()
 
 
-class _Session:
+class _WebcamRun:
     """One webcam run: the capture and inference threads and what they share."""
 
     def __init__(self, styles: list[str], options: WebcamOptions, out):
         from .runtime import Stylizer
+        from .stream import FrameStylizer
 
         self.options, self.styles, self.out = options, styles, out
         self.source = options.source if options.source is not None else int(options.camera)
         self.loaded = {0: Stylizer(styles[0], device=options.device)}  # a bad first style fails early
         self.controls = _Controls(styles, options)
+        # Used by the inference thread only (the window reads its timing).
+        self.live = FrameStylizer(self.loaded[0], max_side=options.max_side, **self.controls.style_settings)
         self.frames, self.results = LatestFrame(), LatestFrame()
         self.stop = threading.Event()
         self.opened = threading.Event()
         self.fps = 30.0
         self.errors: list[BaseException] = []
         self.stats = WebcamStats(record=options.record)
-        self.latencies: list[float] = []
         self.record_temp: str | None = None  # the recording's temp file, while it is written
         self.writer = None
 
@@ -274,13 +256,10 @@ class _Session:
             self.results.close()
 
     def _infer_loop(self) -> None:
-        from .flow import Stabilizer
         from .runtime import Stylizer
         from .video import VideoWriter
 
-        controls, stats = self.controls, self.stats
-        stabilizer = Stabilizer(controls.stabilize_strength)
-        shown = (controls.index, controls.stabilize)
+        controls, stats, live = self.controls, self.stats, self.live
         first_index, written = None, 0
         while not self.stop.is_set():
             item = self.frames.get(timeout=0.1)
@@ -289,17 +268,11 @@ class _Session:
                     return
                 continue
             rgb, captured, index = item
-            style, stabilize = controls.index, controls.stabilize
+            style = controls.index
             if style not in self.loaded:
                 self.loaded[style] = Stylizer(self.styles[style], device=self.options.device)
-            if (style, stabilize) != shown:
-                stabilizer.reset()  # a new style or toggled stabilization: no history across it
-                shown = (style, stabilize)
-            result = self.loaded[style].stylize(rgb, strength=controls.strength,
-                                                preserve_color=controls.preserve_color,
-                                                max_side=self.options.max_side)
-            if stabilize:
-                result = stabilizer(rgb, result)
+            live.update(stylizer=self.loaded[style], **controls.style_settings)
+            result = live(rgb, started=captured)
             latency = time.perf_counter() - captured
             if self.record_temp is not None:
                 if self.writer is None:  # the recording has the first frame's size
@@ -310,16 +283,14 @@ class _Session:
                     self.writer.write(result)
                     written += 1
                 stats.recorded = written
-            self.latencies.append(latency)
-            stats.frames += 1
             self.results.put((result, latency, style))
-            if self.options.frames is not None and stats.frames >= self.options.frames:
+            if self.options.frames is not None and live.frames >= self.options.frames:
                 return
 
     # ------------------------------------------------------------------ main thread
 
     def run(self) -> WebcamStats:
-        from .image import atomic_output
+        from .files import atomic_output
 
         capturer = threading.Thread(target=self._capture, name="fastnst-capture", daemon=True)
         worker = threading.Thread(target=self._infer, name="fastnst-infer", daemon=True)
@@ -364,13 +335,12 @@ class _Session:
 
                 with contextlib.suppress(cv2.error):
                     cv2.destroyAllWindows()
-        stats = self.stats
+        stats, timing = self.stats, self.live.timing
+        stats.frames = timing.frames
         stats.seconds = time.perf_counter() - began
         stats.fps = stats.frames / stats.seconds if stats.seconds > 0 else 0.0
         stats.dropped = self.frames.dropped
-        if self.latencies:
-            stats.latency_ms = 1000 * sum(self.latencies) / len(self.latencies)
-            stats.max_latency_ms = 1000 * max(self.latencies)
+        stats.latency_ms, stats.max_latency_ms = timing.mean_latency_ms, timing.max_latency_ms
         return stats
 
     def _name(self) -> str:
@@ -384,19 +354,14 @@ class _Session:
 
         controls, styles = self.controls, self.styles
         cv2.namedWindow(_WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
-        shown, rate, last = None, 0.0, None
+        shown = None
         while worker.is_alive() and not controls.quit.is_set():
             item = self.results.get(timeout=0.01)
             if item is not None:
                 shown, latency, index = item
-                now = time.perf_counter()
-                if last is not None:
-                    instant = 1.0 / max(now - last, 1e-6)
-                    rate = 0.9 * rate + 0.1 * instant if rate else instant
-                last = now
-                name = self.loaded[index].style
+                name, fps = self.loaded[index].style, self.live.timing.fps
                 bgr = cv2.cvtColor(shown, cv2.COLOR_RGB2BGR)
-                _overlay(bgr, [f"{rate:4.1f} fps  {1000 * latency:4.0f} ms  {name} ({index + 1}/{len(styles)})",
+                _overlay(bgr, [f"{fps:4.1f} fps  {1000 * latency:4.0f} ms  {name} ({index + 1}/{len(styles)})",
                                f"strength {controls.strength:.1f}  stabilize {'on' if controls.stabilize else 'off'}"
                                f"  colour {'kept' if controls.preserve_color else 'styled'}",
                                "n/p style  s stab  c colour  +/- strength  space snap  q quit"])

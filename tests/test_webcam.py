@@ -9,11 +9,12 @@ import time
 
 import numpy as np
 import pytest
+from helpers import make_clip
 
+from fastnst.config import WebcamOptions
 from fastnst.errors import UserError
 from fastnst.video import VideoReader
-from fastnst.webcam import KEYS, LatestFrame, WebcamOptions, _Controls, run_webcam
-from test_video import make_clip
+from fastnst.webcam import KEYS, LatestFrame, _Controls, run_webcam
 
 
 def mad(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,0 +1,41 @@
+"""Helpers that more than one test file uses (pytest puts tests/ on sys.path, so ``from helpers import ...``)."""
+
+import os
+import subprocess
+
+import numpy as np
+
+from fastnst.video import ffmpeg_exe
+
+
+def clip_frames(count: int, width: int, height: int, seed: int = 0) -> list[np.ndarray]:
+    """A panned texture (2 px right, 1 px down per frame) with a moving bright square: uint8 RGB frames."""
+    rng = np.random.default_rng(seed)
+    big = rng.random((height // 4 + count, width // 4 + count, 3))
+    texture = np.kron(big, np.ones((4, 4, 1)))  # 4x4 blocks: coarse enough to survive the codec
+    y, x = np.mgrid[0:texture.shape[0], 0:texture.shape[1]]
+    texture = 0.6 * texture + 0.4 * (0.5 + 0.5 * np.sin(x / 5.0 + y / 9.0))[..., None]
+    frames = []
+    for t in range(count):
+        f = texture[t:t + height, 2 * t:2 * t + width]
+        f = np.rint(f * 200 + 20).astype(np.uint8)
+        s = max(4, height // 6)
+        x0, y0 = (3 * t) % max(1, width - s), (t * 2) % max(1, height - s)
+        f[y0:y0 + s, x0:x0 + s] = (250, 240, 40)
+        frames.append(np.ascontiguousarray(f))
+    return frames
+
+
+def make_clip(path, count=24, size=(97, 61), fps=24, audio=False) -> list[np.ndarray]:
+    """Encode clip_frames with the ffmpeg binary directly (not through fastnst); returns the frames."""
+    width, height = size
+    frames = clip_frames(count, width, height)
+    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+           "-s", f"{width}x{height}", "-r", str(fps), "-i", "pipe:0"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=22050:duration={count / fps}",
+                "-c:a", "aac"]
+    pix = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", pix, os.fspath(path)]
+    subprocess.run(cmd, input=b"".join(f.tobytes() for f in frames), check=True)
+    return frames
