@@ -1,0 +1,567 @@
+// fastnst in the browser: one exported style (ONNX) run live with onnxruntime-web, no server.
+//
+// This module owns the whole page: it reads the model's fastnst metadata and refuses other models,
+// opens an onnxruntime-web session (WebGPU where the browser has an adapter, else WASM with SIMD,
+// multi-threaded when the page is cross-origin isolated), and does the pre- and post-processing
+// of fastnst.runtime.Stylizer (fastnst/image.py), written once here:
+//   uint8 RGB -> float32 NCHW value / 255 -> network -> clip to [0, 1], x 255, round half to even;
+//   max side: INTER_AREA down and INTER_CUBIC back up, as OpenCV computes them;
+//   keep colours: stylized luminance Y with the original's I and Q (YIQ, BT.601 luma);
+//   strength: round((1 - s) * original + s * stylized).
+// Images here are ImageData-like objects {width, height, data: RGBA bytes}; alpha is ignored.
+// Page options in the URL: ?model=URL (default model.onnx), ?backend=auto|wasm|webgpu, ?threads=N.
+
+// onnxruntime-web's ES module for the backend in use (see loadOrt): its CPU build or its WebGPU build.
+let ort = null;
+
+// What the page needs (fastnst.export.IO_SPEC); the model's own "io" metadata must agree.
+const EXPECTED = {
+  input: { dtype: "float32", layout: "NCHW", channels: "RGB", range: [0, 1] },
+  output: { dtype: "float32", layout: "NCHW", channels: "RGB", range: [0, 1] },
+};
+
+// --------------------------------------------------------------------------- ONNX metadata
+
+function varint(bytes, pos) {
+  let value = 0, scale = 1, byte;
+  do {
+    if (pos >= bytes.length) throw new Error("truncated protobuf");
+    byte = bytes[pos++];
+    value += (byte & 0x7f) * scale;
+    scale *= 128;
+  } while (byte & 0x80);
+  return [value, pos];
+}
+
+// The top-level fields of a protobuf message: {field, value} for varints, {field, start, end} for bytes.
+function protoFields(bytes, start = 0, end = bytes.length) {
+  const fields = [];
+  let pos = start, key, length;
+  while (pos < end) {
+    [key, pos] = varint(bytes, pos);
+    const field = Math.floor(key / 8), wire = key % 8;
+    if (wire === 0) { let value; [value, pos] = varint(bytes, pos); fields.push({ field, value }); }
+    else if (wire === 1) pos += 8;
+    else if (wire === 5) pos += 4;
+    else if (wire === 2) { [length, pos] = varint(bytes, pos); fields.push({ field, start: pos, end: pos + length }); pos += length; }
+    else throw new Error(`bad protobuf wire type ${wire}`);
+  }
+  if (pos !== end || fields.length === 0) throw new Error("not a protobuf message");
+  return fields;
+}
+
+// ModelProto.metadata_props (field 14, StringStringEntryProto {key = 1, value = 2}) as an object.
+// Throws when the bytes are not an ONNX model (no ir_version or no graph).
+export function onnxMetadata(bytes) {
+  const text = new TextDecoder();
+  let fields;
+  try { fields = protoFields(bytes); } catch { throw new Error("it is not an ONNX model"); }
+  if (!fields.some((f) => f.field === 1 && "value" in f) || !fields.some((f) => f.field === 7 && "start" in f)) {
+    throw new Error("it is not an ONNX model");
+  }
+  const meta = {};
+  for (const f of fields.filter((f) => f.field === 14 && "start" in f)) {
+    const entry = {};
+    for (const g of protoFields(bytes, f.start, f.end)) {
+      if ("start" in g) entry[g.field] = text.decode(bytes.subarray(g.start, g.end));
+    }
+    if (entry[1] !== undefined) meta[entry[1]] = entry[2] ?? "";
+  }
+  return meta;
+}
+
+// The model's I/O spec from its metadata; an Error with a message for the user when it does not fit.
+export function checkStyle(meta, label) {
+  if (!("io" in meta)) {
+    throw new Error(`${label} is not a fastnst style: it has no fastnst metadata (the "io" entry that ` +
+      "'fastnst export' writes). Export the model with 'fastnst export MODEL.pth -o MODEL.onnx'.");
+  }
+  let io;
+  try { io = JSON.parse(meta.io); } catch { throw new Error(`${label}: its fastnst "io" metadata is not JSON`); }
+  const problems = [];
+  for (const side of ["input", "output"]) {
+    const got = io?.[side] ?? {};
+    if (typeof got.name !== "string") problems.push(`${side} has no name`);
+    for (const [key, want] of Object.entries(EXPECTED[side])) {
+      if (JSON.stringify(got[key]) !== JSON.stringify(want)) {
+        problems.push(`${side} ${key} is ${JSON.stringify(got[key])}, the page needs ${JSON.stringify(want)}`);
+      }
+    }
+    if (!Array.isArray(got.shape) || got.shape.length !== 4 || got.shape[1] !== 3) {
+      problems.push(`${side} shape is ${JSON.stringify(got.shape)}, the page needs [batch, 3, height, width]`);
+    }
+  }
+  if (problems.length) throw new Error(`${label} does not match this page: ${problems.join("; ")}`);
+  return io;
+}
+
+// --------------------------------------------------------------------------- pixels (fastnst/image.py)
+
+const f32 = Math.fround;
+
+// np.rint: round half to even.
+function rint(v) {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+function newImage(width, height) {
+  return { width, height, data: new Uint8ClampedArray(width * height * 4).fill(255) };
+}
+
+// to_nchw: uint8 RGB -> float32 (1, 3, H, W) in [0, 1] (value / 255).
+export function toNCHW(image) {
+  const n = image.width * image.height, d = image.data, out = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    out[i] = d[4 * i] / 255;
+    out[n + i] = d[4 * i + 1] / 255;
+    out[2 * n + i] = d[4 * i + 2] / 255;
+  }
+  return out;
+}
+
+// from_nchw: float (1, 3, H, W) -> uint8 RGB: clip to [0, 1] (NaN -> 0), x 255 in float32, round half to even.
+export function fromNCHW(values, width, height) {
+  const n = width * height, out = newImage(width, height);
+  for (let c = 0; c < 3; c++) {
+    for (let i = 0; i < n; i++) {
+      const v = values[c * n + i];
+      out.data[4 * i + c] = v > 0 ? rint(f32((v < 1 ? v : 1) * 255)) : 0;
+    }
+  }
+  return out;
+}
+
+// blend: round((1 - alpha) * a + alpha * b), in float32 as numpy computes it.
+export function blend(a, b, alpha) {
+  const out = newImage(a.width, a.height), wa = f32(1 - alpha), wb = f32(alpha);
+  for (let i = 0; i < a.data.length; i += 4) {
+    for (let c = 0; c < 3; c++) out.data[i + c] = rint(f32(f32(a.data[i + c] * wa) + f32(b.data[i + c] * wb)));
+  }
+  return out;
+}
+
+// RGB -> YIQ (NTSC / BT.601 luma) and back: fastnst.image._RGB_TO_YIQ and its inverse.
+const RGB_TO_YIQ = [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]];
+const YIQ_TO_RGB = invert3(RGB_TO_YIQ);
+
+function invert3(m) {
+  const [[a, b, c], [d, e, f], [g, h, i]] = m;
+  const A = e * i - f * h, B = -(d * i - f * g), C = d * h - e * g;
+  const det = a * A + b * B + c * C;
+  return [[A / det, -(b * i - c * h) / det, (b * f - c * e) / det],
+          [B / det, (a * i - c * g) / det, -(a * f - c * d) / det],
+          [C / det, -(a * h - b * g) / det, (a * e - b * d) / det]];
+}
+
+// transfer_luminance: stylized Y, original I and Q, back to RGB clipped to [0, 1], x 255, rounded.
+export function transferLuminance(stylized, original) {
+  const out = newImage(original.width, original.height), s = stylized.data, o = original.data;
+  const [ry, gy, by] = RGB_TO_YIQ[0], [ri, gi, bi] = RGB_TO_YIQ[1], [rq, gq, bq] = RGB_TO_YIQ[2];
+  for (let p = 0; p < o.length; p += 4) {
+    const r = o[p] / 255, g = o[p + 1] / 255, b = o[p + 2] / 255;
+    const y = (ry * s[p] + gy * s[p + 1] + by * s[p + 2]) / 255;
+    const iq = [ri * r + gi * g + bi * b, rq * r + gq * g + bq * b];
+    for (let c = 0; c < 3; c++) {
+      const v = YIQ_TO_RGB[c][0] * y + YIQ_TO_RGB[c][1] * iq[0] + YIQ_TO_RGB[c][2] * iq[1];
+      out.data[p + c] = v > 0 ? rint(f32((v < 1 ? v : 1) * 255)) : 0;
+    }
+  }
+  return out;
+}
+
+// --------------------------------------------------------------------------- resizing (OpenCV's, for uint8)
+
+// resize_long_side's target: the long side becomes `side`, the short one rounded half to even (Python's round).
+export function longSideSize(width, height, side) {
+  const scale = side / Math.max(width, height);
+  return [Math.max(1, rint(width * scale)), Math.max(1, rint(height * scale))];
+}
+
+// fastnst.image.resize: INTER_AREA when neither side grows, INTER_CUBIC otherwise; the same object when the size fits.
+export function resize(image, width, height) {
+  if (image.width === width && image.height === height) return image;
+  return width <= image.width && height <= image.height ? resizeArea(image, width, height)
+    : resizeCubic(image, width, height);
+}
+
+// A separable resampling: weights[dst] = [[src index, weight], ...] per axis, then `finish` per value.
+function separable(image, width, height, xs, ys, finish) {
+  const out = newImage(width, height), src = image.data, row = new Float64Array(width * 3);
+  const rowStride = image.width * 4;
+  for (let dy = 0; dy < height; dy++) {
+    const acc = new Float64Array(width * 3);
+    for (const [sy, wy] of ys[dy]) {
+      row.fill(0);
+      for (let dx = 0; dx < width; dx++) {
+        for (const [sx, wx] of xs[dx]) {
+          const p = sy * rowStride + sx * 4;
+          row[3 * dx] += src[p] * wx; row[3 * dx + 1] += src[p + 1] * wx; row[3 * dx + 2] += src[p + 2] * wx;
+        }
+      }
+      for (let k = 0; k < acc.length; k++) acc[k] += row[k] * wy;
+    }
+    for (let dx = 0; dx < width; dx++) {
+      for (let c = 0; c < 3; c++) out.data[(dy * width + dx) * 4 + c] = finish(acc[3 * dx + c]);
+    }
+  }
+  return out;
+}
+
+// INTER_AREA for shrinking: each output pixel is the area-weighted mean of the source pixels it covers.
+function areaWeights(srcSize, dstSize) {
+  const scale = 1 / (dstSize / srcSize), table = [];
+  const integer = Math.round(scale);
+  if (Math.abs(scale - integer) < Number.EPSILON) {  // OpenCV's fast path: whole blocks of `integer` pixels
+    for (let d = 0; d < dstSize; d++) table.push(Array.from({ length: integer }, (_, k) => [d * integer + k, 1]));
+    return { table, integer };
+  }
+  for (let d = 0; d < dstSize; d++) {
+    const f1 = d * scale, f2 = f1 + scale, cell = Math.min(scale, srcSize - f1), entries = [];
+    let s2 = Math.min(Math.floor(f2), srcSize - 1);
+    const s1 = Math.min(Math.ceil(f1), s2);
+    if (s1 - f1 > 1e-3) entries.push([s1 - 1, f32((s1 - f1) / cell)]);
+    for (let s = s1; s < s2; s++) entries.push([s, f32(1 / cell)]);
+    if (f2 - s2 > 1e-3) entries.push([s2, f32(Math.min(Math.min(f2 - s2, 1), cell) / cell)]);
+    table.push(entries);
+  }
+  return { table, integer: 0 };
+}
+
+function resizeArea(image, width, height) {
+  const x = areaWeights(image.width, width), y = areaWeights(image.height, height);
+  if (x.integer && y.integer) {  // integer sums: (sum + 2) >> 2 for 2x2 blocks, else round(sum * (1 / area))
+    const area = x.integer * y.integer, inv = f32(1 / area);
+    const finish = area === 4 ? (v) => (v + 2) >> 2 : (v) => rint(f32(v * inv));
+    return separable(image, width, height, x.table, y.table, finish);
+  }
+  return separable(image, width, height, x.table, y.table, (v) => Math.min(255, Math.max(0, rint(v))));
+}
+
+// INTER_CUBIC (A = -0.75) in OpenCV's fixed point for 8-bit images: 11-bit weights, borders replicated.
+function cubicWeights(srcSize, dstSize) {
+  const scale = 1 / (dstSize / srcSize), A = -0.75, table = [];
+  for (let d = 0; d < dstSize; d++) {
+    let fx = f32((d + 0.5) * scale - 0.5);
+    const s = Math.floor(fx);
+    fx = f32(fx - s);
+    const c0 = f32(f32(f32(f32(f32(A * f32(fx + 1)) - 5 * A) * f32(fx + 1)) + 8 * A) * f32(fx + 1)) - 4 * A;
+    const c1 = f32(f32(f32(f32(f32(A + 2) * fx) - (A + 3)) * fx) * fx) + 1;
+    const gx = f32(1 - fx);
+    const c2 = f32(f32(f32(f32(f32(A + 2) * gx) - (A + 3)) * gx) * gx) + 1;
+    const c3 = f32(f32(f32(1 - f32(c0)) - f32(c1)) - f32(c2));
+    table.push([f32(c0), f32(c1), f32(c2), c3].map((c, k) => [Math.min(srcSize - 1, Math.max(0, s - 1 + k)),
+      rint(f32(c * 2048))]));
+  }
+  return table;
+}
+
+function resizeCubic(image, width, height) {
+  const finish = (v) => Math.min(255, Math.max(0, Math.floor((v + 2097152) / 4194304)));  // (v + 2^21) >> 22
+  return separable(image, width, height, cubicWeights(image.width, width), cubicWeights(image.height, height), finish);
+}
+
+// --------------------------------------------------------------------------- the Stylizer
+
+// An onnxruntime-web session for a fastnst style: {session, io, meta, label}. `bytes`: the .onnx file.
+export async function loadStyle(bytes, label, executionProvider) {
+  const meta = onnxMetadata(bytes);
+  const io = checkStyle(meta, label);
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: [executionProvider] });
+  if (!session.inputNames.includes(io.input.name) || !session.outputNames.includes(io.output.name)) {
+    throw new Error(`${label} does not match its metadata: the graph has inputs ${session.inputNames} and ` +
+      `outputs ${session.outputNames}, the metadata says ${io.input.name} and ${io.output.name}`);
+  }
+  return { session, io, meta, label };
+}
+
+// The network's uint8 output for `image` (same size).
+export async function network(style, image) {
+  const { width, height } = image;
+  const input = new ort.Tensor("float32", toNCHW(image), [1, 3, height, width]);
+  const results = await style.session.run({ [style.io.input.name]: input });
+  const output = results[style.io.output.name];
+  const [n, c, h, w] = output.dims;
+  if (n !== 1 || c !== 3 || h !== height || w !== width) {
+    throw new Error(`the network returned shape [${output.dims}] for an image of ${width}x${height}`);
+  }
+  const data = output.data ?? (await output.getData());
+  input.dispose?.();
+  output.dispose?.();
+  return fromNCHW(data, width, height);
+}
+
+// The network's input: the image itself, or a copy whose long side is maxSide.
+export function networkInput(image, maxSide) {
+  if (!maxSide || Math.max(image.width, image.height) <= maxSide) return image;
+  return resize(image, ...longSideSize(image.width, image.height, maxSide));
+}
+
+// Stylizer._finish: back to the original's size, keep colours, then strength.
+export function finish(original, styled, { strength = 1, keepColours = false } = {}) {
+  let out = resize(styled, original.width, original.height);
+  if (keepColours) out = transferLuminance(out, original);
+  if (strength < 1) out = blend(original, out, strength);
+  return out;
+}
+
+// Stylizer.stylize for one image: {strength, keepColours, maxSide} as the Python keyword arguments.
+export async function stylize(style, image, options = {}) {
+  if (options.strength === 0) return blend(image, image, 0);  // the input itself, as RGB
+  return finish(image, await network(style, networkInput(image, options.maxSide)), options);
+}
+
+// --------------------------------------------------------------------------- backends
+
+const params = new URLSearchParams(location.search);
+
+const ORT_MODULES = { wasm: "./ort/ort.wasm.min.mjs", webgpu: "./ort/ort.webgpu.min.mjs" };
+
+// Import onnxruntime-web's module for `backend` (threads and file locations set before its first session).
+async function loadOrt(backend, wasm) {
+  ort = await import(ORT_MODULES[backend]);
+  ort.env.wasm.numThreads = wasm.threads;
+  ort.env.wasm.wasmPaths = new URL("ort/", import.meta.url).href;
+  ort.env.logLevel = "error";
+}
+
+// "webgpu" where the browser has an adapter (unless ?backend=wasm), else "wasm".
+async function pickBackend(wanted) {
+  if (wanted === "wasm") return "wasm";
+  const adapter = navigator.gpu ? await navigator.gpu.requestAdapter().catch(() => null) : null;
+  if (adapter) return "webgpu";
+  if (wanted === "webgpu") throw new Error("?backend=webgpu: this browser has no WebGPU adapter");
+  return "wasm";
+}
+
+function setUpWasm() {
+  // Threads need SharedArrayBuffer, which browsers give only to cross-origin isolated pages (COOP/COEP headers).
+  const isolated = self.crossOriginIsolated === true;
+  const asked = parseInt(params.get("threads") ?? "", 10);
+  const threads = isolated ? (asked > 0 ? asked : Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+  return { isolated, threads };
+}
+
+// --------------------------------------------------------------------------- the page
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  style: null, backend: null, wasm: null, source: null, image: null, cache: null,
+  busy: false, dirty: false, stream: null, times: [],
+};
+// For tests and benchmarks: what the page runs and shows.
+const api = { ready: false, busy: false, error: null, backend: null, threads: null, frames: 0, fps: 0, style: null };
+window.fastnst = api;
+
+function showError(error) {
+  const message = error instanceof Error ? error.message : String(error);
+  api.error = message;
+  $("error").textContent = message;
+  $("error").hidden = false;
+  $("status").textContent = "error";
+}
+
+function clearError() {
+  api.error = null;
+  $("error").hidden = true;
+}
+
+function options() {
+  return {
+    strength: parseFloat($("strength").value),
+    keepColours: $("keep-colours").checked,
+    maxSide: parseInt($("max-side").value, 10) || null,
+  };
+}
+
+function backendLabel() {
+  if (state.backend === "webgpu") return "WebGPU";
+  const { threads, isolated } = state.wasm;
+  return `WASM (SIMD, ${threads} thread${threads === 1 ? "" : "s"}${isolated ? "" : ", not cross-origin isolated"})`;
+}
+
+function updateStatus(extra = "") {
+  const fps = api.fps ? ` · ${api.fps.toFixed(1)} frames/s` : "";
+  $("status").textContent = `${backendLabel()}${fps}${extra ? " · " + extra : ""}`;
+}
+
+function show(image) {
+  const canvas = $("output");
+  if (canvas.width !== image.width || canvas.height !== image.height) {
+    canvas.width = image.width;
+    canvas.height = image.height;
+  }
+  const pixels = new ImageData(image.data, image.width, image.height);
+  canvas.getContext("2d", { willReadFrequently: true }).putImageData(pixels, 0, 0);
+}
+
+// One more frame shown: frames/s over the last 10.
+function tick() {
+  const now = performance.now();
+  state.times.push(now);
+  if (state.times.length > 10) state.times.shift();
+  api.frames += 1;
+  const n = state.times.length;
+  api.fps = n > 1 ? (1000 * (n - 1)) / (state.times[n - 1] - state.times[0]) : 0;
+}
+
+// Pixels of an image, bitmap or video frame, drawn into a canvas of its size.
+const grabCanvas = document.createElement("canvas");
+function grab(source, width, height) {
+  grabCanvas.width = width;
+  grabCanvas.height = height;
+  const context = grabCanvas.getContext("2d", { willReadFrequently: true });
+  context.fillStyle = "#fff";  // transparent pixels become white, as fastnst.image.load_image makes them
+  context.fillRect(0, 0, width, height);
+  context.drawImage(source, 0, 0, width, height);
+  return context.getImageData(0, 0, width, height);
+}
+
+// Image mode: the network runs once per image and max side; strength and keep colours only redo _finish.
+async function renderImage() {
+  if (state.busy) { state.dirty = true; return; }
+  state.busy = api.busy = true;
+  try {
+    do {
+      state.dirty = false;
+      const image = state.image, opts = options();
+      const t0 = performance.now();
+      let out;
+      if (opts.strength === 0) out = await stylize(state.style, image, opts);
+      else {
+        const key = `${opts.maxSide}`;
+        if (!state.cache || state.cache.image !== image || state.cache.key !== key || state.cache.style !== state.style) {
+          const styled = await network(state.style, networkInput(image, opts.maxSide));
+          state.cache = { image, key, style: state.style, styled };
+        }
+        out = finish(image, state.cache.styled, opts);
+      }
+      if (state.source !== "image" || state.image !== image) continue;
+      show(out);
+      api.frames += 1;
+      updateStatus(`${image.width}x${image.height} in ${(performance.now() - t0).toFixed(0)} ms`);
+    } while (state.dirty);
+  } catch (e) {
+    showError(e);
+  } finally {
+    state.busy = api.busy = false;
+  }
+}
+
+async function openImage(file) {
+  stopCamera();
+  clearError();
+  try {
+    const bitmap = await createImageBitmap(file, { colorSpaceConversion: "none", premultiplyAlpha: "none",
+      imageOrientation: "from-image" });
+    state.image = grab(bitmap, bitmap.width, bitmap.height);
+    bitmap.close();
+  } catch {
+    showError(`cannot read image '${file.name}': not an image this browser decodes`);
+    return;
+  }
+  state.source = "image";
+  await renderImage();
+}
+
+async function startCamera() {
+  clearError();
+  try {
+    state.stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } } });
+  } catch (e) {
+    showError(`no webcam: ${e.message || e.name}`);
+    return;
+  }
+  const video = $("camera");
+  video.srcObject = state.stream;
+  await video.play();
+  state.source = "camera";
+  state.times = [];
+  $("camera-start").disabled = true;
+  $("camera-stop").disabled = false;
+  cameraLoop();
+}
+
+function stopCamera() {
+  if (state.stream) state.stream.getTracks().forEach((t) => t.stop());
+  state.stream = null;
+  if (state.source === "camera") state.source = null;
+  $("camera-start").disabled = false;
+  $("camera-stop").disabled = true;
+}
+
+// Camera mode: stylize the newest frame, show it, repeat; the controls apply from the next frame.
+async function cameraLoop() {
+  const video = $("camera");
+  while (state.source === "camera") {
+    if (video.readyState >= 2 && video.videoWidth > 0) {
+      try {
+        const out = await stylize(state.style, grab(video, video.videoWidth, video.videoHeight), options());
+        if (state.source !== "camera") break;
+        show(out);
+        tick();
+        updateStatus(`${out.width}x${out.height}`);
+      } catch (e) {
+        showError(e);
+        stopCamera();
+        break;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}
+
+async function useStyle(bytes, label) {
+  const style = await loadStyle(bytes, label, state.backend);
+  state.style = style;
+  state.cache = null;
+  api.style = { label, style: style.meta.style || null, preset: style.meta.preset || null };
+  $("style-name").textContent = [style.meta.style || label, style.meta.preset].filter(Boolean).join(" · ");
+  updateStatus("ready: pick an image or the webcam");
+}
+
+async function openModel(file) {
+  clearError();
+  try {
+    await useStyle(new Uint8Array(await file.arrayBuffer()), file.name);
+  } catch (e) {
+    showError(e);
+    return;
+  }
+  if (state.source === "image") await renderImage();
+}
+
+async function main() {
+  $("image-file").addEventListener("change", (e) => e.target.files[0] && openImage(e.target.files[0]));
+  $("model-file").addEventListener("change", (e) => e.target.files[0] && openModel(e.target.files[0]));
+  $("camera-start").addEventListener("click", startCamera);
+  $("camera-stop").addEventListener("click", stopCamera);
+  $("strength").addEventListener("input", () => {
+    $("strength-value").textContent = parseFloat($("strength").value).toFixed(2);
+    if (state.source === "image") renderImage();
+  });
+  for (const id of ["keep-colours", "max-side"]) {
+    $(id).addEventListener("change", () => state.source === "image" && renderImage());
+  }
+  state.wasm = setUpWasm();
+  state.backend = await pickBackend(params.get("backend") ?? "auto");
+  await loadOrt(state.backend, state.wasm);
+  const url = params.get("model") ?? "model.onnx";
+  const response = await fetch(url).catch((e) => { throw new Error(`cannot load ${url}: ${e.message}`); });
+  if (!response.ok) throw new Error(`cannot load ${url}: HTTP ${response.status}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  try {
+    await useStyle(bytes, url);
+  } catch (e) {
+    if (state.backend !== "webgpu" || e.message.includes(url)) throw e;
+    state.backend = "wasm";  // a WebGPU adapter that cannot run the graph: fall back to the CPU
+    await loadOrt(state.backend, state.wasm);
+    await useStyle(bytes, url);
+  }
+  api.backend = state.backend;
+  api.threads = state.backend === "wasm" ? state.wasm.threads : null;
+  api.stylize = (image, opts) => stylize(state.style, image, opts);  // for benchmarks
+  api.ready = true;
+}
+
+main().catch((e) => { showError(e); api.ready = true; });

@@ -1,0 +1,204 @@
+"""The browser kit behind ``fastnst export --web``: a static folder that runs a style with onnxruntime-web.
+
+`write_web_kit(model, out_dir)` writes the page (the package's ``fastnst/web/``: ``index.html``,
+``app.js``, ``style.css``, ``serve.py``, a filled-in ``README.md``), the model as ``model.onnx`` and
+onnxruntime-web's ES module and WASM files under ``ort/``, copied from its npm package: no CDN,
+so the folder works offline from any static host. `ort_web_dist` says where those files come from:
+
+1. ``ort_dist=`` or ``$FASTNST_ORT_WEB``: an existing ``node_modules/onnxruntime-web/dist`` folder;
+2. else the cache, ``$FASTNST_CACHE/onnxruntime-web/`` (default ``~/.cache/fastnst``), filled on
+   first use by ``npm install onnxruntime-web@ORT_WEB_RANGE`` (needs npm and the npm registry).
+
+Torch-free: the standard library and onnxruntime (through :func:`fastnst.runtime.read_metadata`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+from .errors import UserError
+
+ORT_WEB_RANGE = "~1.30.0"  # the onnxruntime-web versions the page is tested with (npm semver range)
+# The page imports one of onnxruntime-web's two ES modules, each with the WASM build it loads: the CPU
+# one (SIMD, threads) and, where the browser has a WebGPU adapter, the WebGPU one. (The package's default
+# module, JSEP, also does both, but ran the lite network 3x slower on the CPU in Chromium 156.)
+ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm",
+             "ort.webgpu.min.mjs", "ort-wasm-simd-threaded.asyncify.mjs", "ort-wasm-simd-threaded.asyncify.wasm")
+PAGE = Path(__file__).resolve().parent / "web"
+PAGE_FILES = ("index.html", "app.js", "style.css", "serve.py")
+_NETWORK_ERRORS = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "network", "offline")
+
+
+def cache_dir() -> Path:
+    """fastnst's download cache: $FASTNST_CACHE, else $XDG_CACHE_HOME/fastnst, else ~/.cache/fastnst."""
+    if os.environ.get("FASTNST_CACHE"):
+        return Path(os.environ["FASTNST_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "fastnst"
+
+
+def _check_dist(dist: Path, origin: str) -> Path:
+    missing = [name for name in ORT_FILES if not (dist / name).is_file()]
+    if missing:
+        raise UserError(f"{dist} ({origin}) is not an onnxruntime-web dist folder: no {', '.join(missing)} "
+                        f"(onnxruntime-web {ORT_WEB_RANGE} has them)")
+    return dist
+
+
+def _npm_install(target: Path) -> None:
+    """npm install onnxruntime-web@ORT_WEB_RANGE into ``target`` (a new folder), or a UserError."""
+    npm = shutil.which("npm")
+    hint = "or set FASTNST_ORT_WEB to an existing node_modules/onnxruntime-web/dist folder"
+    if not npm:
+        raise UserError(f"--web needs onnxruntime-web's files: npm is not on PATH (install Node.js), {hint}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = _new_folder_beside(target, ".npm")
+    try:
+        (temp / "package.json").write_text(json.dumps(
+            {"private": True, "description": "onnxruntime-web for fastnst export --web",
+             "dependencies": {"onnxruntime-web": ORT_WEB_RANGE}}, indent=1))
+        try:
+            run = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--omit=dev", "--ignore-scripts"],
+                                 cwd=temp, capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            raise UserError(f"npm install onnxruntime-web@{ORT_WEB_RANGE} took over 10 minutes; {hint}") from None
+        if run.returncode != 0:
+            lines = [line for line in run.stderr.strip().splitlines() if line.strip()] or ["no message"]
+            why = "offline or registry unreachable" if any(e in run.stderr for e in _NETWORK_ERRORS) else "failed"
+            raise UserError(f"npm install onnxruntime-web@{ORT_WEB_RANGE} {why} ({lines[-1].strip()}); {hint}")
+        _check_dist(temp / "node_modules" / "onnxruntime-web" / "dist", "npm install")
+        os.rename(temp, target)  # another process may have won the race: then use its copy
+    except OSError:
+        if not target.is_dir():
+            raise
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def ort_web_dist(ort_dist=None) -> Path:
+    """The onnxruntime-web ``dist`` folder to copy from: ``ort_dist``, $FASTNST_ORT_WEB, or the npm cache."""
+    given = ort_dist or os.environ.get("FASTNST_ORT_WEB")
+    if given:
+        origin = "ort_dist" if ort_dist else "FASTNST_ORT_WEB"
+        path = Path(given).expanduser()
+        if not (path / ORT_FILES[0]).is_file() and (path / "dist" / ORT_FILES[0]).is_file():
+            path = path / "dist"  # node_modules/onnxruntime-web itself
+        return _check_dist(path, origin)
+    slug = re.sub(r"[^0-9A-Za-z.]+", "_", ORT_WEB_RANGE).strip("_")
+    folder = cache_dir() / "onnxruntime-web" / slug
+    dist = folder / "node_modules" / "onnxruntime-web" / "dist"
+    if not dist.is_dir():
+        _npm_install(folder)
+    return _check_dist(dist, f"cache {folder}")
+
+
+def ort_web_version(dist: Path) -> str:
+    """The version in the package.json above ``dist``, or "unknown"."""
+    try:
+        return str(json.loads((Path(dist).parent / "package.json").read_text())["version"])
+    except (OSError, ValueError, KeyError):
+        return "unknown"
+
+
+def _model_path(model) -> Path:
+    """An exported .onnx file, or the ONNX file of a shipped style name (fastest preset first)."""
+    from .styles import resolve_styles
+
+    text = os.fspath(model)
+    if text.lower().endswith(".pth"):
+        raise UserError(f"{text} is a model file: export it first ('fastnst export {text} --web DIR' does both)")
+    path = resolve_styles(text, suffix=".onnx")[0].path
+    if path.suffix.lower() != ".onnx":
+        raise UserError(f"{path} is not an .onnx file")
+    return path
+
+
+def check_out_dir(out_dir, overwrite: bool = False) -> Path:
+    """``out_dir`` as a Path if it may be written: missing, an empty folder, or (with overwrite) an earlier kit."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} exists and is not a folder; choose another --web DIR")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise UserError(f"{out} is not empty; choose another --web DIR or add --overwrite")
+        if not all((out / name).is_file() for name in ("index.html", "app.js", "model.onnx")):
+            raise UserError(f"{out} is not empty and holds no web kit to overwrite; choose another --web DIR")
+    return out
+
+
+def write_web_kit(model, out_dir, *, ort_dist=None, overwrite: bool = False) -> dict:
+    """Write the browser kit for ``model`` (an exported .onnx file or a shipped style name) into ``out_dir``.
+
+    The folder is built beside ``out_dir`` and renamed into place, so a failure leaves nothing
+    half-written; an existing non-empty ``out_dir`` is a UserError unless ``overwrite``, which
+    replaces it whole. A model without fastnst metadata is a UserError too. ``ort_dist``: an
+    onnxruntime-web ``dist`` folder (see :func:`ort_web_dist`). Returns a report:
+    ``path``, ``model`` (the source .onnx), ``style``, ``preset``, ``ort_version``, ``bytes``.
+    """
+    from .runtime import read_metadata
+
+    out = check_out_dir(out_dir, overwrite)
+    source = _model_path(model)
+    meta = read_metadata(source)
+    if "io" not in meta:
+        raise UserError(f"{source} has no fastnst metadata: export it with 'fastnst export MODEL.pth -o MODEL.onnx'")
+    dist = ort_web_dist(ort_dist)
+    version = ort_web_version(dist)
+    style = str(meta.get("style") or source.stem)
+    preset = str(meta.get("preset") or "")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temp = _new_folder_beside(out, ".tmp")
+    try:
+        for name in PAGE_FILES:
+            shutil.copyfile(PAGE / name, temp / name)
+        shutil.copyfile(source, temp / "model.onnx")
+        (temp / "ort").mkdir()
+        for name in ORT_FILES:
+            shutil.copyfile(dist / name, temp / "ort" / name)
+        if (dist.parent / "package.json").is_file():  # version and licence of what was copied
+            shutil.copyfile(dist.parent / "package.json", temp / "ort" / "package.json")
+        size = (temp / "model.onnx").stat().st_size
+        readme = (PAGE / "README.md").read_text(encoding="utf-8")
+        for key, value in {"STYLE": f"{style} ({preset})" if preset else style, "ORT_VERSION": version,
+                           "MODEL_SIZE": f"{size / 1e6:.2f} MB"}.items():
+            readme = readme.replace("{{" + key + "}}", value)
+        (temp / "README.md").write_text(readme, encoding="utf-8")
+        total = sum(p.stat().st_size for p in temp.rglob("*") if p.is_file())
+        _move_into_place(temp, out)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return {"path": str(out), "model": str(source), "style": style, "preset": preset or None,
+            "ort_version": version, "bytes": total}
+
+
+def _new_folder_beside(path: Path, suffix: str) -> Path:
+    """A new empty folder ``.NAME.XXXXXXXX<suffix>`` beside ``path``, with umask-based permissions (not mkdtemp's 0700)."""
+    while True:
+        folder = path.parent / f".{path.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+
+
+def _move_into_place(temp: Path, out: Path) -> None:
+    """Rename the finished folder onto ``out``; an existing ``out`` (checked before) is replaced whole."""
+    if not out.exists():
+        os.rename(temp, out)
+        return
+    old = _new_folder_beside(out, ".old")
+    os.rmdir(old)
+    os.rename(out, old)  # an empty folder or, with overwrite, the previous kit
+    try:
+        os.rename(temp, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,449 @@
+"""The browser kit (fastnst.webkit, fastnst/web/, ``fastnst export --web``) against the Python Stylizer.
+
+Without a browser: the folder's layout, the refusals (non-empty folder, non-fastnst model, missing
+onnxruntime-web files or npm), nothing half-written on failure, and serve.py's headers. In a real
+browser (Debian Chromium through playwright, loopback only, onnxruntime-web installed from npm into
+pytest's cache): the page's output canvas against fastnst.runtime.Stylizer on the CPU, the single-
+threaded fallback under ``python -m http.server``, a fake camera, and the page's error for foreign models.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+import fakecam
+from fastnst.cli import main
+from fastnst.errors import UserError
+from fastnst.export import natural_image
+from fastnst.image import from_nchw, save_image
+from fastnst.runtime import Stylizer
+from fastnst.webkit import ORT_FILES, PAGE_FILES, ort_web_dist, write_web_kit
+
+TOLERANCE = 2  # 8-bit levels: the page's canvas against the Python Stylizer
+CLIP_FRAMES = 60
+
+
+def foreign_onnx(path: Path) -> Path:
+    """A valid ONNX model without fastnst metadata: Identity from 'image' to 'stylized'."""
+    shape = ["batch", 3, "height", "width"]
+    graph = helper.make_graph([helper.make_node("Identity", ["image"], ["stylized"])], "identity",
+                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("stylized", TensorProto.FLOAT, shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 10  # what onnxruntime 1.18+ loads
+    onnx.save(model, str(path))
+    return path
+
+
+def with_io(source: Path, path: Path, change) -> Path:
+    """A copy of a fastnst export whose "io" metadata is edited by ``change(io)``."""
+    proto = onnx.load(str(source))
+    for entry in proto.metadata_props:
+        if entry.key == "io":
+            io_spec = json.loads(entry.value)
+            change(io_spec)
+            entry.value = json.dumps(io_spec)
+    onnx.save(proto, str(path))
+    return path
+
+
+@pytest.fixture
+def fake_dist(tmp_path) -> Path:
+    """A stand-in onnxruntime-web dist folder (tiny files with the right names), for tests without npm."""
+    dist = tmp_path / "onnxruntime-web" / "dist"
+    dist.mkdir(parents=True)
+    for name in ORT_FILES:
+        (dist / name).write_text(f"// {name}\n")
+    (dist.parent / "package.json").write_text(json.dumps({"name": "onnxruntime-web", "version": "9.9.9"}))
+    return dist
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+# --------------------------------------------------------------------------- without a browser
+
+
+def test_kit_layout_and_overwrite(lite_onnx, fake_dist, tmp_path):
+    out = tmp_path / "site" / "kit"
+    report = write_web_kit(lite_onnx, out, ort_dist=fake_dist)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([*PAGE_FILES, "README.md", "model.onnx", "ort"])
+    assert sorted(p.name for p in (out / "ort").iterdir()) == sorted([*ORT_FILES, "package.json"])
+    assert (out / "model.onnx").read_bytes() == lite_onnx.read_bytes()
+    readme = (out / "README.md").read_text()
+    assert "{{" not in readme and "test (lite)" in readme and "9.9.9" in readme and "serve.py" in readme
+    assert report["style"] == "test" and report["preset"] == "lite" and report["ort_version"] == "9.9.9"
+    assert oct(out.stat().st_mode & 0o777) != oct(0o700)  # readable by a web server running as another user
+    with pytest.raises(UserError, match="not empty.*--overwrite"):
+        write_web_kit(lite_onnx, out, ort_dist=fake_dist)
+    (out / "extra.txt").write_text("from the old kit")
+    report_wave = write_web_kit("wave", out, ort_dist=fake_dist, overwrite=True)  # a shipped style's name
+    assert not (out / "extra.txt").exists()
+    assert (out / "model.onnx").read_bytes() == Path(report_wave["model"]).read_bytes()
+    assert Path(report_wave["model"]).name == "wave_lite.onnx"
+    assert leftovers(out.parent) == []
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "todo.txt").write_text("mine")
+    with pytest.raises(UserError, match="no web kit"):  # --overwrite replaces only an earlier kit
+        write_web_kit(lite_onnx, other, ort_dist=fake_dist, overwrite=True)
+    assert (other / "todo.txt").read_text() == "mine"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    write_web_kit(lite_onnx, empty, ort_dist=fake_dist)  # an empty folder is fine
+    assert (empty / "index.html").is_file()
+
+
+def test_refusals_leave_nothing(lite_onnx, fake_dist, tmp_path, monkeypatch):
+    out = tmp_path / "kit"
+    with pytest.raises(UserError, match="no fastnst metadata"):
+        write_web_kit(foreign_onnx(tmp_path / "foreign.onnx"), out, ort_dist=fake_dist)
+    with pytest.raises(UserError, match="export it first"):
+        write_web_kit(tmp_path / "model.pth", out, ort_dist=fake_dist)
+    with pytest.raises(UserError, match="no style file or shipped style"):
+        write_web_kit("no_such_style", out, ort_dist=fake_dist)
+    (fake_dist / ORT_FILES[2]).unlink()
+    with pytest.raises(UserError, match="not an onnxruntime-web dist folder"):
+        write_web_kit(lite_onnx, out, ort_dist=fake_dist)
+    (fake_dist / ORT_FILES[2]).write_text("restored")
+
+    real_copy = shutil.copyfile
+
+    def failing_copy(src, dst, *args, **kwargs):
+        if str(dst).endswith(".wasm"):
+            raise OSError(28, "No space left on device")
+        return real_copy(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "copyfile", failing_copy)
+    with pytest.raises(OSError, match="No space"):
+        write_web_kit(lite_onnx, out, ort_dist=fake_dist)
+    assert not out.exists() and leftovers(tmp_path) == []  # nothing half-written
+
+
+def test_ort_files_from_env_or_npm(fake_dist, tmp_path, monkeypatch):
+    monkeypatch.setenv("FASTNST_ORT_WEB", str(fake_dist.parent))  # node_modules/onnxruntime-web also works
+    assert ort_web_dist() == fake_dist
+    monkeypatch.delenv("FASTNST_ORT_WEB")
+    monkeypatch.setenv("FASTNST_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))  # no npm
+    with pytest.raises(UserError, match="npm is not on PATH.*FASTNST_ORT_WEB"):
+        ort_web_dist()
+    assert not (tmp_path / "cache" / "onnxruntime-web").exists() or \
+        leftovers(tmp_path / "cache" / "onnxruntime-web") == []
+
+
+def test_cli_export_web(lite_onnx, fake_dist, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FASTNST_ORT_WEB", str(fake_dist))
+    out = tmp_path / "kit"
+    assert main(["export", str(lite_onnx), "--web", str(out)]) == 0
+    assert f"wrote web kit {out}" in capsys.readouterr().out
+    assert main(["export", str(lite_onnx), "--web", str(out)]) == 2
+    assert "not empty; choose another --web DIR or add --overwrite" in capsys.readouterr().err
+    assert main(["export", "wave", "--web", str(out), "--overwrite"]) == 0
+    assert main(["export", str(lite_onnx), "-o", str(tmp_path / "x.onnx"), "--overwrite"]) == 2
+    assert "--overwrite needs --web" in capsys.readouterr().err
+    assert main(["export", "wave", "--web", str(tmp_path / "k2"), "-o", str(tmp_path / "x.onnx")]) == 2
+    assert not (tmp_path / "k2").exists()
+
+
+@pytest.mark.slow
+def test_cli_export_web_from_pth(fake_dist, tmp_path, monkeypatch):
+    """A .pth model is exported (and checked) first; the kit's model.onnx is that export."""
+    from fastnst.models import random_model, save_model_file
+
+    monkeypatch.setenv("FASTNST_ORT_WEB", str(fake_dist))
+    save_model_file(tmp_path / "mine_lite.pth", random_model("lite"), {"style": "mine"})
+    out = tmp_path / "kit"
+    assert main(["export", str(tmp_path / "mine_lite.pth"), "--web", str(out)]) == 0
+    meta = {p.key: p.value for p in onnx.load(str(out / "model.onnx")).metadata_props}
+    assert meta["style"] == "mine" and "io" in meta
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kit", "mine_lite.pth", "onnxruntime-web"]  # + fake_dist
+
+
+def serve(command: list[str], cwd: Path) -> tuple[subprocess.Popen, str]:
+    """Start a static server that prints its URL (port 0: a free one); returns (process, base URL)."""
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline()
+    match = re.search(r"http://127\.0\.0\.1:(\d+)/", line) or re.search(r"127\.0\.0\.1 port (\d+)", line)
+    if not match:
+        proc.kill()
+        raise AssertionError(f"no URL from {command}: {line!r}")
+    return proc, f"http://127.0.0.1:{match.group(1)}/"
+
+
+def test_serve_py_sends_isolation_headers(lite_onnx, fake_dist, tmp_path):
+    kit = tmp_path / "kit"
+    write_web_kit(lite_onnx, kit, ort_dist=fake_dist)
+    proc, url = serve([sys.executable, "serve.py", "--port", "0"], kit)
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            assert r.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+            assert r.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+            assert b"app.js" in r.read()
+        for name, kind in (("ort/ort.wasm.min.mjs", "text/javascript"), ("ort/ort-wasm-simd-threaded.wasm",
+                                                                         "application/wasm")):
+            with urllib.request.urlopen(url + name, timeout=10) as r:
+                assert r.headers["Content-Type"].startswith(kind), (name, r.headers["Content-Type"])
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+# --------------------------------------------------------------------------- in a real browser
+
+
+@pytest.fixture(scope="module")
+def real_dist(request, tmp_path_factory) -> Path:
+    """onnxruntime-web from npm, installed once into pytest's cache the way ``--web`` installs it."""
+    if not shutil.which("npm"):
+        pytest.skip("needs npm on PATH (for onnxruntime-web)")
+    cache = getattr(request.config, "cache", None)
+    folder = Path(cache.mkdir("fastnst-webkit-cache")) if cache else tmp_path_factory.mktemp("webkit-cache")
+    old = os.environ.get("FASTNST_CACHE")
+    os.environ["FASTNST_CACHE"] = str(folder)
+    try:
+        return ort_web_dist()
+    except UserError as e:
+        if "offline" in str(e):
+            pytest.skip(f"npm registry unreachable: {e}")
+        raise
+    finally:
+        if old is None:
+            os.environ.pop("FASTNST_CACHE", None)
+        else:
+            os.environ["FASTNST_CACHE"] = old
+
+
+@pytest.fixture(scope="module")
+def kit(lite_onnx, real_dist, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("webkit") / "kit"
+    write_web_kit(lite_onnx, folder, ort_dist=real_dist)
+    foreign_onnx(folder / "foreign.onnx")
+    with_io(lite_onnx, folder / "nhwc.onnx", lambda spec: spec["input"].update(layout="NHWC"))
+    (folder / "noise.onnx").write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def servers(kit):
+    """The kit served twice on free loopback ports: serve.py (isolated: threads) and plain http.server."""
+    isolated = serve([sys.executable, "serve.py", "--port", "0"], kit)
+    plain = serve([sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1"], kit)
+    yield {"isolated": isolated[1], "plain": plain[1]}
+    for proc, _ in (isolated, plain):
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Chromium whose camera plays a changing clip; every request that leaves loopback is recorded."""
+    if not os.path.exists(fakecam.CHROMIUM):
+        pytest.skip(f"needs Chromium at {fakecam.CHROMIUM} (Debian: apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (a dev extra)")
+    folder = tmp_path_factory.mktemp("webkit-browser")
+    clip = folder / "camera.y4m"
+    fakecam.write_y4m(clip, frames=CLIP_FRAMES, width=320, height=240, fps=30)
+    with sync_api.sync_playwright() as pw:
+        context = fakecam.launch_browser(pw, clip, folder / "profile")
+        context.outside = []
+        context.on("request", lambda r: context.outside.append(r.url)
+                   if not re.match(r"https?://127\.0\.0\.1[:/]|data:|blob:", r.url) else None)
+        yield context
+        context.close()
+
+
+def open_page(browser, url: str):
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(url, wait_until="load")
+    page.wait_for_function("window.fastnst && window.fastnst.ready")
+    return page
+
+
+def canvas(page) -> np.ndarray:
+    """The output canvas as uint8 RGB (through a lossless PNG)."""
+    from PIL import Image
+
+    url = page.evaluate("document.getElementById('output').toDataURL('image/png')")
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert image.mode == "RGBA" and np.asarray(image)[..., 3].min() == 255
+    return np.asarray(image.convert("RGB"))
+
+
+def next_frame(page, action) -> np.ndarray:
+    """Run ``action()``, wait until the page has shown a new picture and is idle; the canvas."""
+    before = page.evaluate("window.fastnst.frames")
+    action()
+    page.wait_for_function(f"window.fastnst.frames > {before} && !window.fastnst.busy || window.fastnst.error")
+    assert page.evaluate("window.fastnst.error") is None
+    return canvas(page)
+
+
+def set_strength(page, value: float) -> None:
+    page.evaluate("v => { const s = document.getElementById('strength'); s.value = v;"
+                  " s.dispatchEvent(new Event('input')); }", value)
+
+
+def assert_matches(got: np.ndarray, want: np.ndarray, tolerance: int = TOLERANCE) -> float:
+    assert got.shape == want.shape, (got.shape, want.shape)
+    diff = np.abs(got.astype(int) - want.astype(int))
+    assert diff.max() <= tolerance, (diff.max(), (diff > 0).mean())
+    return float((diff > 0).mean())
+
+
+@functools.lru_cache(maxsize=None)
+def photo(folder: str, height: int, width: int) -> tuple[Path, np.ndarray]:
+    image = from_nchw(natural_image(height, width, seed=5))
+    path = Path(folder) / f"photo_{height}x{width}.png"
+    save_image(path, image)
+    return path, image
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_page_matches_the_stylizer(browser, servers, kit, lite_onnx, tmp_path_factory):
+    page = open_page(browser, servers["isolated"])
+    assert page.evaluate("[window.fastnst.backend, window.fastnst.threads, crossOriginIsolated]") == \
+        ["wasm", min(4, os.cpu_count()), True]
+    assert "WASM (SIMD" in page.inner_text("#status")
+    assert page.evaluate("window.fastnst.style") == {"label": "model.onnx", "style": "test", "preset": "lite"}
+    stylizer = Stylizer(lite_onnx, device="cpu")
+    folder = str(tmp_path_factory.mktemp("photos"))
+    path, image = photo(folder, 97, 131)  # odd sizes
+
+    got = next_frame(page, lambda: page.set_input_files("#image-file", str(path)))
+    want = stylizer.stylize(image)
+    assert np.abs(want.astype(int) - image).mean() > 20  # the style changes the picture: this test can fail
+    assert_matches(got, want)
+    got = next_frame(page, lambda: set_strength(page, 0.6))
+    assert_matches(got, stylizer.stylize(image, strength=0.6))
+    got = next_frame(page, lambda: page.check("#keep-colours"))
+    assert_matches(got, stylizer.stylize(image, strength=0.6, preserve_color=True))
+    got = next_frame(page, lambda: set_strength(page, 0.0))
+    np.testing.assert_array_equal(got, image)
+
+    # max side: the page shrinks (INTER_AREA) and enlarges back (INTER_CUBIC) as OpenCV does
+    set_strength(page, 1.0)
+    page.uncheck("#keep-colours")
+    path, image = photo(folder, 241, 333)
+    page.select_option("#max-side", "240")
+    got = next_frame(page, lambda: page.set_input_files("#image-file", str(path)))
+    assert_matches(got, stylizer.stylize(image, max_side=240))
+    assert page.errors == [] and browser.outside == []
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_plain_static_server_runs_single_threaded(browser, servers, lite_onnx, tmp_path):
+    """``python -m http.server`` sends no COOP/COEP: the page runs WASM on one thread, offline, and says so."""
+    page = open_page(browser, servers["plain"])
+    assert page.evaluate("[window.fastnst.backend, window.fastnst.threads, crossOriginIsolated]") == \
+        ["wasm", 1, False]
+    assert "1 thread, not cross-origin isolated" in page.inner_text("#status")
+    path, image = photo(str(tmp_path), 97, 131)
+    got = next_frame(page, lambda: page.set_input_files("#image-file", str(path)))
+    assert_matches(got, Stylizer(lite_onnx, device="cpu").stylize(image))
+    assert page.errors == [] and browser.outside == []
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_webcam_frames_arrive_and_change(browser, servers):
+    page = open_page(browser, servers["isolated"])
+    page.click("#camera-start")
+    page.wait_for_function("window.fastnst.frames >= 3")
+    seen = []
+    for _ in range(4):
+        start = page.evaluate("window.fastnst.frames")
+        page.wait_for_function(f"window.fastnst.frames > {start}")
+        seen.append(canvas(page))
+    assert all(im.shape == (240, 320, 3) for im in seen)
+    changes = [np.abs(a.astype(int) - b).mean() for a, b in zip(seen, seen[1:])]
+    assert all(c > 1.0 for c in changes), changes  # a new picture each time
+    clip = np.stack([fakecam.frame(i, 320, 240, CLIP_FRAMES) for i in range(CLIP_FRAMES)]).astype(int)
+    nearest = [np.abs(clip - im).mean(axis=(1, 2, 3)).min() for im in seen]
+    assert min(nearest) > 30, nearest  # stylized, not the camera picture
+    assert re.search(r"[\d.]+ frames/s · 320x240", page.inner_text("#status"))
+
+    set_strength(page, 0.0)  # the camera frame itself: its counter says the frames keep coming
+    page.wait_for_timeout(500)
+    counters = []
+    for _ in range(4):
+        start = page.evaluate("window.fastnst.frames")
+        page.wait_for_function(f"window.fastnst.frames > {start}")
+        image = canvas(page)
+        index = int(np.abs(clip - image).mean(axis=(1, 2, 3)).argmin())
+        assert np.abs(clip[index] - image).mean() < 15 and fakecam.read_counter(image) == index
+        counters.append(index)
+    assert len(set(counters)) >= 3, counters
+    page.click("#camera-stop")
+    assert page.errors == [] and browser.outside == []
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("model, message", [
+    ("foreign.onnx", "foreign.onnx is not a fastnst style: it has no fastnst metadata"),
+    ("nhwc.onnx", 'nhwc.onnx does not match this page: input layout is "NHWC", the page needs "NCHW"'),
+    ("noise.onnx", "it is not an ONNX model"),
+])
+def test_page_refuses_other_models(browser, servers, kit, model, message):
+    page = open_page(browser, f"{servers['isolated']}?model={model}")
+    page.locator("#error").wait_for(state="visible")
+    assert message in page.inner_text("#error")
+    assert page.inner_text("#status") == "error"
+    # the same refusal for a file picked in the page; the loaded style stays usable
+    page = open_page(browser, servers["isolated"])
+    page.set_input_files("#model-file", str(kit / model))
+    page.locator("#error").wait_for(state="visible")
+    assert message.replace(model, model) in page.inner_text("#error")
+    assert page.evaluate("window.fastnst.style.label") == "model.onnx"
+    assert page.errors == [] and browser.outside == []
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_page_resizes_as_opencv(browser, servers):
+    """The page's INTER_AREA and INTER_CUBIC (max side) against fastnst.image.resize, on noise.
+
+    The page computes OpenCV's own algorithms (equal to cv2 with cv2.ipp.setUseIPP(False) on all but
+    3e-5 of the values); opencv-python's default IPP cubic rounds differently on about 5% of them.
+    """
+    from fastnst.image import resize
+
+    page = open_page(browser, servers["isolated"])
+    image = np.random.default_rng(1).integers(0, 256, (61, 83, 3), dtype=np.uint8)
+    rgba = np.concatenate([image, np.full((61, 83, 1), 255, np.uint8)], axis=2)
+    sizes = [(41, 30), (40, 29), (83 // 3, 61 // 3), (20, 15), (1, 1), (120, 90), (167, 123), (83, 200), (50, 61)]
+    results = page.evaluate("""async ([b64, w, h, sizes]) => {
+        const { resize } = await import('./app.js');
+        const data = Uint8ClampedArray.from(atob(b64), (c) => c.charCodeAt(0));
+        return sizes.map(([dw, dh]) => Array.from(resize({ width: w, height: h, data }, dw, dh).data));
+    }""", [base64.b64encode(rgba.tobytes()).decode(), 83, 61, sizes])
+    for (w, h), got in zip(sizes, results):
+        got = np.array(got, np.uint8).reshape(h, w, 4)[..., :3]
+        want = resize(image, (w, h))
+        diff = np.abs(got.astype(int) - want)
+        share = 0.01 if w <= 83 and h <= 61 else 0.06  # INTER_AREA, INTER_CUBIC (IPP's rounding)
+        assert diff.max() <= 1 and (diff > 0).mean() < share, ((w, h), diff.max(), (diff > 0).mean())
