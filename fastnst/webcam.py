@@ -173,6 +173,10 @@ def run_webcam(styles, options: WebcamOptions | None = None, out=sys.stdout) -> 
     styles = [os.fspath(s) for s in (styles if isinstance(styles, (list, tuple)) else [styles])]
     if not styles:
         raise UserError("give at least one style")
+    from .styles import resolve_styles
+
+    for style in styles:  # an unknown style fails now, not when its key is pressed
+        resolve_styles(style)
     options.validate()
     if options.record:
         from .video import check_video_output
