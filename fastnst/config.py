@@ -6,9 +6,32 @@ torch); checkpoints and model files store them, so nothing has to be guessed lat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import dataclass, fields
 
 from .errors import UserError
+
+PRESET_NAMES = ("lite", "johnson")  # fastnst.models.PRESETS' names (a test keeps them equal), free of torch
+
+
+def from_dict(cls, d: dict, strict: bool = True, what: str | None = None):
+    """The dataclass ``cls`` from a dict of its fields (a recipe, a checkpoint's or model file's config).
+
+    JSON lists become tuples where the field holds a tuple. Unknown keys are a UserError naming
+    them when ``strict``; otherwise they are dropped (a file written by another fastnst version).
+    ``what`` names the source in the message (default: the class).
+    """
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(d) - set(known))
+    if unknown and strict:
+        raise UserError(f"{what or cls.__name__} has unknown keys: {', '.join(unknown)}")
+    values = {}
+    for key, value in d.items():
+        if key in known:
+            tuple_field = "tuple" in str(known[key].type)
+            values[key] = tuple(value) if tuple_field and isinstance(value, list) else value
+    return cls(**values)
 
 
 @dataclass
@@ -88,6 +111,8 @@ class TrainConfig:
     save_half: bool = False  # final model weights stored as fp16
 
     def validate(self) -> None:
+        if self.preset not in PRESET_NAMES:
+            raise UserError(f"unknown preset '{self.preset}' (choose from {', '.join(PRESET_NAMES)})")
         for name in ("image_size", "batch_size", "preview_every", "log_every", "checkpoint_every", "keep"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
@@ -113,14 +138,52 @@ class TrainConfig:
             raise UserError(f"--workers must be >= 0, got {self.workers}")
 
 
+STABILIZE_STRENGTH = 0.5  # the Stabilizer strength where stabilization is switched on without one
+
+
+RECIPE_PATH_KEYS = ("style", "data", "val")  # recipe paths taken from its data root when relative
+
+
+def load_recipe(path: str, data_root: str | None = None) -> dict:
+    """A training recipe: a JSON object of TrainConfig fields (``output`` excluded; ``comment`` ignored).
+
+    Relative style/data/val paths, and the weights file of a ``loss_net`` spec, are taken from
+    ``data_root`` (default: the recipe's folder). UserError for an unreadable file or unknown keys.
+    """
+    try:
+        with open(path) as f:
+            recipe = json.load(f)
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot read recipe '{path}': {e}") from None
+    if not isinstance(recipe, dict):
+        raise UserError(f"recipe '{path}' is not a JSON object")
+    recipe.pop("comment", None)
+    if "output" in recipe:
+        raise UserError(f"recipe '{path}' has unknown keys: output (give the run folder with -o)")
+    from_dict(TrainConfig, recipe, strict=True, what=f"recipe '{path}'")  # unknown keys fail here
+    root = data_root or os.path.dirname(os.path.abspath(path))
+    for key in RECIPE_PATH_KEYS:
+        if recipe.get(key) and not os.path.isabs(recipe[key]):
+            recipe[key] = os.path.join(root, recipe[key])
+    kind, sep, weights = (recipe.get("loss_net") or "").partition(":")
+    if sep and weights and not os.path.isabs(weights) and not kind.startswith("random"):
+        recipe["loss_net"] = f"{kind}:{os.path.join(root, weights)}"
+    return recipe
+
+
+def train_config(recipe: dict | None, flags: dict) -> TrainConfig:
+    """The run's TrainConfig: the dataclass defaults, then the recipe, then the flags given (flags win)."""
+    return from_dict(TrainConfig, {**(recipe or {}), **flags}, strict=True, what="training settings")
+
+
 @dataclass
 class DemoConfig:
     """Limits and stream settings of the web app, ``fastnst demo`` (flags of the same names).
 
-    ``stream_max_side`` / ``stream_every`` / ``video_max_side``: None picks by device: 384 px,
-    0.1 s and 480 px on a CPU; 720 px, 0.05 s and 1080 px on a GPU. ``max_streams``: webcam
-    streams served at once (more wait in the queue); ``stream_time_limit``: seconds one
-    stream may run before it stops (press Record again to go on).
+    ``stream_max_side`` / ``stream_every`` / ``video_max_side``: None picks by device, see
+    :meth:`resolve`. ``max_streams``: webcam streams served at once (more wait in the
+    queue); ``stream_time_limit``: seconds one stream may run before it stops (press Record
+    again to go on); ``stabilize_strength``: the Stabilizer strength of the stabilize boxes.
     """
 
     max_upload_mb: float = 50.0
@@ -132,5 +195,100 @@ class DemoConfig:
     stream_every: float | None = None
     max_streams: int = 8
     stream_time_limit: int = 600
-    stabilize_strength: float = 0.5
+    stabilize_strength: float = STABILIZE_STRENGTH
     mirror: bool = False
+
+    # (CPU, GPU) values of the settings that None leaves to the device.
+    _BY_DEVICE = {"stream_max_side": (384, 720), "stream_every": (0.1, 0.05), "video_max_side": (480, 1080)}
+
+    def resolve(self, gpu: bool) -> DemoConfig:
+        """A copy with the device-dependent settings that are None filled in for a GPU or a CPU.
+
+        On a CPU: ``stream_max_side`` 384 px, ``stream_every`` 0.1 s, ``video_max_side`` 480 px;
+        on a GPU: 720 px, 0.05 s and 1080 px.
+        """
+        from dataclasses import replace
+
+        return replace(self, **{name: values[bool(gpu)] for name, values in self._BY_DEVICE.items()
+                                if getattr(self, name) is None})
+
+
+# --------------------------------------------------------------------------- video and webcam
+
+
+def check_fraction(name: str, value: float | None) -> None:
+    """UserError naming ``name`` (a flag) unless ``value`` is None or a number in [0, 1]."""
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise UserError(f"{name} must be in [0, 1], got {value}")
+
+
+@dataclass
+class FrameOptions:
+    """The per-frame settings that ``fastnst video`` and ``fastnst webcam`` share (flags of the same names).
+
+    ``strength``, ``preserve_color``, ``max_side``: as in ``Stylizer.stylize``.
+    ``stabilize``: None (off) or the strength in [0, 1] of :class:`fastnst.flow.Stabilizer`.
+    """
+
+    strength: float = 1.0
+    preserve_color: bool = False
+    max_side: int | None = None
+    stabilize: float | None = None
+
+    def validate(self) -> None:
+        check_fraction("--strength", self.strength)
+        if self.max_side is not None and self.max_side < 1:
+            raise UserError(f"--max-side must be at least 1, got {self.max_side}")
+        check_fraction("--stabilize", self.stabilize)
+
+
+@dataclass
+class VideoOptions(FrameOptions):
+    """How :func:`fastnst.video.convert_video` stylizes a clip (``fastnst video``).
+
+    The :class:`FrameOptions`, and: ``start``, ``duration``: the part of the clip to
+    convert, in seconds (None: to the end). ``report``: also measure the result's warping
+    error (:class:`fastnst.flow.WarpingError`). ``crf``: x264 quality of the output, 0-51
+    (lower: better and bigger; 18 is visually near-lossless).
+    """
+
+    start: float = 0.0
+    duration: float | None = None
+    report: bool = False
+    crf: int = 18
+
+    def validate(self) -> None:
+        super().validate()
+        if not 0 <= self.start < float("inf"):
+            raise UserError(f"--start must be a time >= 0, got {self.start}")
+        if self.duration is not None and not 0 < self.duration < float("inf"):
+            raise UserError(f"--duration must be positive, got {self.duration}")
+        if not 0 <= self.crf <= 51:
+            raise UserError(f"--crf must be between 0 and 51, got {self.crf}")
+
+
+@dataclass
+class WebcamOptions(FrameOptions):
+    """Settings of :func:`fastnst.webcam.run_webcam` (``fastnst webcam``).
+
+    The :class:`FrameOptions` (``stabilize`` None: start with stabilization off; the s key
+    turns it on at :data:`STABILIZE_STRENGTH`), and: ``camera``: camera index (used when
+    ``source`` is None); ``source``: a video file or a stream URL instead. ``device``:
+    onnxruntime device. ``headless``: no window (stop with ``frames``, the end of a file
+    source or Ctrl-C). ``record``: write the stylized stream to this video file
+    (mp4/m4v/mov/mkv). ``frames``: stop after this many stylized frames. ``snapshot_dir``:
+    where the space key saves PNG snapshots.
+    """
+
+    camera: int = 0
+    source: str | None = None
+    device: str = "auto"
+    headless: bool = False
+    record: str | None = None
+    frames: int | None = None
+    snapshot_dir: str = "."
+
+    def validate(self) -> None:
+        super().validate()
+        if self.frames is not None and self.frames < 1:
+            raise UserError(f"--frames must be at least 1, got {self.frames}")

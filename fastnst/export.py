@@ -22,6 +22,7 @@ import numpy as np
 
 from . import __version__
 from .errors import UserError
+from .runtime import read_metadata  # noqa: F401  (the one metadata reader; re-exported for export users)
 
 OPSET = 18  # opset 17 fails with the dynamo exporter (torch 2.14); the legacy exporter fails too
 
@@ -38,8 +39,6 @@ IO_SPEC: dict = {
 CHECK_SIZES = ((256, 256), (333, 517), (97, 131))  # (height, width)
 FP16_MIN_PSNR = 40.0  # dB, fp16 export vs fp32 PyTorch on the natural-like image
 
-META_KEYS = ("fastnst_version", "preset", "style", "io", "training", "model_config", "precision")
-_JSON_KEYS = ("io", "training", "model_config")
 
 
 # --------------------------------------------------------------------------- test images
@@ -221,7 +220,7 @@ def export_onnx(model, path, meta: dict, *, fp16: bool = False, check: bool = Tr
         "training": json.dumps(meta or {}),
         "model_config": json.dumps(asdict(model.config)),
     }
-    from .image import atomic_output
+    from .files import atomic_output
 
     report: dict = {"path": os.fspath(path), "opset": OPSET, "fp16": fp16, "checked": check}
     with atomic_output(path, suffix=".onnx") as temp:
@@ -231,35 +230,6 @@ def export_onnx(model, path, meta: dict, *, fp16: bool = False, check: bool = Tr
             report.update(_check(temp, model, fp16=fp16, atol=atol))
         report["file_size"] = os.path.getsize(temp)
     return report
-
-
-def read_metadata(path) -> dict:
-    """The fastnst metadata of an exported ONNX file, JSON values parsed back into dicts.
-
-    A missing file or one that is not ONNX raises `UserError`; an ONNX file without fastnst
-    metadata gives whatever ``metadata_props`` it has.
-    """
-    import onnx
-
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise UserError(f"file not found: {path}")
-    try:
-        proto = onnx.load(path, load_external_data=False)
-    except Exception as e:
-        raise UserError(f"{path} is not an ONNX model ({type(e).__name__})") from None
-    if not proto.graph.node or not proto.opset_import:
-        raise UserError(f"{path} is not an ONNX model")
-    out: dict = {}
-    for entry in proto.metadata_props:
-        value = entry.value
-        if entry.key in _JSON_KEYS:
-            try:
-                value = json.loads(value)
-            except ValueError:
-                pass
-        out[entry.key] = value
-    return out
 
 
 # --------------------------------------------------------------------------- Triton
@@ -313,7 +283,7 @@ def write_triton_repo(onnx_path, repo_dir, name: str | None = None, max_batch_si
 
     import onnx
 
-    from .image import check_not_input
+    from .files import check_not_input
 
     onnx_path, repo_dir = os.fspath(onnx_path), os.fspath(repo_dir)
     if int(max_batch_size) < 0:

@@ -66,6 +66,21 @@ def portable_spec(text: str) -> str:
     return f"{name}{sep}{os.path.basename(arg)}" if sep else text
 
 
+def weights_sha256(text: str) -> str | None:
+    """The SHA-256 (hex) of a spec's weight file, recorded beside :func:`portable_spec` so a model file
+    names its loss network exactly without a path; None for specs without a file (``vgg16``, random)."""
+    import hashlib
+
+    name, sep, arg = text.partition(":")
+    if not sep or name.startswith("random") or not os.path.isfile(arg):
+        return None
+    digest = hashlib.sha256()
+    with open(arg, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def default_spec() -> str:
     """The loss-network spec used when none is given: ``$FASTNST_LOSS_NET`` or ``vgg16``."""
     return os.environ.get(ENV_VAR) or DEFAULT_SPEC

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from fastnst.config import from_dict
 from fastnst.errors import UserError
 
 BLOCK_TYPES = ("basic", "dwsep", "bottleneck")
@@ -343,14 +344,6 @@ def _config_to_dict(config: ModelConfig) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
 
 
-def _config_from_dict(d: dict) -> ModelConfig:
-    known = {f.name for f in fields(ModelConfig)}
-    unknown = set(d) - known
-    if unknown:
-        raise ValueError(f"unknown model_config fields {sorted(unknown)}")
-    return ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
-
-
 def save_model_file(path: str | os.PathLike, model: TransformerNet, meta: dict, half: bool = False) -> None:
     """Write a self-describing model file atomically (temp file in the same folder, then rename).
 
@@ -373,7 +366,7 @@ def save_model_file(path: str | os.PathLike, model: TransformerNet, meta: dict, 
         "state_dict": state,
         "meta": meta,
     }
-    from .image import atomic_output
+    from .files import atomic_output
 
     with atomic_output(path, suffix=".tmp") as tmp, open(tmp, "wb") as f:  # umask permissions, not 0600
         torch.save(payload, f)
@@ -402,7 +395,7 @@ def load_model_file(path: str | os.PathLike, map_location="cpu") -> tuple[Transf
     if payload.get("version") != FILE_VERSION:
         raise UserError(f"{path}: unsupported model file version {payload.get('version')!r} (expected {FILE_VERSION})")
     try:
-        config = _config_from_dict(payload["model_config"])
+        config = from_dict(ModelConfig, payload["model_config"], strict=True, what="model_config")
         model = TransformerNet(config, preset=payload.get("preset"))
         state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
         model.load_state_dict(state)

@@ -26,13 +26,28 @@ import onnxruntime as ort
 from .errors import UserError
 from .image import blend, from_nchw, resize, resize_long_side, to_nchw, transfer_luminance
 
-__all__ = ["DEVICES", "Stylizer"]
+__all__ = ["DEVICES", "Stylizer", "load_style", "parse_metadata", "read_metadata"]
 
 _TRT, _CUDA, _CPU = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"
 DEVICES = ("auto", "tensorrt", "cuda", "cpu")
 _DEVICE_OF = {_TRT: "tensorrt", _CUDA: "cuda", _CPU: "cpu"}
 _JSON_KEYS = ("io", "training", "model_config")
 _WARMUP_SIZE = 64  # pixels, side of the square warm-up image
+_STYLE_IO = ("a style model takes one float image (N, 3, H, W) and returns one (N, 3, H, W) "
+             "(see 'fastnst export')")
+
+
+# onnxruntime's default logger severity as fastnst last set it. onnxruntime has a setter but no
+# getter, so this starts at its default (2: warnings) and is right unless other code sets it too.
+_logger_severity = 2
+
+
+def _set_logger_severity(level: int) -> int:
+    """Set onnxruntime's default logger severity; returns the one fastnst recorded before."""
+    global _logger_severity
+    previous, _logger_severity = _logger_severity, level
+    ort.set_default_logger_severity(level)
+    return previous
 
 
 def _as_rgb(frame) -> np.ndarray:
@@ -47,6 +62,41 @@ def _as_rgb(frame) -> np.ndarray:
     if frame.ndim == 3 and frame.shape[2] == 3:
         return frame
     raise UserError(f"frames must have shape (H, W), (H, W, 3) or (H, W, 4), got {frame.shape}")
+
+
+def _first_line(error: Exception) -> str:
+    """An exception's message cut to its first non-empty line (onnxruntime's run to several)."""
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+
+
+def parse_metadata(props) -> dict:
+    """An ONNX file's ``metadata_props`` (key -> string) with fastnst's JSON values parsed back."""
+    out = dict(props)
+    for key in _JSON_KEYS:
+        if key in out:
+            try:
+                out[key] = json.loads(out[key])
+            except ValueError:
+                pass
+    return out
+
+
+def read_metadata(path) -> dict:
+    """The metadata of an ONNX file (:func:`parse_metadata`), read with onnxruntime on the CPU.
+
+    A missing file or one that is not ONNX raises UserError; an ONNX file without fastnst
+    metadata gives whatever ``metadata_props`` it has.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise UserError(f"file not found: {path}")
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    try:
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    except Exception as e:
+        raise UserError(f"{path} is not an ONNX model onnxruntime can load ({type(e).__name__})") from None
+    return parse_metadata(session.get_modelmeta().custom_metadata_map)
 
 
 def _starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -78,17 +128,24 @@ class Stylizer:
     ``"tensorrt"``, ``"cuda"`` (UserError where not usable, never a silent CPU run) or
     ``"cpu"``. ``threads``: onnxruntime intra-op threads (None: onnxruntime's default).
 
+    ``value_range``: the pixel range the network takes and returns: 1 for fastnst's own exports
+    ([0, 1]); 255 runs a foreign model that works in [0, 255], such as the ONNX Model Zoo's
+    fast_neural_style (never guessed: a fastnst file's metadata must agree). A model with a
+    fixed input size (the zoo's 224x224) is run on the frame resized to that size.
+
     Attributes: ``path``, ``provider`` (the execution provider in use), ``device``
     ("tensorrt" / "cuda" / "cpu"), ``metadata`` (the file's fastnst metadata, JSON values
     parsed), ``style`` and ``preset``.
     """
 
-    def __init__(self, style_or_path, device: str = "auto", threads: int | None = None):
+    def __init__(self, style_or_path, device: str = "auto", threads: int | None = None, value_range: float = 1.0):
         self.path = self._resolve(style_or_path)
         if device not in DEVICES:
             raise UserError(f"unknown device '{device}' (choose from {', '.join(DEVICES)})")
         if threads is not None and int(threads) < 1:
             raise UserError(f"threads must be >= 1, got {threads}")
+        if not float(value_range) > 0:
+            raise UserError(f"value range must be positive, got {value_range}")
         self.threads = None if threads is None else int(threads)
         self.session = self._open(device)
         self.provider = self.session.get_providers()[0]
@@ -98,19 +155,42 @@ class Stylizer:
         self.preset = str(self.metadata.get("preset") or "") or None
         self._in = self.session.get_inputs()[0].name
         self._out = self.session.get_outputs()[0].name
+        self.fixed_size = self._check_io(float(value_range))  # (H, W) of a fixed-size model, else None
+        self._scale = float(value_range)
         self._buffer: np.ndarray | None = None  # reused batch input, see _run_batch
         # On a GPU provider, run through an IO binding (see _run_bound); the CPU path is a plain run.
         self._io_binding = self.device in ("cuda", "tensorrt")
         self._binding = None
-        self._run(np.zeros((1, 3, _WARMUP_SIZE, _WARMUP_SIZE), np.float32))  # warm-up
+        h, w = self.fixed_size or (_WARMUP_SIZE, _WARMUP_SIZE)
+        try:
+            y = self._run(np.zeros((1, 3, h, w), np.float32))  # warm-up, and a check of what comes out
+        except Exception as e:
+            raise UserError(f"cannot run style model {self.path}: {type(e).__name__}: {_first_line(e)}") from None
+        if y.ndim != 4 or y.shape[1] != 3:
+            raise UserError(f"{self.path} is not a style model: it returned shape {tuple(y.shape)}; {_STYLE_IO}")
 
     # ------------------------------------------------------------------ loading
 
     @staticmethod
     def _resolve(style_or_path) -> str:
-        from .styles import find_style
+        from .styles import pick
 
-        return str(find_style(style_or_path, suffix=".onnx").path)  # UserError listing the shipped ones
+        return str(pick(style_or_path).path)  # UserError listing the shipped ones
+
+    def _check_io(self, value_range: float) -> tuple[int, int] | None:
+        """UserError unless the model is one image in, one image out; the fixed (H, W) of its input, if any."""
+        ins, outs = self.session.get_inputs(), self.session.get_outputs()
+        shape = ins[0].shape if len(ins) == 1 else []
+        floats = ("tensor(float)", "tensor(float16)")
+        if (len(ins) != 1 or len(outs) != 1 or len(shape) != 4 or shape[1] not in (3, None) and not isinstance(shape[1], str)
+                or ins[0].type not in floats or outs[0].type not in floats):
+            got = ", ".join(f"{i.name} {i.type} {i.shape}" for i in ins) or "no inputs"
+            raise UserError(f"{self.path} is not a style model (inputs: {got}; {len(outs)} outputs): {_STYLE_IO}")
+        spec = self.metadata.get("io")
+        if isinstance(spec, dict) and spec.get("input", {}).get("range") not in (None, [0, value_range]):
+            raise UserError(f"{self.path} takes values in {spec['input']['range']} (its metadata), not [0, {value_range:g}]")
+        h, w = shape[2:]
+        return (h, w) if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 else None
 
     def _options(self) -> ort.SessionOptions:
         opts = ort.SessionOptions()
@@ -125,16 +205,16 @@ class Stylizer:
                 return ort.InferenceSession(self.path, self._options(), providers=providers)
             # A GPU provider that fails to load logs errors through onnxruntime's default
             # logger and prints an "EP Error" banner; neither is news for a probe.
-            ort.set_default_logger_severity(4)
+            previous = _set_logger_severity(4)
             try:
                 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                     return ort.InferenceSession(self.path, self._options(), providers=providers)
             finally:
-                ort.set_default_logger_severity(2)
+                _set_logger_severity(previous)
         except Exception as e:
             if quiet:
                 raise
-            raise UserError(f"cannot load style model {self.path}: {type(e).__name__}: {e}") from None
+            raise UserError(f"cannot load style model {self.path}: {type(e).__name__}: {_first_line(e)}") from None
 
     def _open(self, device: str) -> ort.InferenceSession:
         available = ort.get_available_providers()
@@ -167,14 +247,7 @@ class Stylizer:
         return session
 
     def _read_metadata(self) -> dict:
-        props = dict(self.session.get_modelmeta().custom_metadata_map)
-        for key in _JSON_KEYS:
-            if key in props:
-                try:
-                    props[key] = json.loads(props[key])
-                except ValueError:
-                    pass
-        return props
+        return parse_metadata(self.session.get_modelmeta().custom_metadata_map)
 
     def __repr__(self) -> str:
         return (f"Stylizer(style={self.style!r}, preset={self.preset!r}, device={self.device!r}, "
@@ -183,10 +256,14 @@ class Stylizer:
     # ------------------------------------------------------------------ running
 
     def _run(self, x: np.ndarray) -> np.ndarray:
+        """float32 (N, 3, H, W) in [0, 1] -> the network's (N, 3, H, W) output, back in [0, 1] units."""
+        if self._scale != 1.0:
+            x = x * np.float32(self._scale)
         if self._io_binding:
-            return self._run_bound(x)
-        (y,) = self.session.run([self._out], {self._in: x})
-        return y
+            y = self._run_bound(x)
+        else:
+            (y,) = self.session.run([self._out], {self._in: x})
+        return y if self._scale == 1.0 else y / np.float32(self._scale)
 
     def _run_bound(self, x: np.ndarray) -> np.ndarray:
         """One run through a reused IO binding: float32 (N, 3, H, W) host array in, new host array out.
@@ -218,6 +295,8 @@ class Stylizer:
     def _network(self, rgb: np.ndarray, tile: int | None, overlap: int) -> np.ndarray:
         """The network's uint8 RGB output for uint8 RGB `rgb` (same size), whole or tiled."""
         h, w = rgb.shape[:2]
+        if self.fixed_size is not None:  # resized to the model's size here, back to the frame's in _finish
+            return from_nchw(self._run(to_nchw(resize(rgb, self.fixed_size[::-1]))))
         if tile is None or (h <= tile and w <= tile):
             return from_nchw(self._run(to_nchw(rgb)))
         acc = np.zeros((3, h, w), np.float32)
@@ -289,8 +368,29 @@ class Stylizer:
             raise UserError(f"stylize_batch needs frames of one size, got {sorted({f.shape for f in rgbs})}")
         if float(strength) == 0.0:
             return [f.copy() for f in rgbs]
+        if self.fixed_size is not None:  # a fixed-size model may also fix its batch at 1
+            return [self.stylize(f, strength=strength, preserve_color=preserve_color, max_side=max_side) for f in rgbs]
         smalls = rgbs
         if max_side and max(rgbs[0].shape[:2]) > int(max_side):
             smalls = [resize_long_side(f, max_side) for f in rgbs]
         out = self._run_batch(smalls)
         return [self._finish(rgb, from_nchw(y), float(strength), preserve_color) for rgb, y in zip(rgbs, out)]
+
+
+def load_style(style, use: str = "any", device: str = "auto", threads: int | None = None,
+               value_range: float = 1.0) -> Stylizer:
+    """The :class:`Stylizer` of the model that serves ``style`` for ``use`` on this machine.
+
+    ``style``: a style argument (:func:`fastnst.styles.resolve_styles`); where it names several
+    presets, :data:`fastnst.styles.PREFERENCE` picks one for ``use`` on the device that loads
+    (``device="auto"``: the CPU table unless a GPU provider loads).
+    """
+    from .styles import best_of, resolve_styles
+
+    files = resolve_styles(style)
+    first = best_of(files, use, gpu=device in ("cuda", "tensorrt"))
+    stylizer = Stylizer(first.path, device=device, threads=threads, value_range=value_range)
+    best = best_of(files, use, gpu=stylizer.device != "cpu")
+    if best != first:  # "auto" found a GPU: the GPU row of the table
+        stylizer = Stylizer(best.path, device=stylizer.device, threads=threads, value_range=value_range)
+    return stylizer

@@ -1,10 +1,21 @@
-"""The styles shipped with fastnst: trained model files in ``fastnst/pretrained/``.
+"""The style catalog: which model file serves a style, for what use, on which device.
 
-File names are ``<style>_<preset>.pth`` (the self-describing model files of
-:mod:`fastnst.models`) and ``<style>_<preset>.onnx`` (what :mod:`fastnst.runtime` runs); the
-recipes that reproduce them are in the repository's ``training/``. Everything that takes "a
-style" (the CLI, the runtime, the web app) names it the same way, through :func:`resolve_styles`:
-a model file, a shipped style's name, or ``<style>_<preset>``.
+Shipped styles are trained model files in ``fastnst/pretrained/`` named ``<style>_<preset>.pth``
+(the self-describing model files of :mod:`fastnst.models`) and ``<style>_<preset>.onnx`` (what
+:mod:`fastnst.runtime` runs); the recipes that reproduce them are in the repository's
+``training/``. Everything that takes "a style" (the CLI, the runtime, the web app, the
+benchmark) names it the same way, through :func:`resolve_styles`:
+
+- a model file: ``my_style.onnx``, ``runs/x/model.onnx``;
+- a shipped file's name: ``wave_lite.onnx`` (found in ``pretrained/`` when no such file is here);
+- ``<style>_<preset>``: ``wave_lite``, exactly that file;
+- a style's name: ``wave``, every preset of it; :func:`pick` then chooses one by :data:`PREFERENCE`.
+
+:class:`Catalog` is the set of styles a front end offers (the web app's dropdowns, the webcam's
+n/p keys), grouped by style name.
+
+    >>> pick("wave", "stream", gpu=False).path.name
+    'wave_lite.onnx'
 """
 
 from __future__ import annotations
@@ -13,10 +24,29 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import PRESET_NAMES
 from .errors import UserError
 
+__all__ = ["PREFERENCE", "PRESET_NAMES", "PRETRAINED", "USES", "Catalog", "StyleFile", "best_of", "find_style",
+           "list_styles", "pick", "resolve_styles", "style_file"]
+
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
-PRESET_NAMES = ("lite", "johnson")  # fastest first; fastnst.models.PRESETS' names, kept free of torch here
+
+# The one table of which preset serves a use, best first, on a CPU and on a GPU. Live frames
+# (webcam, web app stream) and video need speed on a CPU; a still image is worth johnson's
+# time anywhere. "any" is what a bare name means where no use is known (Stylizer("wave")).
+USES = ("stream", "video", "image", "any")
+PREFERENCE: dict[tuple[str, bool], tuple[str, ...]] = {
+    # (use, gpu):       presets, best first
+    ("stream", False): ("lite", "johnson"),
+    ("stream", True): ("johnson", "lite"),
+    ("video", False): ("lite", "johnson"),
+    ("video", True): ("johnson", "lite"),
+    ("image", False): ("johnson", "lite"),
+    ("image", True): ("johnson", "lite"),
+    ("any", False): ("lite", "johnson"),
+    ("any", True): ("lite", "johnson"),
+}
 
 
 @dataclass(frozen=True)
@@ -28,6 +58,11 @@ class StyleFile:
     @property
     def size_bytes(self) -> int:
         return self.path.stat().st_size
+
+    @property
+    def exact_name(self) -> str:
+        """The style argument that names exactly this file: ``wave_lite``, or the path of a file of its own."""
+        return f"{self.name}_{self.preset}" if self.preset else str(self.path)
 
 
 def style_file(path) -> StyleFile:
@@ -45,23 +80,43 @@ def list_styles(suffix: str = ".pth") -> list[StyleFile]:
     return sorted((s for s in found if s.preset), key=lambda s: (s.name, s.preset))
 
 
+def _shipped_names(suffix: str) -> str:
+    return ", ".join(sorted({s.name for s in list_styles(suffix)})) or "none"
+
+
 def resolve_styles(item, suffix: str = ".onnx") -> list[StyleFile]:
-    """What a user's style argument names: a model file (itself), ``<style>_<preset>`` (that shipped
-    file) or a shipped style's name (its files of every preset, fastest first).
+    """What a user's style argument names (see the module docstring): a list of model files,
+    fastest preset first.
 
     A UserError names a missing file, or lists the shipped styles when no name matches.
     """
     item = os.fspath(item)
     if os.path.isfile(item):
         return [style_file(item)]
-    if item.lower().endswith(suffix) or os.sep in item or "/" in item:
+    if os.sep in item or "/" in item:
         raise UserError(f"style model not found: {item}")
+    if item.lower().endswith(suffix):
+        if (PRETRAINED / item).is_file():  # a shipped file's name: wave_lite.onnx
+            return [style_file(PRETRAINED / item)]
+        raise UserError(f"style model not found: {item} (shipped styles: {_shipped_names(suffix)})")
     shipped = list_styles(suffix)
     found = [s for s in shipped if item in (s.name, f"{s.name}_{s.preset}")]
     if not found:
-        known = ", ".join(sorted({s.name for s in shipped})) or "none"
-        raise UserError(f"no style file or shipped style '{item}' (shipped: {known})")
+        raise UserError(f"no style file or shipped style '{item}' (shipped: {_shipped_names(suffix)})")
     return sorted(found, key=lambda s: PRESET_NAMES.index(s.preset))
+
+
+def best_of(files: list[StyleFile], use: str, gpu: bool) -> StyleFile:
+    """The file of ``files`` (one style's presets) that :data:`PREFERENCE` ranks first for (use, gpu)."""
+    if use not in USES:
+        raise ValueError(f"unknown use '{use}' (one of {', '.join(USES)})")
+    order = PREFERENCE[(use, bool(gpu))]
+    return min(files, key=lambda s: order.index(s.preset) if s.preset in order else len(order))
+
+
+def pick(item, use: str = "any", gpu: bool = False, suffix: str = ".onnx") -> StyleFile:
+    """The one model file that serves the style argument ``item`` for ``use`` on a CPU or GPU."""
+    return best_of(resolve_styles(item, suffix), use, gpu)
 
 
 def find_style(name, preset: str | None = None, suffix: str = ".pth") -> StyleFile:
@@ -71,6 +126,39 @@ def find_style(name, preset: str | None = None, suffix: str = ".pth") -> StyleFi
     """
     matches = [s for s in resolve_styles(name, suffix) if preset in (None, s.preset)]
     if not matches:
-        known = ", ".join(sorted({s.name for s in list_styles(suffix)})) or "none"
-        raise UserError(f"no shipped style '{name}' for preset {preset}; shipped: {known}")
+        raise UserError(f"no shipped style '{name}' for preset {preset}; shipped: {_shipped_names(suffix)}")
     return matches[0]
+
+
+class Catalog:
+    """The styles a front end offers, by name: ``{style name: [its model files]}``, in the given order.
+
+    ``items``: style arguments (:func:`resolve_styles`); None: every shipped style. Every item is
+    resolved here, so a style that does not exist is an error before anything runs. Two
+    arguments for one style name (``wave_lite`` and ``wave_johnson``) are one style with two presets.
+    """
+
+    def __init__(self, items=None, suffix: str = ".onnx"):
+        if items is None:
+            files = list_styles(suffix)
+            if not files:
+                raise UserError(f"no styles are bundled with this installation: give a style model ({suffix})")
+        else:
+            files = [f for item in items for f in resolve_styles(item, suffix)]
+            if not files:
+                raise UserError(f"give at least one style model ({suffix})")
+        self.styles: dict[str, list[StyleFile]] = {}
+        for f in files:
+            same = self.styles.setdefault(f.name, [])
+            if f not in same:
+                same.append(f)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.styles)
+
+    def pick(self, name: str, use: str, gpu: bool) -> StyleFile:
+        """The file serving style ``name`` for ``use`` (:data:`USES`) on a CPU or GPU; UserError if not offered."""
+        if name not in self.styles:
+            raise UserError(f"unknown style '{name}' (choose from {', '.join(self.styles)})")
+        return best_of(self.styles[name], use, gpu)

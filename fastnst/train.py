@@ -23,7 +23,7 @@ import os
 import random
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +32,12 @@ import torch.distributed as dist
 
 from . import __version__
 from . import image as im
-from .config import TrainConfig
+from .config import TrainConfig, from_dict
 from .devices import resolve_device
 from .errors import UserError, warn
+from .files import atomic_output
 from .losses import PerceptualLoss, random_flow, temporal_loss, warp_torch
-from .lossnet import build_loss_net, portable_spec
+from .lossnet import build_loss_net, portable_spec, weights_sha256
 from .models import create_model, save_model_file
 
 CHECKPOINT_FORMAT = "fastnst-checkpoint"
@@ -152,7 +153,7 @@ def checkpoints(run_dir: str) -> list[Path]:
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
-    with im.atomic_output(path, suffix=".tmp") as tmp:
+    with atomic_output(path, suffix=".tmp") as tmp:
         torch.save(obj, tmp)
 
 
@@ -181,14 +182,6 @@ def load_checkpoint(path: Path) -> dict:
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise UserError(f"'{path}' is not a fastnst checkpoint")
     return ckpt
-
-
-def config_from_dict(d: dict) -> TrainConfig:
-    known = {f.name for f in fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in d.items() if k in known})
-    if cfg.style_layers is not None:
-        cfg.style_layers = tuple(cfg.style_layers)
-    return cfg
 
 
 # ----------------------------------------------------------------------------- training
@@ -223,7 +216,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
         if not found:
             raise UserError(f"no checkpoint to resume from in '{resume}/checkpoints'")
         ckpt = load_checkpoint(found[-1])
-        cfg = config_from_dict(ckpt["config"])
+        cfg = from_dict(TrainConfig, ckpt["config"], strict=False)  # a checkpoint of another version may differ
         cfg.output = resume
     cfg.validate()
     if not cfg.style:
@@ -352,6 +345,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
     if main_proc:
         meta = {
             "style": style_name, "style_file": os.path.basename(cfg.style), "loss_net": portable_spec(net.spec),
+            "loss_net_sha256": weights_sha256(net.spec),
             "style_layers": list(crit.style_layers), "content_layer": crit.content_layer,
             "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
             "temporal_weight": cfg.temporal_weight, "style_scales": cfg.style_scales,
@@ -398,7 +392,7 @@ def _trim_log(path: Path, step: int) -> None:
         return
     with open(path, newline="") as f:
         rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
-    with im.atomic_output(path, suffix=".tmp") as tmp, open(tmp, "w", newline="") as f:
+    with atomic_output(path, suffix=".tmp") as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, LOG_FIELDS)
         w.writeheader()
         w.writerows(rows)

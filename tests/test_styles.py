@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastnst.cli import load_recipe
+from fastnst.config import load_recipe
 from fastnst.config import TrainConfig
 from fastnst.errors import UserError
 from fastnst.models import PRESETS, load_model_file
