@@ -62,6 +62,26 @@ positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive numb
 non_negative_float = _number(float, lambda v: 0 <= v < float("inf"), "a number >= 0", "non_negative_float")
 
 
+def need_torch(command: str, module: str = "torch") -> None:
+    """A UserError naming the install command when ``module`` (of the [train] extra), which ``command``
+    needs, is missing. The base install has no torch: it runs styles, it does not make them."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        what = "PyTorch" if module == "torch" else module
+        raise UserError(f"'{PROG} {command}' needs {what}, which is not installed: "
+                        "pip install 'fastnst[train]' (in a clone: pip install -e '.[train]')") from None
+
+
+def free_default(path: str, overwrite: bool) -> str:
+    """``path``, a default output name the user did not give: UserError if a file is there already."""
+    if os.path.lexists(path) and not overwrite:
+        raise UserError(f"{path} exists: name the output with -o, or pass --overwrite to replace it")
+    return path
+
+
 def layer_list(text: str) -> tuple[str, ...]:
     layers = tuple(s.strip() for s in text.split(",") if s.strip())
     if not layers:
@@ -69,11 +89,24 @@ def layer_list(text: str) -> tuple[str, ...]:
     return layers
 
 
-def config_from_args(cls, args: argparse.Namespace):
-    """The config dataclass ``cls`` filled from the flags of the same names."""
+def given_flags(cls, args: argparse.Namespace) -> dict:
+    """The flags of ``args`` that are fields of the config dataclass ``cls``, None (not given) left out."""
     from dataclasses import fields
 
-    return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)})
+    return {f.name: getattr(args, f.name) for f in fields(cls) if getattr(args, f.name, None) is not None}
+
+
+def config_from_args(cls, args: argparse.Namespace):
+    """The config dataclass ``cls`` from the flags of the same names; a flag not given keeps the field's default."""
+    from .config import from_dict
+
+    return from_dict(cls, given_flags(cls, args))
+
+
+def shown(text: str, default) -> str:
+    """Help text that names a flag's default: for flags that default to None, so that what was given can
+    be told from what was not (``train --recipe``: the flags given beat the recipe)."""
+    return text if default in (None, False) else f"{text} (default: {default})"
 
 
 def add_loss_flags(p: argparse.ArgumentParser, defaults) -> None:
@@ -82,12 +115,12 @@ def add_loss_flags(p: argparse.ArgumentParser, defaults) -> None:
     ``defaults`` is the command's config dataclass instance, for the weights' defaults.
     """
     g = p.add_argument_group("loss")
-    g.add_argument("--content-weight", type=non_negative_float, default=defaults.content_weight,
-                   help="weight of the content loss")
-    g.add_argument("--style-weight", type=non_negative_float, default=defaults.style_weight,
-                   help="weight of the style loss; higher: more style, less photo")
-    g.add_argument("--tv-weight", type=non_negative_float, default=defaults.tv_weight,
-                   help="weight of the total-variation (smoothness) loss")
+    g.add_argument("--content-weight", type=non_negative_float,
+                   help=shown("weight of the content loss", defaults.content_weight))
+    g.add_argument("--style-weight", type=non_negative_float,
+                   help=shown("weight of the style loss; higher: more style, less photo", defaults.style_weight))
+    g.add_argument("--tv-weight", type=non_negative_float,
+                   help=shown("weight of the total-variation (smoothness) loss", defaults.tv_weight))
     g.add_argument("--loss-net", metavar="SPEC", default=None,
                    help="loss network: vgg16, vgg19, vgg16:PATH, vgg19:PATH, vgg19-normalised:PATH, "
                         "vgg19-normalised+random-deep:PATH, random-vgg16[:SEED], random-vgg19[:SEED] "
@@ -116,7 +149,9 @@ def _add_optimize(sub) -> None:
     )
     p.add_argument("content", nargs="?", help="content image (default: bundled sample photo)")
     p.add_argument("style", nargs="?", help="style image (default: bundled sample pattern)")
-    p.add_argument("-o", "--output", default="stylized.png", help="output image (format from the extension)")
+    p.add_argument("-o", "--output", help="output image, format from the extension (default: stylized.png, "
+                                        "which is never replaced without --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace the default output if it exists")
     p.add_argument("--size", type=positive_int, default=d.size, help="long side of the output, pixels")
     p.add_argument("--iterations", type=positive_int, default=d.iterations, help="optimizer steps")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer, help="optimizer")
@@ -133,14 +168,17 @@ def _add_optimize(sub) -> None:
 
 
 def _run_optimize(args) -> int:
+    need_torch("optimize")
     from . import image as im
     from .config import OptimizeConfig
+    from .files import check_not_input
     from .optimize import optimize
 
     content = im.load_image(args.content) if args.content else im.sample_content()
     style = im.load_image(args.style) if args.style else im.sample_style()
     inputs = [p for p in (args.content, args.style) if p]
-    im.check_not_input(args.output, inputs)
+    args.output = args.output or free_default("stylized.png", args.overwrite)
+    check_not_input(args.output, inputs)
     cfg = config_from_args(OptimizeConfig, args)
     result, stats = optimize(content, style, cfg, progress=not args.quiet)
     im.save_image(args.output, result, inputs=inputs)
@@ -172,91 +210,61 @@ def _add_train(sub) -> None:
                                                     "flags given here override it. See training/")
     p.add_argument("--data-root", metavar="DIR", help="folder that relative style/data/val paths in the recipe "
                                                       "are taken from (default: the recipe's folder)")
-    p.add_argument("--preset", default=d.preset, help="network preset: johnson or lite")
-    p.add_argument("--image-size", type=positive_int, default=d.image_size, help="training crop size, pixels")
+    p.add_argument("--preset", help=shown("network preset: johnson or lite", d.preset))
+    p.add_argument("--image-size", type=positive_int, help=shown("training crop size, pixels", d.image_size))
     p.add_argument("--style-size", type=positive_int, help="style image long side (default: --image-size)")
-    p.add_argument("--crop-min", type=positive_float, default=d.crop_min,
-                   help="smallest training crop side, as a fraction of the photo's short side")
-    p.add_argument("--crop-max", type=positive_float, default=d.crop_max,
-                   help="largest training crop side, as a fraction of the photo's short side (with "
-                        "--image-size it sets how much the photos are scaled down while training)")
-    p.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="images per step and process")
+    p.add_argument("--crop-min", type=positive_float,
+                   help=shown("smallest training crop side, as a fraction of the photo's short side", d.crop_min))
+    p.add_argument("--crop-max", type=positive_float,
+                   help=shown("largest training crop side, as a fraction of the photo's short side (with "
+                        "--image-size it sets how much the photos are scaled down while training)", d.crop_max))
+    p.add_argument("--batch-size", type=positive_int, help=shown("images per step and process", d.batch_size))
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--iterations", type=positive_int, default=d.iterations, help="training steps")
+    g.add_argument("--iterations", type=positive_int, help=shown("training steps", d.iterations))
     g.add_argument("--epochs", type=positive_float, help="passes over the data (instead of --iterations)")
-    p.add_argument("--lr", type=positive_float, default=d.lr, help="Adam learning rate")
-    p.add_argument("--lr-schedule", choices=("cosine", "constant"), default=d.lr_schedule,
-                   help="cosine decays to lr/10 over the run")
+    p.add_argument("--lr", type=positive_float, help=shown("Adam learning rate", d.lr))
+    p.add_argument("--lr-schedule", choices=("cosine", "constant"),
+                   help=shown("cosine decays to lr/10 over the run", d.lr_schedule))
     add_loss_flags(p, d)
-    p.add_argument("--temporal-weight", type=non_negative_float, default=d.temporal_weight,
-                   help="weight of the temporal loss (0: off): each batch is also warped by a random smooth "
+    p.add_argument("--temporal-weight", type=non_negative_float,
+                   help=shown("weight of the temporal loss (0: off): each batch is also warped by a random smooth "
                         "flow, and outputs that do not follow the motion are penalised; steadier video, "
-                        "one more network pass per step")
+                        "one more network pass per step", d.temporal_weight))
     p.add_argument("--val", metavar="DIR", help="folder of preview images (default: the first training images)")
-    p.add_argument("--preview-every", type=positive_int, default=d.preview_every, help="steps between previews")
-    p.add_argument("--log-every", type=positive_int, default=d.log_every, help="steps between log.csv rows")
-    p.add_argument("--checkpoint-every", type=positive_int, default=d.checkpoint_every, help="steps between checkpoints")
-    p.add_argument("--keep", type=positive_int, default=d.keep, help="checkpoints to keep")
-    p.add_argument("--workers", type=int, default=d.workers, help="data-loading processes (0: in the main process)")
-    p.add_argument("--seed", type=int, default=d.seed, help="random seed")
-    p.add_argument("--device", default=d.device, help="cpu, cuda, cuda:N or auto")
-    p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
-    p.add_argument("--amp", choices=("none", "bf16", "fp16"), default=d.amp,
-                   help="mixed precision (bf16 on CPU or GPU, fp16 on GPU)")
+    p.add_argument("--preview-every", type=positive_int, help=shown("steps between previews", d.preview_every))
+    p.add_argument("--log-every", type=positive_int, help=shown("steps between log.csv rows", d.log_every))
+    p.add_argument("--checkpoint-every", type=positive_int, help=shown("steps between checkpoints", d.checkpoint_every))
+    p.add_argument("--keep", type=positive_int, help=shown("checkpoints to keep", d.keep))
+    p.add_argument("--workers", type=int, help=shown("data-loading processes (0: in the main process)", d.workers))
+    p.add_argument("--seed", type=int, help=shown("random seed", d.seed))
+    p.add_argument("--device", help=shown("cpu, cuda, cuda:N or auto", d.device))
+    p.add_argument("--channels-last", action="store_true", default=None, help="channels-last memory format")
+    p.add_argument("--amp", choices=("none", "bf16", "fp16"),
+                   help=shown("mixed precision (bf16 on CPU or GPU, fp16 on GPU)", d.amp))
     p.add_argument("--style-name", help="name recorded in the model (default: the style file's name)")
-    p.add_argument("--save-half", action="store_true", help="store the final model's weights as fp16 (half the size)")
+    p.add_argument("--save-half", action="store_true", default=None,
+                   help="store the final model's weights as fp16 (half the size)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_run_train, train_parser=p)
+    p.set_defaults(func=_run_train)
 
 
 def _run_train(args) -> int:
-    from .config import TrainConfig
+    need_torch("train")
+    from .config import TrainConfig, load_recipe, train_config
     from .train import train
 
     if args.resume:
         out = train(resume=args.resume, progress=not args.quiet)
     else:
-        if args.recipe:
-            # parse the flags again over the recipe's values: argparse fills in defaults only for
-            # what the namespace lacks, so a flag given counts even where it equals its default
-            recipe = load_recipe(args.recipe, args.data_root)
-            argv = args.argv[args.argv.index("train") + 1:]
-            args = args.train_parser.parse_args(argv, namespace=argparse.Namespace(**recipe))
-        missing = [f"--{n}" for n in ("style", "data", "output") if not getattr(args, n)]
+        recipe = load_recipe(args.recipe, args.data_root) if args.recipe else None
+        cfg = train_config(recipe, given_flags(TrainConfig, args))  # flags beat the recipe
+        missing = [f"--{n}" for n in ("style", "data", "output") if not getattr(cfg, n)]
         if missing:
             raise UserError(f"train needs {', '.join(missing)} (or --resume RUN_DIR)")
-        cfg = config_from_args(TrainConfig, args)
+        cfg.validate()  # before the data scan and the loss network
         out = train(cfg, progress=not args.quiet)
     print(f"wrote {out}")
     return 0
-
-
-def load_recipe(path: str, data_root: str | None) -> dict:
-    """Read a training recipe: TrainConfig fields as JSON; relative paths resolved against ``data_root``."""
-    import json
-
-    from .config import TrainConfig
-
-    try:
-        with open(path) as f:
-            recipe = json.load(f)
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot read recipe '{path}': {e}") from None
-    known = set(TrainConfig.__dataclass_fields__) - {"output"}
-    unknown = sorted(set(recipe) - known - {"comment"})
-    if unknown:
-        raise UserError(f"recipe '{path}' has unknown keys: {', '.join(unknown)}")
-    root = data_root or os.path.dirname(os.path.abspath(path))
-    for key in ("style", "data", "val"):
-        if recipe.get(key) and not os.path.isabs(recipe[key]):
-            recipe[key] = os.path.join(root, recipe[key])
-    kind, sep, weights = (recipe.get("loss_net") or "").partition(":")
-    if sep and weights and not os.path.isabs(weights) and not kind.startswith("random"):
-        recipe["loss_net"] = f"{kind}:{os.path.join(root, weights)}"
-    if isinstance(recipe.get("style_layers"), list):
-        recipe["style_layers"] = tuple(recipe["style_layers"])
-    recipe.pop("comment", None)
-    return recipe
 
 
 def _add_export(sub) -> None:
@@ -270,8 +278,9 @@ def _add_export(sub) -> None:
                     "PSNR >= 40 dB with --fp16); a failing export writes nothing.",
     )
     p.add_argument("model", metavar="MODEL", help="model file (.pth) written by 'fastnst train' "
-                                                  "(or an exported .onnx file, with --triton only)")
-    p.add_argument("-o", "--output", metavar="OUT.onnx", help="ONNX file to write (needed unless --triton)")
+                                                  "(or an exported .onnx file, with --triton or --web only; "
+                                                  "with --web also a shipped style's name, e.g. wave)")
+    p.add_argument("-o", "--output", metavar="OUT.onnx", help="ONNX file to write (needed unless --triton or --web)")
     p.add_argument("--fp16", action="store_true",
                    help="compute in half precision (instance norms stay fp32); inputs and outputs stay float32")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch comparison")
@@ -281,31 +290,58 @@ def _add_export(sub) -> None:
                         "height and width -1) and DIR/NAME/1/model.onnx")
     p.add_argument("--triton-name", metavar="NAME",
                    help="model name in the Triton repository (default: STYLE_PRESET from the metadata)")
+    p.add_argument("--web", metavar="DIR",
+                   help="also write a static web page that runs the style in the browser with onnxruntime-web "
+                        "(WASM or WebGPU, image or webcam): DIR/index.html, model.onnx, ort/ and serve.py. "
+                        "onnxruntime-web's files come from $FASTNST_ORT_WEB (a node_modules/onnxruntime-web/dist "
+                        "folder) or are installed once with npm into $FASTNST_CACHE (default ~/.cache/fastnst)")
+    p.add_argument("--overwrite", action="store_true", help="with --web: replace the web kit already in DIR")
     p.set_defaults(func=_run_export)
 
 
 def _run_export(args) -> int:
     import tempfile
 
-    if not args.output and not args.triton:
-        raise UserError("give -o OUT.onnx, --triton DIR, or both")
+    if not args.output and not args.triton and not args.web:
+        raise UserError("give -o OUT.onnx, --triton DIR, --web DIR, or several")
     if args.triton_name and not args.triton:
         raise UserError("--triton-name needs --triton DIR")
-    if args.model.lower().endswith(".onnx"):
-        if args.output or args.fp16 or not args.triton:
-            raise UserError(f"{args.model} is already ONNX: it can only be added to a Triton repository "
-                            "(--triton DIR, without -o or --fp16)")
-        return _write_triton(args, args.model)
+    if args.overwrite and not args.web:
+        raise UserError("--overwrite needs --web DIR")
+
+    def finish(onnx_path: str) -> int:  # the Triton repository and the web kit of an ONNX file
+        from .webkit import check_out_dir, write_web_kit
+
+        if args.web:
+            check_out_dir(args.web, args.overwrite)  # before anything is written
+        if args.triton:
+            _write_triton(args, onnx_path)
+        if args.web:
+            kit = write_web_kit(onnx_path, args.web, overwrite=args.overwrite)
+            print(f"wrote web kit {kit['path']} ({kit['style']}, onnxruntime-web {kit['ort_version']}, "
+                  f"{kit['bytes'] / 1e6:.0f} MB); serve it: python {os.path.join(kit['path'], 'serve.py')}")
+        return 0
+
+    if args.model.lower().endswith(".onnx") or (args.web and not args.model.lower().endswith(".pth")):
+        if args.output or args.fp16 or not (args.triton or args.web):
+            raise UserError(f"{args.model} is already ONNX: it can only be added to a Triton repository or a web "
+                            "kit (--triton DIR, --web DIR, without -o or --fp16)")
+        return finish(args.model)  # with --web, MODEL may also be a shipped style's name
+    if args.web:
+        from .webkit import check_out_dir
+
+        check_out_dir(args.web, args.overwrite)  # before the export's work
     if args.output:
         _export_to(args, args.output)
-        return _write_triton(args, args.output) if args.triton else 0
-    with tempfile.TemporaryDirectory() as temp:  # --triton only: the ONNX file lives in the repository
+        return finish(args.output)
+    with tempfile.TemporaryDirectory() as temp:  # the ONNX file lives in the repository or the web kit
         onnx_path = os.path.join(temp, os.path.splitext(os.path.basename(args.model))[0] + ".onnx")
         _export_to(args, onnx_path, quiet_path=True)
-        return _write_triton(args, onnx_path)
+        return finish(onnx_path)
 
 
 def _write_triton(args, onnx_path: str) -> int:
+    need_torch("export --triton", "onnx")
     from .export import write_triton_repo
 
     folder = write_triton_repo(onnx_path, args.triton, name=args.triton_name)
@@ -314,8 +350,9 @@ def _write_triton(args, onnx_path: str) -> int:
 
 
 def _export_to(args, output: str, quiet_path: bool = False) -> None:
+    need_torch("export")
     from .export import export_onnx
-    from .image import check_not_input
+    from .files import check_not_input
     from .models import load_model_file
 
     check_not_input(output, [args.model])
@@ -342,15 +379,17 @@ def _add_info(sub) -> None:
         description="Print what 'fastnst export' stored in an ONNX file: fastnst version, preset, style, "
                     "precision, the input/output spec, the network layout and the training settings.",
     )
-    p.add_argument("model", metavar="MODEL.onnx", help="ONNX file written by 'fastnst export'")
+    p.add_argument("model", metavar="MODEL", help="ONNX file written by 'fastnst export', or a bundled style (wave_lite)")
     p.set_defaults(func=_run_info)
 
 
 def _run_info(args) -> int:
     import json
 
-    from .export import read_metadata
+    from .runtime import read_metadata
+    from .styles import pick
 
+    args.model = str(pick(args.model).path)  # a file, or a bundled style's name
     meta = read_metadata(args.model)
     if "fastnst_version" not in meta:
         raise UserError(f"{args.model} has no fastnst metadata (not written by 'fastnst export')")
@@ -377,48 +416,91 @@ def _run_info(args) -> int:
     return 0
 
 
+STYLE_HELP = "a style: a bundled name (wave), NAME_PRESET (wave_lite), a bundled file name or an .onnx path " \
+             "(see 'fastnst styles')"
+
+
 def _add_stylize(sub) -> None:
     p = sub.add_parser(
         "stylize", formatter_class=_Formatter,
         help="stylize images with a trained style (ONNX)",
         description="Stylize image files, folders (searched recursively) and globs with an exported style. "
                     "One input: OUT is a file (default: NAME_STYLE.png beside the input). Several inputs: OUT "
-                    "is a folder. An input is never overwritten; a file that fails is reported and the rest go on "
-                    "(exit status 2 if any failed).",
+                    "is a folder (default: stylized_STYLE). An input is never overwritten, and an existing file "
+                    "is replaced only where you named it (-o FILE) or with --overwrite. Folders and globs skip "
+                    "this style's own earlier outputs (NAME_STYLE.* and stylized_STYLE/). A file that fails is "
+                    "reported and the rest go on (exit status 2 if any failed).",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
-    p.add_argument("-s", "--style", required=True, help="a bundled style name or a path to an .onnx file")
+    p.add_argument("-s", "--style", required=True, help=STYLE_HELP)
     p.add_argument("-o", "--output", help="output file (one input) or folder (several inputs)")
-    p.add_argument("--strength", type=non_negative_float, default=1.0, help="0: the input, 1: fully stylized")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--strength", type=unit_float, default=1.0, help="0: the input, 1: fully stylized")
     p.add_argument("--preserve-color", action="store_true", help="keep the input's colours")
     p.add_argument("--max-side", type=positive_int, help="stylize at most at this long side, then scale back up")
     p.add_argument("--tile", type=positive_int, help="run in overlapping tiles of this size (bounded memory)")
     p.add_argument("--device", default="auto", choices=RUNTIME_DEVICES,
                    help="onnxruntime execution provider")
+    p.add_argument("--value-range", type=positive_float, default=1.0, metavar="R",
+                   help="the pixel range the model works in: 1 for fastnst models, 255 for the ONNX Model Zoo's "
+                        "fast_neural_style models")
     p.add_argument("--format", default="png", help="output format for folder output (png, jpg, webp, ...)")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_stylize)
 
 
-def _expand_inputs(items: list[str]) -> list[str]:
-    """Files, folders (recursively, image extensions only) and glob patterns -> sorted unique files."""
+def _own_output(path: str, style: str) -> bool:
+    """Whether ``path`` looks like an earlier default output of ``style``: NAME_STYLE.* or in stylized_STYLE/."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return stem.endswith(f"_{style}") or f"stylized_{style}" in os.path.normpath(path).split(os.sep)[:-1]
+
+
+def _expand_inputs(items: list[str], style: str) -> tuple[list[str], list[str]]:
+    """Files, folders (recursively, image extensions only) and glob patterns -> (sorted unique files,
+    skipped earlier outputs of ``style``). A file named as such is always taken."""
     import glob
 
     from .image import walk_images
 
     out: list[str] = []
+    skipped: list[str] = []
     for item in items:
         if os.path.isdir(item):
-            out += walk_images(item)
+            found = walk_images(item)
         elif os.path.exists(item):
             out.append(item)
+            continue
         else:
-            matches = sorted(glob.glob(item, recursive=True))
-            if not matches:
+            found = [m for m in sorted(glob.glob(item, recursive=True)) if os.path.isfile(m)]
+            if not found:
                 raise UserError(f"no such file, folder or matching files: '{item}'")
-            out += [m for m in matches if os.path.isfile(m)]
-    return list(dict.fromkeys(out))
+        skipped += [f for f in found if _own_output(f, style)]
+        out += [f for f in found if not _own_output(f, style)]
+    return list(dict.fromkeys(out)), skipped
+
+
+def _stylize_targets(files: list[str], args, style: str) -> list[str]:
+    """Where each input's result goes; UserError before anything is written if one would replace a file
+    the user did not name."""
+    if len(files) == 1 and not (args.output and os.path.isdir(args.output)):
+        if args.output:
+            return [args.output]  # named: replaced if it exists
+        return [free_default(f"{os.path.splitext(files[0])[0]}_{style}.png", args.overwrite)]
+    folder = args.output or f"stylized_{style}"
+    ext = "." + args.format.lstrip(".").lower()
+    targets = [os.path.join(folder, os.path.splitext(os.path.basename(f))[0] + ext) for f in files]
+    seen: set[str] = set()
+    for n, t in enumerate(targets):  # two inputs with one name: number the later ones
+        if t in seen:
+            root, e = os.path.splitext(t)
+            targets[n] = f"{root}_{n}{e}"
+        seen.add(targets[n])
+    taken = [t for t in targets if os.path.lexists(t)]
+    if taken and not args.overwrite:
+        raise UserError(f"{len(taken)} of the outputs exist already (e.g. {taken[0]}): give another -o folder, "
+                        "or --overwrite to replace them")
+    return targets
 
 
 def _run_stylize(args) -> int:
@@ -427,33 +509,22 @@ def _run_stylize(args) -> int:
     from tqdm import tqdm
 
     from . import image as im
-    from .runtime import Stylizer
+    from .files import check_not_input
+    from .runtime import load_style
 
-    files = _expand_inputs(args.inputs)
+    stylizer = load_style(args.style, "image", device=args.device, value_range=args.value_range)
+    files, skipped = _expand_inputs(args.inputs, stylizer.style)
+    if skipped and not args.quiet:
+        print(f"{PROG}: skipped {len(skipped)} earlier output{'s' * (len(skipped) > 1)} of this style "
+              f"(e.g. {skipped[0]}); name a file to stylize it", file=sys.stderr)
     if not files:
         raise UserError("no input images found")
-    if args.strength > 1:
-        raise UserError(f"--strength must be between 0 and 1, got {args.strength}")
-    stylizer = Stylizer(args.style, device=args.device)
-    single = len(files) == 1 and not (args.output and os.path.isdir(args.output))
-    if single:
-        stem = os.path.splitext(files[0])[0]
-        targets = [args.output or f"{stem}_{stylizer.style}.png"]
-    else:
-        folder = args.output or f"stylized_{stylizer.style}"
-        ext = "." + args.format.lstrip(".").lower()
-        targets = [os.path.join(folder, os.path.splitext(os.path.basename(f))[0] + ext) for f in files]
-        seen: dict[str, int] = {}
-        for n, t in enumerate(targets):  # two inputs with one name: number the later ones
-            if t in seen:
-                root, e = os.path.splitext(t)
-                targets[n] = f"{root}_{n}{e}"
-            seen[targets[n]] = n
+    targets = _stylize_targets(files, args, stylizer.style)
     results, failed = [], 0
     for src, dst in tqdm(list(zip(files, targets)), desc=f"stylize {stylizer.style}", unit="img",
                          disable=args.quiet or len(files) < 2, dynamic_ncols=True):
         try:
-            im.check_not_input(dst, files)
+            check_not_input(dst, files)
             out = stylizer.stylize(im.load_image(src), strength=args.strength, preserve_color=args.preserve_color,
                                    max_side=args.max_side, tile=args.tile)
             im.save_image(dst, out, inputs=files)
@@ -466,17 +537,20 @@ def _run_stylize(args) -> int:
             print(f"{PROG}: error: {e}", file=sys.stderr)
     if args.json:
         print(json.dumps({"style": stylizer.style, "preset": stylizer.preset, "provider": stylizer.provider,
-                          "files": results, "failed": failed}, indent=2))
+                          "files": results, "skipped": skipped, "failed": failed}, indent=2))
     return 2 if failed else 0
 
 
 def _add_styles(sub) -> None:
     p = sub.add_parser(
         "styles", formatter_class=_Formatter, help="list the bundled styles",
-        description="List the styles shipped with fastnst (exported ONNX models): name, preset, file and size. "
-                    "Use a name with 'fastnst stylize -s NAME'.",
+        description="List the styles shipped with fastnst (exported ONNX models). The first column is the exact "
+                    "name to pass to -s/--style; the style's name alone (wave) also works and picks the preset "
+                    "for the job: the fast lite network for live video on a CPU, johnson where it pays "
+                    "(see 'fastnst.styles.PREFERENCE').",
     )
-    p.add_argument("--json", action="store_true", help="print a JSON list of objects (name, preset, path, bytes)")
+    p.add_argument("--json", action="store_true",
+                   help="print a JSON list of objects (arg: the -s value, name, preset, path, bytes)")
     p.set_defaults(func=_run_styles)
 
 
@@ -487,14 +561,14 @@ def _run_styles(args) -> int:
 
     styles = list_styles(".onnx")
     if args.json:
-        print(json.dumps([{"name": s.name, "preset": s.preset, "path": str(s.path), "bytes": s.size_bytes}
-                          for s in styles], indent=2))
+        print(json.dumps([{"arg": s.exact_name, "name": s.name, "preset": s.preset, "path": str(s.path),
+                           "bytes": s.size_bytes} for s in styles], indent=2))
     elif not styles:
-        print("no styles are bundled with this installation yet")
+        print("no styles are bundled with this installation")
     else:
-        print(f"{'name':<24} {'preset':<8} {'size':>8}  file")
+        print(f"{'-s NAME':<26} {'style':<18} {'preset':<8} {'size':>8}  file")
         for s in styles:
-            print(f"{s.name:<24} {s.preset:<8} {s.size_bytes / 1e6:>6.2f}MB  {s.path}")
+            print(f"{s.exact_name:<26} {s.name:<18} {s.preset:<8} {s.size_bytes / 1e6:>6.2f}MB  {s.path.name}")
     return 0
 
 
@@ -516,20 +590,28 @@ def seconds(text: str) -> float:
     return value
 
 
-def _add_frame_style_flags(p: argparse.ArgumentParser) -> None:
-    """The per-frame style options of ``video`` and ``webcam`` (as in ``stylize``)."""
-    p.add_argument("--strength", type=unit_float, default=1.0, help="0: the input, 1: fully stylized")
+def _add_frame_style_flags(p: argparse.ArgumentParser, d) -> None:
+    """The per-frame style options of ``video`` and ``webcam`` (as in ``stylize``); ``d``: a FrameOptions.
+
+    Parsed only: the values are checked by ``FrameOptions.validate``.
+    """
+    from .config import STABILIZE_STRENGTH
+
+    p.add_argument("--strength", type=float, default=d.strength, help="0: the input, 1: fully stylized")
     p.add_argument("--preserve-color", action="store_true", help="keep the input's colours")
-    p.add_argument("--max-side", type=positive_int, help="stylize at most at this long side, then scale back up "
-                                                         "(faster on big frames)")
+    p.add_argument("--max-side", type=int, help="stylize at most at this long side, then scale back up "
+                                                "(faster on big frames)")
     p.add_argument("--device", default="auto", choices=RUNTIME_DEVICES,
                    help="onnxruntime execution provider")
-    p.add_argument("--stabilize", type=unit_float, nargs="?", const=0.5, metavar="STRENGTH",
+    p.add_argument("--stabilize", type=float, nargs="?", const=STABILIZE_STRENGTH, metavar="STRENGTH",
                    help="temporal stabilization against flicker: blend with the previous output warped along "
-                        "the optical flow; STRENGTH in [0, 1] (0.5 when given without a value)")
+                        f"the optical flow; STRENGTH in [0, 1] ({STABILIZE_STRENGTH:g} when given without a value)")
 
 
 def _add_video(sub) -> None:
+    from .config import VideoOptions
+
+    d = VideoOptions()
     p = sub.add_parser(
         "video", formatter_class=_Formatter,
         help="stylize a video file (keeps frame rate, size and audio)",
@@ -541,10 +623,10 @@ def _add_video(sub) -> None:
     p.add_argument("input", metavar="IN", help="video file")
     p.add_argument("-s", "--style", required=True, help="a bundled style name or a path to an .onnx file")
     p.add_argument("-o", "--output", metavar="OUT", help="output video (default: IN_STYLE.mp4 beside the input)")
-    _add_frame_style_flags(p)
-    p.add_argument("--start", type=seconds, default=0.0, help="start at this time (seconds or [HH:]MM:SS)")
+    _add_frame_style_flags(p, d)
+    p.add_argument("--start", type=seconds, default=d.start, help="start at this time (seconds or [HH:]MM:SS)")
     p.add_argument("--duration", type=seconds, help="convert this long (seconds or [HH:]MM:SS; default: to the end)")
-    p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51: lower is better and bigger")
+    p.add_argument("--crf", type=int, default=d.crf, help="H.264 quality, 0-51: lower is better and bigger")
     p.add_argument("--report", action="store_true",
                    help="print the achieved fps, the Stylizer's own fps and the warping error of the result "
                         "(Lai et al. 2018; lower is more stable; costs two optical flows per frame)")
@@ -572,12 +654,12 @@ def _sigterm_as_exit():
 
 
 def _run_video(args) -> int:
-    from .video import VideoOptions, VideoReader, check_video_output, convert_video
+    from .config import VideoOptions
+    from .video import VideoReader, check_video_output, convert_video, quiet_ffmpeg_log
 
-    if args.duration is not None and args.duration <= 0:
-        raise UserError(f"--duration must be positive, got {args.duration}")
-    if not 0 <= args.crf <= 51:
-        raise UserError(f"--crf must be between 0 and 51, got {args.crf}")
+    quiet_ffmpeg_log()  # before the first video is opened
+    options = config_from_args(VideoOptions, args)
+    options.validate()
     if args.output:
         check_video_output(args.output, args.input)
     VideoReader(args.input, args.start, args.duration).close()  # a bad input fails before the model loads
@@ -585,7 +667,6 @@ def _run_video(args) -> int:
 
     stylizer = Stylizer(args.style, device=args.device)
     output = args.output or f"{os.path.splitext(args.input)[0]}_{stylizer.style}.mp4"
-    options = config_from_args(VideoOptions, args)
     with _sigterm_as_exit():
         r = convert_video(args.input, output, stylizer, options, quiet=args.quiet)
     w, h = r.size
@@ -600,8 +681,10 @@ def _run_video(args) -> int:
 
 
 def _add_webcam(sub) -> None:
+    from .config import WebcamOptions
     from .webcam import KEYS
 
+    d = WebcamOptions()
     p = sub.add_parser(
         "webcam", formatter_class=_Formatter,
         help="stylize a camera (or a stream or file) live, in a window",
@@ -615,21 +698,25 @@ def _add_webcam(sub) -> None:
     p.add_argument("-s", "--style", action="append", required=True, metavar="STYLE",
                    help="a bundled style name or an .onnx file; repeat for several (n/p cycle through them)")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--camera", type=int, default=0, metavar="N", help="camera index")
+    src.add_argument("--camera", type=int, default=d.camera, metavar="N", help="camera index")
     src.add_argument("--source", metavar="FILE|URL", help="a video file (played at its frame rate) or stream URL "
                                                           "instead of a camera")
-    _add_frame_style_flags(p)
+    _add_frame_style_flags(p, d)
     p.add_argument("--headless", action="store_true", help="no window (machines without a display)")
     p.add_argument("--record", metavar="OUT", help="also write the stylized stream to this video file "
                                                    "(mp4, m4v, mov, mkv)")
-    p.add_argument("--frames", type=positive_int, metavar="N", help="stop after N stylized frames")
-    p.add_argument("--snapshot-dir", default=".", metavar="DIR", help="folder for the space key's snapshots")
+    p.add_argument("--frames", type=int, metavar="N", help="stop after N stylized frames")
+    p.add_argument("--snapshot-dir", default=d.snapshot_dir, metavar="DIR",
+                   help="folder for the space key's snapshots")
     p.set_defaults(func=_run_webcam)
 
 
 def _run_webcam(args) -> int:
-    from .webcam import WebcamOptions, run_webcam
+    from .config import WebcamOptions
+    from .video import quiet_ffmpeg_log
+    from .webcam import run_webcam
 
+    quiet_ffmpeg_log()  # before the source is opened
     options = config_from_args(WebcamOptions, args)
     with _sigterm_as_exit():
         s = run_webcam(args.style, options)
@@ -644,6 +731,7 @@ def _add_demo(sub) -> None:
     from .config import DemoConfig
 
     d = DemoConfig()
+    cpu, gpu = d.resolve(gpu=False), d.resolve(gpu=True)
     p = sub.add_parser(
         "demo", formatter_class=_Formatter,
         help="the web app: webcam, image and video stylization in the browser",
@@ -667,7 +755,8 @@ def _add_demo(sub) -> None:
     p.add_argument("--max-streams", type=positive_int, default=d.max_streams,
                    help="webcam streams served at once (more wait in the queue)")
     p.add_argument("--stream-max-side", type=positive_int,
-                   help="webcam frames are stylized at most at this long side (default: 384 on a CPU, 720 on a GPU)")
+                   help="webcam frames are stylized at most at this long side "
+                        f"(default: {cpu.stream_max_side} on a CPU, {gpu.stream_max_side} on a GPU)")
     p.set_defaults(func=_run_demo)
 
 
@@ -730,9 +819,12 @@ def _run_bench(args) -> int:
     config = config_from_args(BenchConfig, args)
     if args.fp16 and not args.preset:
         raise UserError("--fp16 applies to --preset (a given .onnx file is timed in the precision it was exported in)")
+    from .styles import pick
+
     with tempfile.TemporaryDirectory(prefix="fastnst-bench-") as temp:
-        models = list(args.models)
+        models = [str(pick(m).path) for m in args.models]  # a style that does not exist fails here, first
         if args.preset:
+            need_torch("bench --preset")
             from .models import list_presets
 
             unknown = [x for x in args.preset if x not in list_presets()]
@@ -782,18 +874,23 @@ def main(argv=None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    args.argv = argv  # for flags that must know what was given, not just its value (train --recipe)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        return args.func(args) or 0
+        status = args.func(args) or 0
+        sys.stdout.flush()  # inside the try: a closed pipe shows here, not at exit
+        return status
     except UserError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout closed early (fastnst styles --json | head): stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout at exit
+        return 141
     except Exception as e:  # a bug: say so in one line, traceback on request
         if os.environ.get("FASTNST_DEBUG"):
             raise

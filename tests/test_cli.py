@@ -109,3 +109,147 @@ def test_runtime_device_flags_match_the_runtime():
     from fastnst.runtime import DEVICES
 
     assert sorted(RUNTIME_DEVICES) == sorted(DEVICES)
+
+
+# ----------------------------------------------------------------------------- the base install: no torch
+
+BLOCK_TORCH = ("import sys\n"
+               "for m in ('torch', 'torchvision', 'onnx', 'onnxscript'):\n"
+               "    sys.modules[m] = None  # 'import torch' now fails, as in an install without [train]\n"
+               "from fastnst.cli import main\n")
+
+
+def run_without_torch(args, cwd):
+    code = BLOCK_TORCH + f"status = main({list(map(str, args))!r})\nprint('status', status)\nraise SystemExit(status)"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture
+def photo_and_clip(tmp_path):
+    from helpers import make_clip
+
+    save_image(tmp_path / "photo.png", np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8))
+    make_clip(tmp_path / "clip.mp4", count=6, size=(48, 32))
+    return tmp_path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [
+    ["styles"], ["styles", "--json"], ["info", "wave_lite"],
+    ["stylize", "photo.png", "-s", "wave", "-o", "out.png"],
+    ["bench", "wave", "--runs", "1", "--warmup", "0", "--sizes", "32x24", "-q"],
+    ["video", "clip.mp4", "-s", "wave", "-o", "out.mp4", "-q", "--stabilize"],
+    ["webcam", "-s", "wave", "--source", "clip.mp4", "--headless", "--frames", "2"],
+], ids=lambda a: " ".join(a[:2]))
+def test_the_base_commands_run_without_torch(photo_and_clip, args):
+    r = run_without_torch(args, photo_and_clip)
+    assert r.returncode == 0 and "status 0" in r.stdout, r.stderr
+
+
+def test_the_web_app_builds_without_torch():
+    code = BLOCK_TORCH + "from fastnst.webapp import build_app\nbuild_app()\nprint('built')"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and "built" in r.stdout, r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "--style", "s.png", "--data", ".", "-o", "run"], ["optimize"],
+    ["export", "model.pth", "-o", "model.onnx"], ["bench", "--preset", "lite"],
+], ids=lambda a: a[0] + (" --preset" if "--preset" in a else ""))
+def test_a_torch_command_without_torch_names_the_install(tmp_path, args):
+    r = run_without_torch(args, tmp_path)
+    assert r.returncode == 2 and "[train]" in one_line_error(r)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- clean errors
+
+
+def tiny_onnx(path, in_shape, out_shape, op="Relu", scale=None):
+    """A one-node ONNX model (not a fastnst export): ``op`` on x, or ``scale - x`` when ``scale`` is given."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    if scale is None:
+        nodes, inits = [helper.make_node(op, ["x"], ["y"])], []
+    else:  # an image "inverter" working in [0, scale]
+        inits = [helper.make_tensor("c", TensorProto.FLOAT, [], [float(scale)])]
+        nodes = [helper.make_node("Sub", ["c", "x"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9  # what every onnxruntime since 1.15 reads
+    onnx.save(model, path)
+    return path
+
+
+def test_a_foreign_onnx_model_is_one_line_and_writes_nothing(tmp_path):
+    save_image(tmp_path / "photo.png", np.zeros((20, 30, 3), np.uint8))
+    other = tiny_onnx(tmp_path / "other.onnx", [1, 10], [1, 10])
+    r = run("stylize", str(tmp_path / "photo.png"), "-s", str(other), "-o", str(tmp_path / "out.png"))
+    assert r.returncode == 2 and "is not a style model" in one_line_error(r) and "(N, 3, H, W)" in r.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_a_zero_to_255_model_runs_with_value_range(tmp_path):
+    """A model that inverts in [0, 255] at a fixed 224x224 (the ONNX Model Zoo's layout) gives 255 - x."""
+    from fastnst.runtime import Stylizer
+
+    model = tiny_onnx(tmp_path / "zoo.onnx", [1, 3, 224, 224], [1, 3, 224, 224], scale=255)
+    flat = np.full((50, 70, 3), (10, 100, 200), np.uint8)
+    out = Stylizer(model, device="cpu", value_range=255).stylize(flat)
+    assert out.shape == flat.shape and np.abs(out.astype(int) - (255 - flat.astype(int))).max() <= 1
+    clipped = Stylizer(model, device="cpu").stylize(flat)  # taken as [0, 1]: far off
+    assert np.abs(clipped.astype(int) - (255 - flat.astype(int))).max() > 50
+
+
+def test_default_outputs_never_replace_a_file(tmp_path):
+    rng = np.random.default_rng(0)  # textured: instance norm makes every flat photo look the same
+    save_image(tmp_path / "photo.png", rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    assert run("stylize", "photo.png", "-s", "wave", cwd=tmp_path).returncode == 0
+    first = (tmp_path / "photo_wave.png").read_bytes()
+    save_image(tmp_path / "photo.png", rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    r = run("stylize", "photo.png", "-s", "wave", cwd=tmp_path)
+    assert r.returncode == 2 and "--overwrite" in one_line_error(r)
+    assert (tmp_path / "photo_wave.png").read_bytes() == first
+    assert run("stylize", "photo.png", "-s", "wave", "--overwrite", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "photo_wave.png").read_bytes() != first
+
+
+def test_a_glob_run_skips_its_own_earlier_outputs(tmp_path):
+    for name in ("a.png", "b.png"):
+        save_image(tmp_path / name, np.full((24, 32, 3), 90, np.uint8))
+    assert run("stylize", "a.png", "-s", "wave", cwd=tmp_path).returncode == 0  # a_wave.png
+    r = run("stylize", "*.png", "-s", "wave", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    summary = json.loads(r.stdout)
+    assert [f["input"] for f in summary["files"]] == ["a.png", "b.png"] and summary["skipped"] == ["a_wave.png"]
+
+
+def test_unknown_style_is_one_line_everywhere(tmp_path):
+    save_image(tmp_path / "photo.png", np.zeros((20, 30, 3), np.uint8))
+    for args in (["stylize", "photo.png", "-s", "candy"], ["info", "candy"], ["bench", "candy"],
+                 ["webcam", "-s", "wave", "-s", "candy", "--source", "nothing.mp4", "--headless", "--frames", "1"]):
+        r = run(*args, cwd=tmp_path)
+        assert r.returncode == 2 and "candy" in one_line_error(r), (args, r.stderr)
+
+
+def test_a_closed_stdout_pipe_is_quiet():
+    code = ("import os, sys\nr, w = os.pipe()\nos.close(r)\nos.dup2(w, sys.stdout.fileno())\n"
+            "from fastnst.cli import main\nraise SystemExit(main(['styles', '--json']))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.stderr == "" and p.returncode == 141
+
+
+def test_styles_lists_the_exact_name_to_pass(capsys):
+    from fastnst.styles import list_styles, resolve_styles
+
+    assert main(["styles"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert len(rows) == len(list_styles(".onnx"))
+    for row in rows:
+        arg, file = row.split()[0], row.split()[-1]
+        assert [s.path.name for s in resolve_styles(arg)] == [file]  # the first column names exactly that file
+        assert [s.path.name for s in resolve_styles(file)] == [file]  # and so does the file's name
