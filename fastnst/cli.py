@@ -9,7 +9,6 @@ else is a bug and exits 1 (``FASTNST_DEBUG=1`` shows the traceback).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 
@@ -75,13 +74,6 @@ def need_torch(command: str, module: str = "torch") -> None:
                         "pip install 'fastnst[train]' (in a clone: pip install -e '.[train]')") from None
 
 
-def free_default(path: str, overwrite: bool) -> str:
-    """``path``, a default output name the user did not give: UserError if a file is there already."""
-    if os.path.lexists(path) and not overwrite:
-        raise UserError(f"{path} exists: name the output with -o, or pass --overwrite to replace it")
-    return path
-
-
 def layer_list(text: str) -> tuple[str, ...]:
     layers = tuple(s.strip() for s in text.split(",") if s.strip())
     if not layers:
@@ -128,9 +120,10 @@ def add_loss_flags(p: argparse.ArgumentParser, defaults) -> None:
     g.add_argument("--style-layers", type=layer_list, metavar="L1,L2,..",
                    help="style layers, comma separated (default: the loss net's, e.g. relu1_1..relu5_1 for VGG-19)")
     g.add_argument("--content-layer", metavar="LAYER", help="content layer (default: the loss net's)")
-    g.add_argument("--style-scales", type=positive_int, default=defaults.style_scales, metavar="N",
-                   help="Gaussian-pyramid levels of the style loss: each level matches the style at half "
-                        "the resolution, for strokes 2x larger than the loss net alone sees (1: single scale)")
+    g.add_argument("--style-scales", type=positive_int, metavar="N",
+                   help=shown("Gaussian-pyramid levels of the style loss: each level matches the style at half "
+                              "the resolution, for strokes 2x larger than the loss net alone sees (1: single scale)",
+                              defaults.style_scales))
 
 
 # ----------------------------------------------------------------------------- subcommands
@@ -171,7 +164,7 @@ def _run_optimize(args) -> int:
     need_torch("optimize")
     from . import image as im
     from .config import OptimizeConfig
-    from .files import check_not_input
+    from .files import check_not_input, free_default
     from .optimize import optimize
 
     content = im.load_image(args.content) if args.content else im.sample_content()
@@ -351,23 +344,14 @@ def _write_triton(args, onnx_path: str) -> int:
 
 def _export_to(args, output: str, quiet_path: bool = False) -> None:
     need_torch("export")
-    from .export import export_onnx
+    from .export import export_onnx, report_lines
     from .files import check_not_input
     from .models import load_model_file
 
     check_not_input(output, [args.model])
     model, meta = load_model_file(args.model)
     report = export_onnx(model, output, meta, fp16=args.fp16, check=not args.no_check)
-    size = report["file_size"] / 1e6
-    if report["checked"]:
-        sizes = ", ".join(f"{k} {v:.2g}" for k, v in report["max_abs_diff"].items())
-        line = f"onnxruntime vs PyTorch max abs diff: {sizes}"
-        if "psnr_db" in report:
-            line += "; PSNR dB: " + ", ".join(f"{k} {v:.1f}" for k, v in report["psnr_db"].items())
-        print(line)
-    else:
-        print("not checked against PyTorch (--no-check)")
-    print(f"opset {report['opset']}, {'fp16' if report['fp16'] else 'fp32'}, {size:.2f} MB")
+    print("\n".join(report_lines(report)))
     if not quiet_path:
         print(f"wrote {output}")
 
@@ -379,40 +363,18 @@ def _add_info(sub) -> None:
         description="Print what 'fastnst export' stored in an ONNX file: fastnst version, preset, style, "
                     "precision, the input/output spec, the network layout and the training settings.",
     )
-    p.add_argument("model", metavar="MODEL", help="ONNX file written by 'fastnst export', or a bundled style (wave_lite)")
+    p.add_argument("model", metavar="MODEL",
+                   help="ONNX file written by 'fastnst export', or a bundled style (wave_lite)")
     p.set_defaults(func=_run_info)
 
 
 def _run_info(args) -> int:
-    import json
-
-    from .runtime import read_metadata
+    from .runtime import describe_metadata, read_metadata
     from .styles import pick
 
     args.model = str(pick(args.model).path)  # a file, or a bundled style's name
     meta = read_metadata(args.model)
-    if "fastnst_version" not in meta:
-        raise UserError(f"{args.model} has no fastnst metadata (not written by 'fastnst export')")
-    print(f"file:       {args.model}")
-    print(f"fastnst:    {meta.get('fastnst_version')}")
-    print(f"preset:     {meta.get('preset') or '-'}")
-    print(f"style:      {meta.get('style') or '-'}")
-    print(f"precision:  {meta.get('precision', 'fp32')}")
-    spec = meta.get("io")
-    if isinstance(spec, dict):
-        for side in ("input", "output"):
-            s = spec.get(side, {})
-            shape = "x".join(str(d) for d in s.get("shape", []))
-            print(f"{side + ':':<11} '{s.get('name')}' {s.get('dtype')} {s.get('layout')} {s.get('channels')} "
-                  f"{shape} range {s.get('range')}")
-    config = meta.get("model_config")
-    if isinstance(config, dict):
-        print("network:    " + ", ".join(f"{k}={v}" for k, v in config.items()))
-    training = meta.get("training")
-    if isinstance(training, dict) and training:
-        print("training:")
-        for key, value in training.items():
-            print(f"  {key}: {json.dumps(value) if isinstance(value, (list, dict)) else value}")
+    print("\n".join(describe_metadata(args.model, meta)))
     return 0
 
 
@@ -450,76 +412,25 @@ def _add_stylize(sub) -> None:
     p.set_defaults(func=_run_stylize)
 
 
-def _own_output(path: str, style: str) -> bool:
-    """Whether ``path`` looks like an earlier default output of ``style``: NAME_STYLE.* or in stylized_STYLE/."""
-    stem = os.path.splitext(os.path.basename(path))[0]
-    return stem.endswith(f"_{style}") or f"stylized_{style}" in os.path.normpath(path).split(os.sep)[:-1]
-
-
-def _expand_inputs(items: list[str], style: str) -> tuple[list[str], list[str]]:
-    """Files, folders (recursively, image extensions only) and glob patterns -> (sorted unique files,
-    skipped earlier outputs of ``style``). A file named as such is always taken."""
-    import glob
-
-    from .image import walk_images
-
-    out: list[str] = []
-    skipped: list[str] = []
-    for item in items:
-        if os.path.isdir(item):
-            found = walk_images(item)
-        elif os.path.exists(item):
-            out.append(item)
-            continue
-        else:
-            found = [m for m in sorted(glob.glob(item, recursive=True)) if os.path.isfile(m)]
-            if not found:
-                raise UserError(f"no such file, folder or matching files: '{item}'")
-        skipped += [f for f in found if _own_output(f, style)]
-        out += [f for f in found if not _own_output(f, style)]
-    return list(dict.fromkeys(out)), skipped
-
-
-def _stylize_targets(files: list[str], args, style: str) -> list[str]:
-    """Where each input's result goes; UserError before anything is written if one would replace a file
-    the user did not name."""
-    if len(files) == 1 and not (args.output and os.path.isdir(args.output)):
-        if args.output:
-            return [args.output]  # named: replaced if it exists
-        return [free_default(f"{os.path.splitext(files[0])[0]}_{style}.png", args.overwrite)]
-    folder = args.output or f"stylized_{style}"
-    ext = "." + args.format.lstrip(".").lower()
-    targets = [os.path.join(folder, os.path.splitext(os.path.basename(f))[0] + ext) for f in files]
-    seen: set[str] = set()
-    for n, t in enumerate(targets):  # two inputs with one name: number the later ones
-        if t in seen:
-            root, e = os.path.splitext(t)
-            targets[n] = f"{root}_{n}{e}"
-        seen.add(targets[n])
-    taken = [t for t in targets if os.path.lexists(t)]
-    if taken and not args.overwrite:
-        raise UserError(f"{len(taken)} of the outputs exist already (e.g. {taken[0]}): give another -o folder, "
-                        "or --overwrite to replace them")
-    return targets
-
-
 def _run_stylize(args) -> int:
     import json
 
     from tqdm import tqdm
 
     from . import image as im
-    from .files import check_not_input
+    from .files import batch_outputs, check_not_input, expand_inputs
     from .runtime import load_style
 
     stylizer = load_style(args.style, "image", device=args.device, value_range=args.value_range)
-    files, skipped = _expand_inputs(args.inputs, stylizer.style)
+    files, skipped = expand_inputs(args.inputs, stylizer.style)
     if skipped and not args.quiet:
         print(f"{PROG}: skipped {len(skipped)} earlier output{'s' * (len(skipped) > 1)} of this style "
               f"(e.g. {skipped[0]}); name a file to stylize it", file=sys.stderr)
     if not files:
         raise UserError("no input images found")
-    targets = _stylize_targets(files, args, stylizer.style)
+    folder = len(files) > 1 or bool(args.output and os.path.isdir(args.output))
+    ext = "." + args.format.lstrip(".").lower() if folder else ".png"
+    targets = batch_outputs(files, args.output, stylizer.style, ext, overwrite=args.overwrite)
     results, failed = [], 0
     for src, dst in tqdm(list(zip(files, targets)), desc=f"stylize {stylizer.style}", unit="img",
                          disable=args.quiet or len(files) < 2, dynamic_ncols=True):
@@ -621,8 +532,10 @@ def _add_video(sub) -> None:
                     "leaves nothing behind. The input is never overwritten.",
     )
     p.add_argument("input", metavar="IN", help="video file")
-    p.add_argument("-s", "--style", required=True, help="a bundled style name or a path to an .onnx file")
-    p.add_argument("-o", "--output", metavar="OUT", help="output video (default: IN_STYLE.mp4 beside the input)")
+    p.add_argument("-s", "--style", required=True, help=STYLE_HELP)
+    p.add_argument("-o", "--output", metavar="OUT", help="output video (default: IN_STYLE.mp4 beside the input, "
+                                                         "never replacing a file without --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace the default output if it exists")
     _add_frame_style_flags(p, d)
     p.add_argument("--start", type=seconds, default=d.start, help="start at this time (seconds or [HH:]MM:SS)")
     p.add_argument("--duration", type=seconds, help="convert this long (seconds or [HH:]MM:SS; default: to the end)")
@@ -632,25 +545,6 @@ def _add_video(sub) -> None:
                         "(Lai et al. 2018; lower is more stable; costs two optical flows per frame)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_video)
-
-
-@contextlib.contextmanager
-def _sigterm_as_exit():
-    """While the block runs, SIGTERM raises SystemExit (143) so that cleanup code runs."""
-    import signal
-
-    def handler(signum, frame):
-        raise SystemExit(128 + signum)
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_video(args) -> int:
@@ -663,11 +557,13 @@ def _run_video(args) -> int:
     if args.output:
         check_video_output(args.output, args.input)
     VideoReader(args.input, args.start, args.duration).close()  # a bad input fails before the model loads
-    from .runtime import Stylizer
+    from .files import free_default, sigterm_as_exit
+    from .runtime import load_style
 
-    stylizer = Stylizer(args.style, device=args.device)
-    output = args.output or f"{os.path.splitext(args.input)[0]}_{stylizer.style}.mp4"
-    with _sigterm_as_exit():
+    stylizer = load_style(args.style, "video", device=args.device)
+    output = args.output or free_default(f"{os.path.splitext(args.input)[0]}_{stylizer.style}.mp4", args.overwrite)
+    check_video_output(output, args.input)
+    with sigterm_as_exit():
         r = convert_video(args.input, output, stylizer, options, quiet=args.quiet)
     w, h = r.size
     print(f"wrote {r.output} ({r.frames} frames, {w}x{h}, {r.fps:.4g} fps, "
@@ -713,12 +609,13 @@ def _add_webcam(sub) -> None:
 
 def _run_webcam(args) -> int:
     from .config import WebcamOptions
+    from .files import sigterm_as_exit
     from .video import quiet_ffmpeg_log
     from .webcam import run_webcam
 
     quiet_ffmpeg_log()  # before the source is opened
     options = config_from_args(WebcamOptions, args)
-    with _sigterm_as_exit():
+    with sigterm_as_exit():
         s = run_webcam(args.style, options)
     print(f"{s.frames} frames in {s.seconds:.1f} s: {s.fps:.2f} fps; latency {s.latency_ms:.0f} ms mean, "
           f"{s.max_latency_ms:.0f} ms max; {s.dropped} stale frames dropped")

@@ -22,7 +22,6 @@ import numpy as np
 
 from . import __version__
 from .errors import UserError
-from .runtime import read_metadata  # noqa: F401  (the one metadata reader; re-exported for export users)
 
 OPSET = 18  # opset 17 fails with the dynamo exporter (torch 2.14); the legacy exporter fails too
 
@@ -230,6 +229,19 @@ def export_onnx(model, path, meta: dict, *, fp16: bool = False, check: bool = Tr
             report.update(_check(temp, model, fp16=fp16, atol=atol))
         report["file_size"] = os.path.getsize(temp)
     return report
+
+
+def report_lines(report: dict) -> list[str]:
+    """What ``fastnst export`` prints of an :func:`export_onnx` report: the check and the file."""
+    if report["checked"]:
+        diffs = ", ".join(f"{k} {v:.2g}" for k, v in report["max_abs_diff"].items())
+        line = f"onnxruntime vs PyTorch max abs diff: {diffs}"
+        if "psnr_db" in report:
+            line += "; PSNR dB: " + ", ".join(f"{k} {v:.1f}" for k, v in report["psnr_db"].items())
+    else:
+        line = "not checked against PyTorch (--no-check)"
+    precision = "fp16" if report["fp16"] else "fp32"
+    return [line, f"opset {report['opset']}, {precision}, {report['file_size'] / 1e6:.2f} MB"]
 
 
 # --------------------------------------------------------------------------- Triton

@@ -26,7 +26,7 @@ import onnxruntime as ort
 from .errors import UserError
 from .image import blend, from_nchw, resize, resize_long_side, to_nchw, transfer_luminance
 
-__all__ = ["DEVICES", "Stylizer", "load_style", "parse_metadata", "read_metadata"]
+__all__ = ["DEVICES", "Stylizer", "describe_metadata", "load_style", "parse_metadata", "read_metadata"]
 
 _TRT, _CUDA, _CPU = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"
 DEVICES = ("auto", "tensorrt", "cuda", "cpu")
@@ -97,6 +97,30 @@ def read_metadata(path) -> dict:
     except Exception as e:
         raise UserError(f"{path} is not an ONNX model onnxruntime can load ({type(e).__name__})") from None
     return parse_metadata(session.get_modelmeta().custom_metadata_map)
+
+
+def describe_metadata(path, meta: dict) -> list[str]:
+    """``fastnst info``'s lines for a model file's metadata; UserError where it has no fastnst metadata."""
+    if "fastnst_version" not in meta:
+        raise UserError(f"{path} has no fastnst metadata (not written by 'fastnst export')")
+    lines = [f"file:       {path}", f"fastnst:    {meta.get('fastnst_version')}",
+             f"preset:     {meta.get('preset') or '-'}", f"style:      {meta.get('style') or '-'}",
+             f"precision:  {meta.get('precision', 'fp32')}"]
+    spec = meta.get("io")
+    if isinstance(spec, dict):
+        for side in ("input", "output"):
+            s = spec.get(side, {})
+            shape = "x".join(str(d) for d in s.get("shape", []))
+            lines.append(f"{side + ':':<11} '{s.get('name')}' {s.get('dtype')} {s.get('layout')} {s.get('channels')} "
+                         f"{shape} range {s.get('range')}")
+    config = meta.get("model_config")
+    if isinstance(config, dict):
+        lines.append("network:    " + ", ".join(f"{k}={v}" for k, v in config.items()))
+    training = meta.get("training")
+    if isinstance(training, dict) and training:
+        lines.append("training:")
+        lines += [f"  {k}: {json.dumps(v) if isinstance(v, (list, dict)) else v}" for k, v in training.items()]
+    return lines
 
 
 def _starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -182,13 +206,14 @@ class Stylizer:
         ins, outs = self.session.get_inputs(), self.session.get_outputs()
         shape = ins[0].shape if len(ins) == 1 else []
         floats = ("tensor(float)", "tensor(float16)")
-        if (len(ins) != 1 or len(outs) != 1 or len(shape) != 4 or shape[1] not in (3, None) and not isinstance(shape[1], str)
-                or ins[0].type not in floats or outs[0].type not in floats):
+        channels_ok = len(shape) == 4 and (shape[1] in (3, None) or isinstance(shape[1], str))
+        if len(ins) != 1 or len(outs) != 1 or not channels_ok or ins[0].type not in floats or outs[0].type not in floats:
             got = ", ".join(f"{i.name} {i.type} {i.shape}" for i in ins) or "no inputs"
             raise UserError(f"{self.path} is not a style model (inputs: {got}; {len(outs)} outputs): {_STYLE_IO}")
         spec = self.metadata.get("io")
         if isinstance(spec, dict) and spec.get("input", {}).get("range") not in (None, [0, value_range]):
-            raise UserError(f"{self.path} takes values in {spec['input']['range']} (its metadata), not [0, {value_range:g}]")
+            raise UserError(f"{self.path} takes values in {spec['input']['range']} (its metadata), "
+                            f"not [0, {value_range:g}]")
         h, w = shape[2:]
         return (h, w) if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 else None
 
@@ -381,13 +406,14 @@ def load_style(style, use: str = "any", device: str = "auto", threads: int | Non
                value_range: float = 1.0) -> Stylizer:
     """The :class:`Stylizer` of the model that serves ``style`` for ``use`` on this machine.
 
-    ``style``: a style argument (:func:`fastnst.styles.resolve_styles`); where it names several
-    presets, :data:`fastnst.styles.PREFERENCE` picks one for ``use`` on the device that loads
-    (``device="auto"``: the CPU table unless a GPU provider loads).
+    ``style``: a style argument (:func:`fastnst.styles.resolve_styles`) or a list of one style's
+    :class:`fastnst.styles.StyleFile` (a :class:`fastnst.styles.Catalog` entry); where there are
+    several presets, :data:`fastnst.styles.PREFERENCE` picks one for ``use`` on the device that
+    loads (``device="auto"``: the CPU table unless a GPU provider loads).
     """
     from .styles import best_of, resolve_styles
 
-    files = resolve_styles(style)
+    files = list(style) if isinstance(style, (list, tuple)) else resolve_styles(style)
     first = best_of(files, use, gpu=device in ("cuda", "tensorrt"))
     stylizer = Stylizer(first.path, device=device, threads=threads, value_range=value_range)
     best = best_of(files, use, gpu=stylizer.device != "cpu")

@@ -15,8 +15,9 @@ Tabs:
   each is stylized at most at ``stream_max_side`` pixels and sent back. Style, strength,
   colour preservation and stabilization apply to the next frame while streaming. Each
   browser session keeps its own :class:`fastnst.stream.FrameStylizer` (stabilizer history,
-  when to reset it, and timing) in a ``gr.State``. On a CPU the stream uses each style's
-  ``lite`` model, on a GPU its ``johnson`` model, where both exist.
+  when to reset it, and timing) in a ``gr.State``. Which preset serves the stream, the
+  image, the video and the gallery is :data:`fastnst.styles.PREFERENCE`'s (lite for live
+  frames on a CPU, johnson on a GPU and for images, where both exist).
 * **Image**: upload (or the bundled example), stylize, download a PNG. The same function is
   the plain API endpoint ``/stylize`` (``gradio_client.Client(url).predict(handle_file(png),
   "wave", 1.0, False, api_name="/stylize")``).
@@ -44,32 +45,9 @@ import numpy as np
 from .config import DemoConfig, VideoOptions
 from .errors import UserError
 from .stream import FrameStylizer
-from .styles import PRESET_NAMES, StyleFile, list_styles, resolve_styles
+from .styles import Catalog, StyleFile
 
 __all__ = ["Demo", "DemoConfig", "build_app", "launch"]
-
-def _find_models(styles) -> dict[str, dict[str | None, StyleFile]]:
-    """Style name -> {preset: model}; ``styles``: files or shipped names, None: all shipped styles."""
-    if styles is None:
-        models = list_styles(".onnx")
-        if not models:
-            raise UserError("no styles are bundled with this installation yet: pass one or more "
-                            "--style FILE.onnx (see 'fastnst export')")
-    else:
-        models = [m for item in styles for m in resolve_styles(item, ".onnx")]
-        if not models:
-            raise UserError("give at least one style model (.onnx)")
-    found: dict[str, dict[str | None, StyleFile]] = {}
-    for m in models:
-        found.setdefault(m.name, {})[m.preset] = m
-    return found
-
-
-def _pick(presets: dict, prefer: str) -> StyleFile:
-    """The model of ``prefer`` ("lite" or "johnson") if there is one, else the other preset."""
-    order = [prefer] + [p for p in (*PRESET_NAMES, None) if p != prefer]
-    return next(presets[p] for p in order if p in presets)
-
 
 def _prune(folder: str, keep: str, age: float) -> None:
     """Delete the entries of ``folder`` (but ``keep``) last modified more than ``age`` seconds ago."""
@@ -95,20 +73,22 @@ def _label(name: str) -> str:
 class Demo:
     """The app's state shared by all sessions: styles, loaded models, temp folder, options.
 
-    ``styles``: .onnx paths (named ``<style>_<preset>.onnx`` to group presets), or None for
-    the bundled styles. ``device``: ``auto``, ``cpu``, ``cuda`` or ``tensorrt`` (see
-    :class:`fastnst.runtime.Stylizer`); ``auto`` is resolved once, by the first model loaded.
+    ``styles``: style arguments (:class:`fastnst.styles.Catalog`: files named
+    ``<style>_<preset>.onnx`` group presets), or None for the bundled styles. ``device``:
+    ``auto``, ``cpu``, ``cuda`` or ``tensorrt`` (see :class:`fastnst.runtime.Stylizer`); ``auto``
+    is resolved once, by the first model loaded. Which preset serves each tab is the
+    catalog's table (:data:`fastnst.styles.PREFERENCE`).
     """
 
     def __init__(self, styles=None, device: str = "auto", options: DemoConfig | None = None):
         self.options = options or DemoConfig()
-        self.models = _find_models(styles)
+        self.catalog = Catalog(styles)
         self._stylizers: dict[tuple[Path, str], object] = {}
         self._lock = threading.Lock()
         self._gallery: list | None = None
         from .runtime import Stylizer
 
-        first = _pick(next(iter(self.models.values())), "lite")
+        first = self.catalog.pick(self.catalog.names[0], "stream", gpu=device in ("cuda", "tensorrt"))
         loaded = Stylizer(first.path, device=device)  # resolves "auto" once
         self.device = loaded.device  # "cpu", "cuda" or "tensorrt"
         self._stylizers[(first.path, self.device)] = loaded
@@ -116,7 +96,6 @@ class Demo:
         resolved = self.options.resolve(gpu)
         self.stream_max_side, self.stream_every = resolved.stream_max_side, resolved.stream_every
         self.video_max_side = resolved.video_max_side
-        self.stream_preset = "johnson" if gpu else "lite"
         self.temp_dir = tempfile.mkdtemp(prefix="fastnst-demo-")
         atexit.register(shutil.rmtree, self.temp_dir, True)
         self.example_path = os.path.join(self.temp_dir, "astronaut.png")
@@ -137,10 +116,17 @@ class Demo:
                 self._stylizers[key] = Stylizer(model.path, device=self.device)
             return self._stylizers[key]
 
-    def model(self, style: str, prefer: str) -> StyleFile:
-        if style not in self.models:
-            raise _user_error(f"unknown style '{style}' (choose from {', '.join(self.models)})")
-        return _pick(self.models[style], prefer)
+    @property
+    def models(self) -> dict[str, list[StyleFile]]:
+        """Style name -> its model files (every preset offered), in the dropdowns' order."""
+        return self.catalog.styles
+
+    def model(self, style: str, use: str) -> StyleFile:
+        """The file serving ``style`` for ``use`` ("stream", "image", "video") on this demo's device."""
+        try:
+            return self.catalog.pick(style, use, self.gpu)
+        except UserError as e:
+            raise _user_error(str(e)) from None
 
     # ------------------------------------------------------------------ handlers
 
@@ -153,7 +139,7 @@ class Demo:
         started = time.perf_counter()
         if frame is None:
             return None, "waiting for the camera", session
-        model = self.model(style, self.stream_preset)
+        model = self.model(style, "stream")
         settings = {"stylizer": self.stylizer(model), "strength": float(strength),
                     "preserve_color": bool(preserve_color),
                     "stabilize": self.options.stabilize_strength if stabilize else None}
@@ -172,7 +158,7 @@ class Demo:
         """Image tab and the ``/stylize`` API: uint8 RGB image in, stylized uint8 RGB image out."""
         if image is None:
             raise _user_error("upload an image first")
-        model = self.model(style, "johnson")
+        model = self.model(style, "image")
         try:
             return self.stylizer(model).stylize(image, strength=float(strength), preserve_color=bool(preserve_color),
                                                 max_side=self.options.image_max_side)
@@ -205,7 +191,7 @@ class Demo:
         from .video import convert_video
 
         self.check_video(path)
-        model = self.model(style, "johnson" if self.gpu else "lite")
+        model = self.model(style, "video")
         stylizer = self.stylizer(model)
         options = VideoOptions(strength=float(strength), preserve_color=bool(preserve_color),
                                max_side=self.video_max_side,
@@ -237,8 +223,8 @@ class Demo:
 
         photo = resize_long_side(sample_content(), 384)
         items = [(photo, "the photo")]
-        for name, presets in self.models.items():
-            model = _pick(presets, "johnson")
+        for name in self.catalog.names:
+            model = self.model(name, "image")
             items.append((self.stylizer(model).stylize(photo), f"{_label(name)} ({model.preset or 'model'})"))
         with self._lock:
             self._gallery = items
@@ -247,7 +233,7 @@ class Demo:
     # ------------------------------------------------------------------ layout
 
     def _style_dropdown(self, elem_id: str):
-        names = list(self.models)
+        names = self.catalog.names
         return gr.Dropdown(choices=[(_label(n), n) for n in names], value=names[0], label="style", elem_id=elem_id)
 
     def _build(self) -> gr.Blocks:
@@ -332,7 +318,7 @@ class Demo:
         except OSError as e:  # e.g. the port is taken
             raise UserError(f"cannot serve on {host}:{port}: {e}") from None
         if not quiet:
-            print(f"fastnst demo: {', '.join(map(_label, self.models))} on {self.device}; "
+            print(f"fastnst demo: {', '.join(map(_label, self.catalog.names))} on {self.device}; "
                   f"open {self.blocks.local_url} (Ctrl-C to stop)", flush=True)
         if block:
             self.blocks.block_thread()

@@ -173,10 +173,9 @@ def run_webcam(styles, options: WebcamOptions | None = None, out=sys.stdout) -> 
     styles = [os.fspath(s) for s in (styles if isinstance(styles, (list, tuple)) else [styles])]
     if not styles:
         raise UserError("give at least one style")
-    from .styles import resolve_styles
+    from .styles import Catalog
 
-    for style in styles:  # an unknown style fails now, not when its key is pressed
-        resolve_styles(style)
+    catalog = Catalog(styles)  # an unknown style fails now, not when its key is pressed
     options.validate()
     if options.record:
         from .video import check_video_output
@@ -184,20 +183,20 @@ def run_webcam(styles, options: WebcamOptions | None = None, out=sys.stdout) -> 
         check_video_output(options.record, options.source or "")
     if not options.headless:
         _check_display()
-    return _WebcamRun(styles, options, out).run()
+    return _WebcamRun(catalog, options, out).run()
 
 
 class _WebcamRun:
     """One webcam run: the capture and inference threads and what they share."""
 
-    def __init__(self, styles: list[str], options: WebcamOptions, out):
-        from .runtime import Stylizer
+    def __init__(self, catalog, options: WebcamOptions, out):
         from .stream import FrameStylizer
 
-        self.options, self.styles, self.out = options, styles, out
+        self.options, self.catalog, self.styles, self.out = options, catalog, catalog.names, out
         self.source = options.source if options.source is not None else int(options.camera)
-        self.loaded = {0: Stylizer(styles[0], device=options.device)}  # a bad first style fails early
-        self.controls = _Controls(styles, options)
+        self.loaded = {0: self._load(0, options.device)}  # a bad first style fails early
+        self.device = self.loaded[0].device  # "auto" resolved once
+        self.controls = _Controls(self.styles, options)
         # Used by the inference thread only (the window reads its timing).
         self.live = FrameStylizer(self.loaded[0], max_side=options.max_side, **self.controls.style_settings)
         self.frames, self.results = LatestFrame(), LatestFrame()
@@ -210,6 +209,12 @@ class _WebcamRun:
         self.writer = None
 
     # ------------------------------------------------------------------ threads
+
+    def _load(self, index: int, device: str):
+        """The Stylizer of style ``index``: the preset the catalog's table picks for live frames on ``device``."""
+        from .runtime import load_style
+
+        return load_style(self.catalog.styles[self.styles[index]], "stream", device=device)
 
     def _capture(self) -> None:
         """Read frames into ``self.frames`` as (rgb, capture_time, index) until the end or ``stop``."""
@@ -260,7 +265,6 @@ class _WebcamRun:
             self.results.close()
 
     def _infer_loop(self) -> None:
-        from .runtime import Stylizer
         from .video import VideoWriter
 
         controls, stats, live = self.controls, self.stats, self.live
@@ -274,7 +278,7 @@ class _WebcamRun:
             rgb, captured, index = item
             style = controls.index
             if style not in self.loaded:
-                self.loaded[style] = Stylizer(self.styles[style], device=self.options.device)
+                self.loaded[style] = self._load(style, self.device)
             live.update(stylizer=self.loaded[style], **controls.style_settings)
             result = live(rgb, started=captured)
             latency = time.perf_counter() - captured

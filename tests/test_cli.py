@@ -253,3 +253,22 @@ def test_styles_lists_the_exact_name_to_pass(capsys):
         arg, file = row.split()[0], row.split()[-1]
         assert [s.path.name for s in resolve_styles(arg)] == [file]  # the first column names exactly that file
         assert [s.path.name for s in resolve_styles(file)] == [file]  # and so does the file's name
+
+
+def test_train_flags_beat_the_recipe_and_defaults_come_from_the_dataclass(tmp_path):
+    import json
+
+    from fastnst.cli import given_flags
+    from fastnst.config import TrainConfig, load_recipe, train_config
+
+    recipe_file = tmp_path / "r.json"
+    recipe_file.write_text(json.dumps({"style": "s.jpg", "data": "photos", "iterations": 1600, "lr": 0.005,
+                                       "channels_last": True, "comment": "ignored"}))
+    args = build_parser().parse_args(["train", "--recipe", str(recipe_file), "-o", "run", "--lr", "0.001"])
+    flags = given_flags(TrainConfig, args)
+    assert flags == {"output": "run", "lr": 0.001}  # only what was given, even where it equals the default
+    cfg = train_config(load_recipe(str(recipe_file)), flags)
+    assert cfg.lr == 0.001 and cfg.iterations == 1600 and cfg.channels_last is True  # flag > recipe > default
+    assert cfg.style == str(tmp_path / "s.jpg") and cfg.batch_size == TrainConfig().batch_size
+    r = run("train", "--recipe", str(recipe_file), "-o", str(tmp_path / "run"), "--preset", "tiny")
+    assert "unknown preset 'tiny'" in one_line_error(r) and not (tmp_path / "run").exists()  # before any work

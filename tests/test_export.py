@@ -9,7 +9,8 @@ import torch
 
 import fastnst.export
 from fastnst.cli import main
-from fastnst.export import IO_SPEC, export_onnx, natural_image, psnr, read_metadata
+from fastnst.export import IO_SPEC, export_onnx, natural_image, psnr
+from fastnst.runtime import read_metadata
 from fastnst.models import load_model_file, random_model, save_model_file
 
 META = {"style": "mosaic", "loss_net": "random-vgg16", "image_size": 256, "iterations": 0, "style_layers": ["relu1_2"]}

@@ -110,7 +110,8 @@ def _run(args: list[str], cwd: Path, env: dict, timeout: float = 600) -> subproc
 
 def _check(result: subprocess.CompletedProcess, what: str) -> None:
     output = result.stdout + result.stderr
-    assert result.returncode == 0 and "Traceback" not in output, f"{what} failed ({result.returncode}):\n{output[-3000:]}"
+    assert result.returncode == 0 and "Traceback" not in output, \
+        f"{what} failed ({result.returncode}):\n{output[-3000:]}"
 
 
 class _Demo:
@@ -128,7 +129,8 @@ class _Demo:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"fastnst {' '.join(argv)} exited {self.proc.returncode}:\n{self.proc.stdout.read()}")
+                output = self.proc.stdout.read()
+                raise AssertionError(f"fastnst {' '.join(argv)} exited {self.proc.returncode}:\n{output}")
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=2)
                 return self.port

@@ -150,3 +150,40 @@ def test_resolve_styles_files_names_and_errors(tmp_path, monkeypatch):
         resolve_styles("odd")
     with pytest.raises(UserError, match="for preset johnson"):
         find_style("scream", "johnson", ".onnx")
+
+
+def test_the_preference_table_covers_every_use_and_device():
+    from fastnst.styles import PREFERENCE, USES
+
+    assert set(PREFERENCE) == {(use, gpu) for use in USES for gpu in (False, True)}
+    for order in PREFERENCE.values():
+        assert sorted(order) == sorted(PRESET_NAMES)  # every preset ranked, none twice
+    assert PREFERENCE[("stream", False)][0] == "lite" and PREFERENCE[("stream", True)][0] == "johnson"
+
+
+def test_catalog_groups_presets_and_picks_by_the_table(tmp_path, monkeypatch):
+    import fastnst.styles as styles
+    from fastnst.styles import PREFERENCE, Catalog, pick
+
+    shipped = tmp_path / "pretrained"
+    shipped.mkdir()
+    for f in ("wave_johnson.onnx", "wave_lite.onnx", "scream_lite.onnx"):
+        (shipped / f).write_bytes(b"x")
+    monkeypatch.setattr(styles, "PRETRAINED", shipped)
+    own = tmp_path / "mine.onnx"
+    own.write_bytes(b"x")
+
+    catalog = Catalog(["wave_lite", "wave_johnson.onnx", own, "scream"])
+    assert catalog.names == ["wave", "mine", "scream"]  # given order; two arguments of one style are one entry
+    for (use, gpu), order in PREFERENCE.items():
+        assert catalog.pick("wave", use, gpu).preset == order[0]
+        assert pick("wave", use, gpu).preset == order[0]
+        assert catalog.pick("scream", use, gpu).preset == "lite"  # the only one there is
+        assert catalog.pick("mine", use, gpu).path == own
+    assert [f.preset for f in Catalog(["wave_lite"]).styles["wave"]] == ["lite"]  # an exact name: that file only
+    assert Catalog().names == ["scream", "wave"]  # None: every shipped style
+    with pytest.raises(UserError, match="unknown style 'x'"):
+        catalog.pick("x", "stream", False)
+    with pytest.raises(UserError, match="no style file or shipped style 'candy'"):
+        Catalog(["wave", "candy"])
+    assert [s.path.name for s in resolve_styles("wave_lite.onnx")] == ["wave_lite.onnx"]  # a shipped file's name

@@ -87,11 +87,12 @@ def test_presets_of_one_style_grouped_and_picked_by_device(lite_onnx, tmp_path):
     shutil.copy(lite_onnx, tmp_path / "plain.onnx")
     d = Demo([tmp_path / "wave_lite.onnx", tmp_path / "wave_johnson.onnx", tmp_path / "plain.onnx"], device="cpu")
     assert list(d.models) == ["wave", "plain"]
-    assert d.device == "cpu" and d.stream_preset == "lite"  # the webcam's preset on a CPU
-    assert d.model("wave", d.stream_preset).path.name == "wave_lite.onnx"
-    assert d.model("wave", "johnson").path.name == "wave_johnson.onnx"  # the image tab's
-    assert d.model("plain", "johnson").preset is None
-    assert d.stylizer(d.model("wave", "lite")) is d.stylizer(d.model("wave", "lite"))  # loaded once
+    assert d.device == "cpu"
+    assert d.model("wave", "stream").path.name == "wave_lite.onnx"  # the webcam's preset on a CPU
+    assert d.model("wave", "video").path.name == "wave_lite.onnx"
+    assert d.model("wave", "image").path.name == "wave_johnson.onnx"  # the image tab's and the gallery's
+    assert d.model("plain", "image").preset is None
+    assert d.stylizer(d.model("wave", "stream")) is d.stylizer(d.model("wave", "stream"))  # loaded once
     d.blocks.close()
 
 
@@ -338,7 +339,7 @@ def test_browser_image_tab_and_gallery(browser_demo, browser_page, stylizer):
     out = page.locator("#image-output img")
     out.wait_for()
     result = _fetch(out.get_attribute("src"))
-    model = browser_demo.model(next(iter(browser_demo.models)), "johnson")
+    model = browser_demo.model(next(iter(browser_demo.models)), "image")
     expected = browser_demo.stylizer(model).stylize(sample_content(), max_side=browser_demo.options.image_max_side)
     np.testing.assert_array_equal(result, expected)  # the PNG shown is exactly the Stylizer's result
     _screenshot(page, "demo_image.png")
