@@ -184,6 +184,9 @@ class DemoConfig:
     :meth:`resolve`. ``max_streams``: webcam streams served at once (more wait in the
     queue); ``stream_time_limit``: seconds one stream may run before it stops (press Record
     again to go on); ``stabilize_strength``: the Stabilizer strength of the stabilize boxes.
+    ``max_live``: WebRTC live connections served at once (the page says so when full);
+    ``ice_servers``: STUN/TURN URLs for WebRTC (e.g. ``stun:stun.example.org:3478``); empty:
+    none is contacted, the server's own addresses serve (enough on one machine or a LAN).
     """
 
     max_upload_mb: float = 50.0
@@ -197,6 +200,8 @@ class DemoConfig:
     stream_time_limit: int = 600
     stabilize_strength: float = STABILIZE_STRENGTH
     mirror: bool = False
+    max_live: int = 4
+    ice_servers: tuple[str, ...] = ()
 
     # (CPU, GPU) values of the settings that None leaves to the device.
     _BY_DEVICE = {"stream_max_side": (384, 720), "stream_every": (0.1, 0.05), "video_max_side": (480, 1080)}

@@ -11,11 +11,16 @@ folder it serves files from besides Gradio's own cache is its private temp folde
 
 Tabs:
 
-* **Webcam**: the browser streams camera frames (every ``stream_every`` s) to ``.stream``;
-  each is stylized at most at ``stream_max_side`` pixels and sent back. Style, strength,
-  colour preservation and stabilization apply to the next frame while streaming. Each
-  browser session keeps its own :class:`fastnst.stream.FrameStylizer` (stabilizer history,
-  when to reset it, and timing) in a ``gr.State``. Which preset serves the stream, the
+* **Webcam**: live video over WebRTC (:mod:`fastnst.webrtc`; the page's side is
+  ``fastnst/web_rtc/live.js``): the camera's track goes to the server, the stylized track
+  comes back into a ``<video>``, signalled by one POST route (``/webrtc/offer``) on this
+  app's own server; the controls reach the server over a data channel. Below it, the
+  fallback where WebRTC cannot connect (e.g. behind a proxy): Gradio's image streaming, the
+  browser posting camera frames (every ``stream_every`` s) to ``.stream``. Either way frames
+  are stylized at most at ``stream_max_side`` pixels, style, strength, colour preservation
+  and stabilization apply to the next frame while streaming, and each connection or browser
+  session keeps its own :class:`fastnst.stream.FrameStylizer` (stabilizer history, when to
+  reset it, and timing; Gradio's in a ``gr.State``). Which preset serves the stream, the
   image, the video and the gallery is :data:`fastnst.styles.PREFERENCE`'s (lite for live
   frames on a CPU, johnson on a GPU and for images, where both exist).
 * **Image**: upload (or the bundled example), stylize, download a PNG. The same function is
@@ -37,6 +42,7 @@ import shutil
 import tempfile
 import threading
 import time
+import webbrowser
 from pathlib import Path
 
 import gradio as gr
@@ -70,6 +76,24 @@ def _label(name: str) -> str:
     return name.replace("_", " ")
 
 
+# The Webcam tab's live video (WebRTC): its markup, style and page module; the controls reach it in the page.
+_LIVE_JS = Path(__file__).parent / "web_rtc" / "live.js"
+_LIVE_HTML = """<div class="live-box"><div class="videos">
+<video class="camera" autoplay playsinline muted title="camera"></video>
+<video class="live" autoplay playsinline muted title="stylized"></video></div>
+<div class="bar"><button class="start">Start live video</button><button class="stop">Stop</button>
+<span class="status">Live video over WebRTC: press Start</span></div></div>"""
+_LIVE_CSS = """.videos { display: flex; gap: 8px; align-items: flex-start; }
+.camera { width: 22%; background: #222; border-radius: 6px; }
+.live { width: 76%; background: #222; border-radius: 6px; }
+.bar { display: flex; gap: 8px; align-items: center; margin-top: 6px; }
+button { padding: 4px 12px; border-radius: 6px; border: 1px solid #888; cursor: pointer; }"""
+_LIVE_UPDATE_JS = """(style, strength, preserve_color, stabilize) => {
+  if (window.fastnstLive) window.fastnstLive.update({style, strength, preserve_color, stabilize});
+  return [];
+}"""
+
+
 class Demo:
     """The app's state shared by all sessions: styles, loaded models, temp folder, options.
 
@@ -96,6 +120,10 @@ class Demo:
         resolved = self.options.resolve(gpu)
         self.stream_max_side, self.stream_every = resolved.stream_max_side, resolved.stream_every
         self.video_max_side = resolved.video_max_side
+        from .webrtc import LiveServer
+
+        self.live = LiveServer(self.live_settings, max_side=self.stream_max_side, max_peers=self.options.max_live,
+                               ice_servers=self.options.ice_servers)
         self.temp_dir = tempfile.mkdtemp(prefix="fastnst-demo-")
         atexit.register(shutil.rmtree, self.temp_dir, True)
         self.example_path = os.path.join(self.temp_dir, "astronaut.png")
@@ -139,10 +167,7 @@ class Demo:
         started = time.perf_counter()
         if frame is None:
             return None, "waiting for the camera", session
-        model = self.model(style, "stream")
-        settings = {"stylizer": self.stylizer(model), "strength": float(strength),
-                    "preserve_color": bool(preserve_color),
-                    "stabilize": self.options.stabilize_strength if stabilize else None}
+        settings, model = self._frame_settings(style, strength, preserve_color, stabilize)
         if not isinstance(session, FrameStylizer):
             session = FrameStylizer(max_side=self.stream_max_side, **settings)
         session.update(**settings)
@@ -153,6 +178,20 @@ class Demo:
         status = (f"{fps} · {timing.latency_ms:.0f} ms server latency · {w}x{h} · "
                   f"{_label(model.name)} ({model.preset or 'model'}) on {self.device}")
         return out, status, session
+
+    def _frame_settings(self, style, strength, preserve_color, stabilize) -> tuple[dict, StyleFile]:
+        """The webcam controls as :meth:`FrameStylizer.update` keywords, and the model serving them."""
+        model = self.model(style, "stream")
+        return {"stylizer": self.stylizer(model), "strength": min(1.0, max(0.0, float(strength))),
+                "preserve_color": bool(preserve_color),
+                "stabilize": self.options.stabilize_strength if stabilize else None}, model
+
+    def live_settings(self, settings: dict) -> tuple[dict, str]:
+        """The WebRTC page's settings -> (FrameStylizer.update keywords, description); see :mod:`fastnst.webrtc`."""
+        update, model = self._frame_settings(settings.get("style") or self.catalog.names[0],
+                                             settings.get("strength", 1.0), settings.get("preserve_color"),
+                                             settings.get("stabilize"))
+        return update, f"{_label(model.name)} ({model.preset or 'model'}) on {self.device}"
 
     def stylize_image(self, image, style, strength=1.0, preserve_color=False):
         """Image tab and the ``/stylize`` API: uint8 RGB image in, stylized uint8 RGB image out."""
@@ -236,29 +275,44 @@ class Demo:
         names = self.catalog.names
         return gr.Dropdown(choices=[(_label(n), n) for n in names], value=names[0], label="style", elem_id=elem_id)
 
+    def _live_video(self) -> gr.HTML:
+        """The WebRTC live video: camera and stylized ``<video>``, Start/Stop and a status line (live.js)."""
+        return gr.HTML(
+            html_template=_LIVE_HTML, css_template=_LIVE_CSS, elem_id="webrtc",
+            js_on_load="import(new URL(props.module, document.baseURI).href)"
+                       ".then((m) => { window.fastnstLive = m.mount(element, props); });",
+            module=f"gradio_api/file={_LIVE_JS}", offer="webrtc/offer", ice_servers=list(self.options.ice_servers),
+            mirror=self.options.mirror,
+            settings={"style": self.catalog.names[0], "strength": 1.0, "preserve_color": False, "stabilize": False})
+
     def _build(self) -> gr.Blocks:
         o = self.options
         with gr.Blocks(title="fastnst demo", analytics_enabled=False, delete_cache=(300, 600)) as app:
             gr.Markdown("# fastnst: real-time neural style transfer\n"
                         f"Running on **{self.device}**. Nothing leaves this machine.")
             with gr.Tab("Webcam", id="webcam"):
+                live = self._live_video()
+                with gr.Row():
+                    style = self._style_dropdown("webcam-style")
+                    strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength", elem_id="webcam-strength")
+                    preserve = gr.Checkbox(label="keep the camera's colours", elem_id="webcam-preserve")
+                    stabilize = gr.Checkbox(label="stabilize (less flicker)", elem_id="webcam-stabilize")
+                for control in (style, strength, preserve, stabilize):  # to the live video, in the page
+                    control.change(None, [style, strength, preserve, stabilize], None, js=_LIVE_UPDATE_JS)
+                gr.Markdown("**Or through Gradio's stream** (where live video cannot connect, e.g. behind a proxy): "
+                            "press Record.")
                 with gr.Row():
                     camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="camera",
                                       webcam_options=gr.WebcamOptions(
                                           mirror=o.mirror,
                                           constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}),
                                       elem_id="webcam-input")
-                    live = gr.Image(label="stylized", format="jpeg", interactive=False, elem_id="webcam-output")
-                with gr.Row():
-                    style = self._style_dropdown("webcam-style")
-                    strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength", elem_id="webcam-strength")
-                    preserve = gr.Checkbox(label="keep the camera's colours", elem_id="webcam-preserve")
-                    stabilize = gr.Checkbox(label="stabilize (less flicker)", elem_id="webcam-stabilize")
+                    streamed = gr.Image(label="stylized", format="jpeg", interactive=False, elem_id="webcam-output")
                 status = gr.Textbox(label="speed", interactive=False, elem_id="webcam-status",
                                     value="press Record to start")
                 session = gr.State(None)
                 camera.stream(self.stream_frame, [camera, style, strength, preserve, stabilize, session],
-                              [live, status, session], stream_every=self.stream_every,
+                              [streamed, status, session], stream_every=self.stream_every,
                               time_limit=o.stream_time_limit, concurrency_limit=o.max_streams,
                               show_progress="hidden", api_name="webcam", api_visibility="private")
             with gr.Tab("Image", id="image"):
@@ -311,12 +365,16 @@ class Demo:
 
         quiet_ffmpeg_log()
         try:
-            self.blocks.launch(server_name=host, server_port=port, share=False, inbrowser=open_browser,
-                               prevent_thread_lock=True, quiet=True, show_error=True, ssr_mode=False,
-                               max_file_size=f"{self.options.max_upload_mb:g}mb", allowed_paths=[self.temp_dir],
-                               enable_monitoring=False, mcp_server=False, pwa=False, footer_links=["api"])
+            app, url, _ = self.blocks.launch(
+                server_name=host, server_port=port, share=False, inbrowser=False, prevent_thread_lock=True,
+                quiet=True, show_error=True, ssr_mode=False, max_file_size=f"{self.options.max_upload_mb:g}mb",
+                allowed_paths=[self.temp_dir, str(_LIVE_JS)], enable_monitoring=False, mcp_server=False, pwa=False,
+                footer_links=["api"])
         except OSError as e:  # e.g. the port is taken
             raise UserError(f"cannot serve on {host}:{port}: {e}") from None
+        self.live.mount(app, "/webrtc/offer")  # the live video's signalling, on the same server and port
+        if open_browser:
+            webbrowser.open(url)
         if not quiet:
             print(f"fastnst demo: {', '.join(map(_label, self.catalog.names))} on {self.device}; "
                   f"open {self.blocks.local_url} (Ctrl-C to stop)", flush=True)

@@ -1,0 +1,245 @@
+"""The web app's WebRTC live video (fastnst.webrtc): an aiortc client against the server, and a real browser.
+
+Without a browser, an aiortc peer in this process plays the page: it sends a synthetic camera
+track through the signalling route and reads the stylized track back. The browser test drives
+headless Chromium with the fake camera of tests/fakecam.py (see tests/test_webapp.py). Both
+skip with a reason where aiortc (or Chromium and playwright) is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import os
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+import fakecam
+from fastnst.config import DemoConfig
+
+pytest.importorskip("aiortc", reason="needs aiortc (a base dependency: pip install -e .)")
+
+CLIP_FRAMES, CLIP_FPS = 90, 30
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _webrtc_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("fastnst-webrtc")]
+
+
+def _wait(condition, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.fixture(scope="module")
+def live_demo(lite_onnx):
+    """The app with one live connection allowed, on a free loopback port."""
+    from fastnst.webapp import Demo
+
+    d = Demo([lite_onnx], device="cpu", options=DemoConfig(max_live=1))
+    d.launch("127.0.0.1", _free_port(), block=False, quiet=True)
+    yield d
+    d.blocks.close()
+
+
+def _post(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def _camera_track():
+    """A synthetic 160x120 camera: fakecam's moving picture with a frame counter, 30 frames/s."""
+    import av
+    from aiortc import VideoStreamTrack
+
+    class Camera(VideoStreamTrack):
+        def __init__(self):
+            super().__init__()
+            self.sent = []
+
+        async def recv(self):
+            pts, time_base = await self.next_timestamp()
+            rgb = fakecam.frame(len(self.sent) % CLIP_FRAMES, 160, 120, CLIP_FRAMES)
+            self.sent.append(rgb)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = pts, time_base
+            return frame
+
+    return Camera()
+
+
+async def _client_session(url: str, settings: dict, frames: int, while_open=None):
+    """Connect to the route at ``url`` as a page would; return the first ``frames`` frames received (RGB)."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    from fastnst.webrtc import rtc_configuration
+
+    pc = RTCPeerConnection(rtc_configuration())
+    camera = _camera_track()
+    pc.addTrack(camera)
+    channel = pc.createDataChannel("settings")
+    received: asyncio.Queue = asyncio.Queue()
+
+    @pc.on("track")
+    def on_track(track):
+        async def read():
+            while True:
+                received.put_nowait((await track.recv()).to_ndarray(format="rgb24"))
+        asyncio.ensure_future(read())
+
+    await pc.setLocalDescription(await pc.createOffer())
+    status, answer = await asyncio.to_thread(_post, url, {"sdp": pc.localDescription.sdp, "type": "offer",
+                                                          "settings": settings})
+    assert status == 200, answer
+    await pc.setRemoteDescription(RTCSessionDescription(**answer))
+    out = [await asyncio.wait_for(received.get(), 60) for _ in range(frames)]
+    extra = await while_open(channel, received) if while_open else None
+    await pc.close()
+    return out, camera.sent, extra
+
+
+def test_offline_by_default():
+    """No STUN/TURN server unless configured (aiortc's own default is a public STUN server)."""
+    from fastnst.webrtc import rtc_configuration
+
+    assert rtc_configuration().iceServers == []
+    assert [s.urls for s in rtc_configuration(["stun:example.org:3478"]).iceServers] == ["stun:example.org:3478"]
+    assert DemoConfig().ice_servers == () and DemoConfig().max_live >= 1
+
+
+@pytest.mark.slow
+def test_live_frames_cap_and_cleanup(live_demo):
+    """Stylized frames come back; the cap answers 503 with a message; closing leaves no peer or thread."""
+    url = live_demo.blocks.local_url + "webrtc/offer"
+    assert _post(url, {"type": "offer"})[0] == 400  # malformed, and nothing counted
+    assert len(live_demo.live.peers) == 0
+    threads_before = threading.active_count()
+
+    async def while_open(channel, received):
+        at_cap = await asyncio.to_thread(_post, url, {"type": "offer", "sdp": "x"})
+        channel.send(json.dumps({"style": "test", "strength": 0.0}))  # a live change of strength
+        for _ in range(60):
+            frame = await asyncio.wait_for(received.get(), 60)
+            if np.abs(frame.astype(np.int16) - fakecam.frame(fakecam.read_counter(frame), 160, 120)).mean() < 12:
+                return at_cap, frame
+        return at_cap, None
+
+    out, sent, (at_cap, plain) = asyncio.run(_client_session(url, {"style": "test", "strength": 1.0}, 6, while_open))
+    assert all(f.shape == (120, 160, 3) for f in out)
+    assert sum(np.abs(a.astype(np.int16) - b).mean() > 1.0 for a, b in zip(out, out[1:])) >= len(out) - 2
+    nearest = [min(np.abs(f.astype(np.int16) - s).mean() for s in sent) for f in out]
+    assert min(nearest) > 30, nearest  # stylized: far from every camera frame sent
+    assert at_cap[0] == 503 and "1 live connection" in at_cap[1]["error"], at_cap
+    assert plain is not None, "strength 0 never brought the camera frame back"
+    assert _wait(lambda: not live_demo.live.peers), live_demo.live.peers
+    assert _wait(lambda: not _webrtc_threads()), _webrtc_threads()
+    assert threading.active_count() <= threads_before + 2  # at most the event loop's executor threads
+
+
+# ----------------------------------------------------------------------------- in a real browser
+
+
+def _frame_png(page) -> np.ndarray:
+    """The stylized <video>'s current frame, uint8 RGB at its own size."""
+    from PIL import Image
+
+    url = page.evaluate("""() => { const v = document.querySelector('#webrtc video.live');
+      const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
+      c.getContext('2d').drawImage(v, 0, 0); return c.toDataURL('image/png'); }""")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
+
+
+def _new_frames(page, count: int, timeout: float = 60.0) -> list[np.ndarray]:
+    """``count`` pictures from the stylized <video>, each a newly presented frame."""
+    page.evaluate("""() => { const v = document.querySelector('#webrtc video.live'); window.__presented = 0;
+      const tick = () => { window.__presented++; v.requestVideoFrameCallback(tick); };
+      v.requestVideoFrameCallback(tick); }""")
+    out, deadline = [], time.monotonic() + timeout
+    while len(out) < count and time.monotonic() < deadline:
+        seen = page.evaluate("window.__presented")
+        page.wait_for_function(f"() => window.__presented > {seen}", timeout=timeout * 1000)
+        out.append(_frame_png(page))
+    return out
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_live_video(lite_onnx, tmp_path):
+    if not os.path.exists(fakecam.CHROMIUM):
+        pytest.skip(f"needs Chromium at {fakecam.CHROMIUM} (Debian: apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (a dev extra)")
+    from fastnst.webapp import Demo
+
+    clip = tmp_path / "camera.y4m"
+    fakecam.write_y4m(clip, frames=CLIP_FRAMES, width=320, height=240, fps=CLIP_FPS)
+    clip_frames = np.stack([fakecam.frame(i, 320, 240, CLIP_FRAMES) for i in range(CLIP_FRAMES)]).astype(np.int16)
+    demo = Demo([lite_onnx], device="cpu")
+    demo.launch("127.0.0.1", _free_port(), block=False, quiet=True)
+    try:
+        with sync_api.sync_playwright() as pw:
+            context = fakecam.launch_browser(pw, clip, tmp_path / "profile")
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            outside = []
+            page.on("request", lambda r: outside.append(r.url)
+                    if not re.match(r"(https?|wss?)://(127\.0\.0\.1|localhost)[:/]|data:|blob:", r.url) else None)
+            page.goto(demo.blocks.local_url, wait_until="load")
+            page.locator("#webrtc button.start").click()
+            page.wait_for_function("() => document.querySelector('#webrtc video.live').videoWidth > 0")
+
+            # Fresh stylized frames arrive, change, and are not the camera picture.
+            frames = _new_frames(page, 6)
+            assert all(f.shape == (240, 320, 3) for f in frames)
+            changes = [np.abs(a.astype(np.int16) - b).mean() for a, b in zip(frames, frames[1:])]
+            assert sum(c > 1.0 for c in changes) >= len(changes) - 1, changes
+            nearest = [np.abs(clip_frames - f).mean(axis=(1, 2, 3)).min() for f in frames]
+            assert min(nearest) > 30, nearest
+            assert len(demo.live.peers) == 1
+            assert re.search(r"[\d.]+ frames/s shown · server \d+ ms", page.locator("#webrtc .status").text_content())
+
+            # Strength 0 mid-stream (the Gradio slider, sent over the data channel): the camera frame comes back.
+            box = page.locator("#webcam-strength input[type=number]")
+            box.fill("0")
+            box.press("Enter")
+            deadline, diff = time.monotonic() + 30, None
+            while time.monotonic() < deadline:
+                f = _new_frames(page, 1)[0]
+                diffs = np.abs(clip_frames - f).mean(axis=(1, 2, 3))
+                index, diff = int(np.argmin(diffs)), float(diffs.min())
+                if diff < 12:
+                    break
+            assert diff < 12, diff  # within VP8's loss
+            assert fakecam.read_counter(f) == index  # exactly that camera frame, not mirrored
+            assert outside == [], outside
+
+            # The page closes: the server's connection, its thread and its tracks go.
+            page.close()
+            assert _wait(lambda: not demo.live.peers, 40), demo.live.peers
+            assert _wait(lambda: not _webrtc_threads()), _webrtc_threads()
+            context.close()
+    finally:
+        demo.blocks.close()
