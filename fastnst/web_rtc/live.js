@@ -47,7 +47,11 @@ export function mount(root, options) {
       camera.srcObject = stream;
       pc = new RTCPeerConnection({ iceServers: options.ice_servers.map((urls) => ({ urls })) });
       stream.getVideoTracks().forEach((track) => pc.addTrack(track, stream));
-      pc.ontrack = (event) => { live.srcObject = event.streams[0] || new MediaStream([event.track]); countFrames(); };
+      pc.ontrack = (event) => {
+        if ("jitterBufferTarget" in event.receiver) event.receiver.jitterBufferTarget = 0;  // newest frame first
+        live.srcObject = event.streams[0] || new MediaStream([event.track]);
+        countFrames();
+      };
       pc.onconnectionstatechange = () => {
         if (pc && ["failed", "closed"].includes(pc.connectionState)) stop(`connection ${pc.connectionState}`);
       };
