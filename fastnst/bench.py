@@ -44,7 +44,7 @@ class BenchResult:
     model: str  # the model's path
     style: str
     preset: str | None
-    precision: str  # "fp32" or "fp16" (from the file's metadata)
+    precision: str  # "fp32", "fp16" or "int8" (from the file's metadata)
     provider: str  # the onnxruntime execution provider that ran it
     width: int
     height: int
@@ -55,6 +55,7 @@ class BenchResult:
     min_ms: float
     fps: float
     times_ms: list[float] = field(repr=False, default_factory=list)
+    io: str = "float"  # "float" (float32 NCHW, converted on the host) or "uint8" (frames as they are)
 
 
 def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:
@@ -112,7 +113,8 @@ def bench_models(models, config: BenchConfig = BenchConfig(), progress=None) -> 
                 precision=str(stylizer.metadata.get("precision") or "fp32"), provider=stylizer.provider,
                 width=width, height=height, runs=len(times), median_ms=median,
                 p90_ms=float(np.percentile(times, 90)), mean_ms=float(np.mean(times)),
-                min_ms=float(np.min(times)), fps=1000.0 / median, times_ms=times))
+                min_ms=float(np.min(times)), fps=1000.0 / median, times_ms=times,
+                io="uint8" if stylizer.uint8_io else "float"))
             done += 1
             if progress is not None:
                 progress(done, total)
@@ -120,11 +122,13 @@ def bench_models(models, config: BenchConfig = BenchConfig(), progress=None) -> 
     return results
 
 
-def export_presets(presets, folder, fp16: bool = False) -> list[str]:
+def export_presets(presets, folder, fp16: bool = False, int8: bool = False) -> list[str]:
     """Export seeded random-weight models of ``presets`` to ``folder``; returns the .onnx paths.
 
     The same network, and so the same speed, as a trained style of that preset. With
-    ``fp16`` each preset is also exported in half precision. Needs torch.
+    ``fp16`` each preset is also exported in half precision, with ``int8`` also quantized
+    (:func:`fastnst.quantize.quantize_int8`, calibrated as for a real style but not checked:
+    random weights). Needs torch.
     """
     from .export import export_onnx
     from .models import random_model
@@ -132,20 +136,28 @@ def export_presets(presets, folder, fp16: bool = False) -> list[str]:
     paths = []
     for preset in presets:
         model = random_model(preset)
+        fp32 = os.path.join(os.fspath(folder), f"random_{preset}.onnx")
         for half in (False, True) if fp16 else (False,):
             path = os.path.join(os.fspath(folder), f"random_{preset}{'_fp16' if half else ''}.onnx")
             export_onnx(model, path, {"style": "random", "preset": preset}, fp16=half, check=False)
+            paths.append(path)
+        if int8:
+            from .quantize import quantize_int8
+
+            path = os.path.join(os.fspath(folder), f"random_{preset}.int8.onnx")
+            quantize_int8(fp32, path, check=False)
             paths.append(path)
     return paths
 
 
 def format_table(results: list[BenchResult]) -> str:
     """A plain-text table: one row per model and size."""
-    head = f"{'style':<16} {'preset':<8} {'prec':<5} {'provider':<10} {'size':>10} {'fps':>8} {'median ms':>10} {'p90 ms':>9}"
+    head = (f"{'style':<16} {'preset':<8} {'prec':<5} {'io':<5} {'provider':<10} {'size':>10} {'fps':>8} "
+            f"{'median ms':>10} {'p90 ms':>9}")
     rows = [head, "-" * len(head)]
     for r in results:
         provider = r.provider.replace("ExecutionProvider", "")
-        rows.append(f"{r.style[:16]:<16} {(r.preset or '-')[:8]:<8} {r.precision:<5} {provider[:10]:<10} "
+        rows.append(f"{r.style[:16]:<16} {(r.preset or '-')[:8]:<8} {r.precision:<5} {r.io:<5} {provider[:10]:<10} "
                     f"{f'{r.width}x{r.height}':>10} {r.fps:>8.2f} {r.median_ms:>10.1f} {r.p90_ms:>9.1f}")
     return "\n".join(rows)
 

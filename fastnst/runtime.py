@@ -11,6 +11,12 @@ and OpenCV/Pillow (through :mod:`fastnst.image`).
 Frames are uint8 RGB arrays of shape (H, W, 3); (H, W) greyscale is replicated to
 three channels and (H, W, 4) RGBA has its alpha channel dropped (not composited).
 The result is always uint8 RGB (H, W, 3) of the input's height and width.
+
+A model exported with uint8 frame I/O (``fastnst export --uint8-io``: uint8 NHWC in and out,
+the scale, cast and transposes inside the graph) is handed the frame as it is; on a GPU provider
+the uint8 buffers go through an IO binding (6 MB a 1080p frame each way instead of 25 MB).
+A shipped style named by its name runs the copy :func:`fastnst.styles.best_variant` picks for
+the device that loaded (its int8 copy on a CPU, where that measured faster).
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ from .image import blend, from_nchw, resize, resize_long_side, to_nchw, transfer
 
 __all__ = ["DEVICES", "Stylizer", "describe_metadata", "load_style", "parse_metadata", "read_metadata"]
 
-_TRT, _CUDA, _CPU = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"
-DEVICES = ("auto", "tensorrt", "cuda", "cpu")
-_DEVICE_OF = {_TRT: "tensorrt", _CUDA: "cuda", _CPU: "cpu"}
+_TRT, _CUDA, _CPU, _OPENVINO = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider", "OpenVINO"
+DEVICES = ("auto", "tensorrt", "cuda", "cpu", "openvino")
+_DEVICE_OF = {_TRT: "tensorrt", _CUDA: "cuda", _CPU: "cpu", _OPENVINO: "openvino"}
+_RUNTIME_OF = {"tensorrt": "gpu", "cuda": "gpu", "auto": "gpu", "cpu": "cpu", "openvino": "openvino"}
 _JSON_KEYS = ("io", "training", "model_config")
 _WARMUP_SIZE = 64  # pixels, side of the square warm-up image
 _STYLE_IO = ("a style model takes one float image (N, 3, H, W) and returns one (N, 3, H, W) "
@@ -144,13 +151,53 @@ def _ramp(start: int, size: int, length: int, overlap: int) -> np.ndarray:
     return w
 
 
+class _OpenVINOSession:
+    """What the Stylizer uses of an onnxruntime InferenceSession, run by OpenVINO on the CPU.
+
+    ``get_inputs``, ``get_outputs`` and ``get_modelmeta`` come from an onnxruntime session of the same
+    file with graph optimisations off (cheap); ``run`` goes through one OpenVINO infer request
+    (latency hint) and returns a copy (OpenVINO reuses its output buffer).
+    """
+
+    def __init__(self, path: str, threads: int | None):
+        try:
+            import openvino as ov
+        except ImportError:
+            raise UserError("device 'openvino' needs the openvino package, which is not installed: "
+                            "pip install openvino") from None
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        try:
+            self._info = ort.InferenceSession(path, opts, providers=[_CPU])
+            config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}  # never a lower precision
+            if threads is not None:
+                config["INFERENCE_NUM_THREADS"] = int(threads)
+            self._request = ov.Core().compile_model(path, "CPU", config).create_infer_request()
+        except Exception as e:
+            raise UserError(f"cannot load style model {path} with OpenVINO: {type(e).__name__}: {_first_line(e)}") from None
+        self.get_inputs, self.get_outputs = self._info.get_inputs, self._info.get_outputs
+        self.get_modelmeta = self._info.get_modelmeta
+
+    def get_providers(self) -> list[str]:
+        return [_OPENVINO]
+
+    def get_provider_options(self) -> dict:
+        return {}
+
+    def run(self, output_names, feeds: dict) -> list[np.ndarray]:
+        (x,) = feeds.values()
+        return [np.array(self._request.infer({0: x})[0], copy=True)]
+
+
 class Stylizer:
     """One loaded style: an onnxruntime session plus pre- and post-processing.
 
     ``style_or_path``: an .onnx file, or the name of a shipped style (``fastnst.styles``).
     ``device``: ``"auto"`` (TensorRT, then CUDA, then CPU: whatever actually loads),
-    ``"tensorrt"``, ``"cuda"`` (UserError where not usable, never a silent CPU run) or
-    ``"cpu"``. ``threads``: onnxruntime intra-op threads (None: onnxruntime's default).
+    ``"tensorrt"``, ``"cuda"`` (UserError where not usable, never a silent CPU run), ``"cpu"``
+    or ``"openvino"`` (OpenVINO on the CPU, the fastest CPU runtime measured; UserError where the
+    ``openvino`` package is not installed). ``threads``: onnxruntime intra-op threads (None: onnxruntime's default).
 
     ``value_range``: the pixel range the network takes and returns: 1 for fastnst's own exports
     ([0, 1]); 255 runs a foreign model that works in [0, 255], such as the ONNX Model Zoo's
@@ -163,7 +210,7 @@ class Stylizer:
     """
 
     def __init__(self, style_or_path, device: str = "auto", threads: int | None = None, value_range: float = 1.0):
-        self.path = self._resolve(style_or_path)
+        self.path, self._plain = self._resolve(style_or_path, _RUNTIME_OF.get(device, "cpu"))
         if device not in DEVICES:
             raise UserError(f"unknown device '{device}' (choose from {', '.join(DEVICES)})")
         if threads is not None and int(threads) < 1:
@@ -174,11 +221,19 @@ class Stylizer:
         self.session = self._open(device)
         self.provider = self.session.get_providers()[0]
         self.device = _DEVICE_OF.get(self.provider, self.provider)
+        if self._plain is not None:  # a shipped style by name: the copy that suits the device that loaded
+            from .styles import best_variant
+
+            better = str(best_variant(self._plain, _RUNTIME_OF.get(self.device, "cpu")).path)
+            if better != self.path:
+                self.path, self.session = better, None
+                self.session = self._open(self.device)
         self.metadata = self._read_metadata()
         self.style = str(self.metadata.get("style") or os.path.splitext(os.path.basename(self.path))[0])
         self.preset = str(self.metadata.get("preset") or "") or None
         self._in = self.session.get_inputs()[0].name
         self._out = self.session.get_outputs()[0].name
+        self.uint8_io = self.session.get_inputs()[0].type == "tensor(uint8)"  # frames in and out as they are
         self.fixed_size = self._check_io(float(value_range))  # (H, W) of a fixed-size model, else None
         self._scale = float(value_range)
         self._buffer: np.ndarray | None = None  # reused batch input, see _run_batch
@@ -186,8 +241,11 @@ class Stylizer:
         self._io_binding = self.device in ("cuda", "tensorrt")
         self._binding = None
         h, w = self.fixed_size or (_WARMUP_SIZE, _WARMUP_SIZE)
-        try:
-            y = self._run(np.zeros((1, 3, h, w), np.float32))  # warm-up, and a check of what comes out
+        try:  # warm-up, and a check of what comes out
+            if self.uint8_io:
+                y = self._run_frames(np.zeros((1, h, w, 3), np.uint8)).transpose(0, 3, 1, 2)
+            else:
+                y = self._run(np.zeros((1, 3, h, w), np.float32))
         except Exception as e:
             raise UserError(f"cannot run style model {self.path}: {type(e).__name__}: {_first_line(e)}") from None
         if y.ndim != 4 or y.shape[1] != 3:
@@ -196,25 +254,44 @@ class Stylizer:
     # ------------------------------------------------------------------ loading
 
     @staticmethod
-    def _resolve(style_or_path) -> str:
-        from .styles import pick
+    def _resolve(style_or_path, runtime: str):
+        """(the file to load first, the shipped plain StyleFile whose copies may serve instead, or None).
 
-        return str(pick(style_or_path).path)  # UserError listing the shipped ones
+        A style name, ``NAME_PRESET`` or a catalog entry (a StyleFile) in ``fastnst/pretrained`` may
+        run a copy (:func:`fastnst.styles.best_variant`); a file name or path runs as given.
+        """
+        from .styles import PRETRAINED, StyleFile, best_variant, is_file_argument, pick
+
+        if isinstance(style_or_path, StyleFile):
+            found, by_name = style_or_path, True
+        else:
+            found, by_name = pick(style_or_path), not is_file_argument(style_or_path)  # UserError listing styles
+        if by_name and not found.is_variant and found.preset and found.path.parent == PRETRAINED:
+            return str(best_variant(found, runtime).path), found
+        return str(found.path), None
 
     def _check_io(self, value_range: float) -> tuple[int, int] | None:
-        """UserError unless the model is one image in, one image out; the fixed (H, W) of its input, if any."""
+        """UserError unless the model is one image in, one image out; the fixed (H, W) of its input, if any.
+
+        Float models take (N, 3, H, W); uint8-I/O models (N, H, W, 3) uint8 and return the same.
+        """
         ins, outs = self.session.get_inputs(), self.session.get_outputs()
         shape = ins[0].shape if len(ins) == 1 else []
         floats = ("tensor(float)", "tensor(float16)")
-        channels_ok = len(shape) == 4 and (shape[1] in (3, None) or isinstance(shape[1], str))
-        if len(ins) != 1 or len(outs) != 1 or not channels_ok or ins[0].type not in floats or outs[0].type not in floats:
+        channel = 3 if self.uint8_io else 1
+        channels_ok = len(shape) == 4 and (shape[channel] in (3, None) or isinstance(shape[channel], str))
+        types = ("tensor(uint8)",) if self.uint8_io else floats
+        if len(ins) != 1 or len(outs) != 1 or not channels_ok or ins[0].type not in types or outs[0].type not in types:
             got = ", ".join(f"{i.name} {i.type} {i.shape}" for i in ins) or "no inputs"
             raise UserError(f"{self.path} is not a style model (inputs: {got}; {len(outs)} outputs): {_STYLE_IO}")
         spec = self.metadata.get("io")
-        if isinstance(spec, dict) and spec.get("input", {}).get("range") not in (None, [0, value_range]):
+        if self.uint8_io:
+            if value_range != 1.0:
+                raise UserError(f"{self.path} takes uint8 frames: value_range does not apply")
+        elif isinstance(spec, dict) and spec.get("input", {}).get("range") not in (None, [0, value_range]):
             raise UserError(f"{self.path} takes values in {spec['input']['range']} (its metadata), "
                             f"not [0, {value_range:g}]")
-        h, w = shape[2:]
+        h, w = shape[1:3] if self.uint8_io else shape[2:]
         return (h, w) if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 else None
 
     def _options(self) -> ort.SessionOptions:
@@ -245,6 +322,8 @@ class Stylizer:
         available = ort.get_available_providers()
         if device == "cpu":
             return self._session([_CPU])
+        if device == "openvino":
+            return _OpenVINOSession(self.path, self.threads)
         if device == "auto":
             gpu = [p for p in (_TRT, _CUDA) if p in available]
             if gpu:
@@ -290,8 +369,23 @@ class Stylizer:
             (y,) = self.session.run([self._out], {self._in: x})
         return y if self._scale == 1.0 else y / np.float32(self._scale)
 
+    def _run_frames(self, frames: np.ndarray) -> np.ndarray:
+        """A uint8-I/O model on uint8 RGB (N, H, W, 3) frames -> new uint8 RGB (N, H, W, 3)."""
+        frames = np.ascontiguousarray(frames, dtype=np.uint8)
+        if self._io_binding:
+            return self._run_bound(frames)
+        (y,) = self.session.run([self._out], {self._in: frames})
+        return y
+
+    def _frame(self, rgb: np.ndarray) -> np.ndarray:
+        """The network's uint8 RGB (H, W, 3) output for one uint8 RGB frame, either kind of model."""
+        if self.uint8_io:
+            return self._run_frames(rgb[None])[0]
+        return from_nchw(self._run(to_nchw(rgb)))
+
     def _run_bound(self, x: np.ndarray) -> np.ndarray:
-        """One run through a reused IO binding: float32 (N, 3, H, W) host array in, new host array out.
+        """One run through a reused IO binding: a host array in (float32 (N, 3, H, W), or uint8
+        (N, H, W, 3) for a uint8-I/O model), a new host array out.
 
         The input is copied from the host buffer once; the output is left on the provider's
         device (onnxruntime allocates it from its arena) and copied back to a new host array.
@@ -301,7 +395,7 @@ class Stylizer:
             kind = "cpu" if self.device == "cpu" else "cuda"  # TensorRT's outputs live in CUDA memory
             options = self.session.get_provider_options().get(self.provider, {})
             self._out_device = (kind, int(options.get("device_id", 0) or 0))
-        self._binding.bind_cpu_input(self._in, np.ascontiguousarray(x, dtype=np.float32))
+        self._binding.bind_cpu_input(self._in, np.ascontiguousarray(x, dtype=np.uint8 if self.uint8_io else np.float32))
         self._binding.bind_output(self._out, *self._out_device)
         self.session.run_with_iobinding(self._binding)
         (y,) = self._binding.copy_outputs_to_cpu()
@@ -309,6 +403,8 @@ class Stylizer:
 
     def _run_batch(self, frames: list[np.ndarray]) -> np.ndarray:
         """Stylize same-size uint8 RGB frames in one session run; float32 (N, 3, H, W) out."""
+        if self.uint8_io:
+            return self._run_frames(np.stack(frames)).transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255)
         h, w = frames[0].shape[:2]
         shape = (len(frames), 3, h, w)
         if self._buffer is None or self._buffer.shape != shape:
@@ -321,9 +417,9 @@ class Stylizer:
         """The network's uint8 RGB output for uint8 RGB `rgb` (same size), whole or tiled."""
         h, w = rgb.shape[:2]
         if self.fixed_size is not None:  # resized to the model's size here, back to the frame's in _finish
-            return from_nchw(self._run(to_nchw(resize(rgb, self.fixed_size[::-1]))))
+            return self._frame(resize(rgb, self.fixed_size[::-1]))
         if tile is None or (h <= tile and w <= tile):
-            return from_nchw(self._run(to_nchw(rgb)))
+            return self._frame(rgb)
         acc = np.zeros((3, h, w), np.float32)
         weight = np.zeros((h, w), np.float32)
         for y0 in _starts(h, tile, overlap):
@@ -331,7 +427,11 @@ class Stylizer:
             wy = _ramp(y0, th, h, overlap)
             for x0 in _starts(w, tile, overlap):
                 tw = min(tile, w)
-                out = self._run(to_nchw(np.ascontiguousarray(rgb[y0:y0 + th, x0:x0 + tw])))[0]
+                piece = np.ascontiguousarray(rgb[y0:y0 + th, x0:x0 + tw])
+                if self.uint8_io:
+                    out = self._frame(piece).transpose(2, 0, 1).astype(np.float32) / np.float32(255)
+                else:
+                    out = self._run(to_nchw(piece))[0]
                 wt = wy[:, None] * _ramp(x0, tw, w, overlap)[None, :]
                 acc[:, y0:y0 + th, x0:x0 + tw] += out * wt
                 weight[y0:y0 + th, x0:x0 + tw] += wt
@@ -413,10 +513,17 @@ def load_style(style, use: str = "any", device: str = "auto", threads: int | Non
     """
     from .styles import best_of, resolve_styles
 
+    from .styles import is_file_argument
+
     files = list(style) if isinstance(style, (list, tuple)) else resolve_styles(style)
+    exact = not isinstance(style, (list, tuple)) and is_file_argument(style)  # a file runs as given
+
+    def open_(f, on):
+        return Stylizer(f.path if exact else f, device=on, threads=threads, value_range=value_range)
+
     first = best_of(files, use, gpu=device in ("cuda", "tensorrt"))
-    stylizer = Stylizer(first.path, device=device, threads=threads, value_range=value_range)
-    best = best_of(files, use, gpu=stylizer.device != "cpu")
+    stylizer = open_(first, device)
+    best = best_of(files, use, gpu=stylizer.device in ("cuda", "tensorrt"))
     if best != first:  # "auto" found a GPU: the GPU row of the table
-        stylizer = Stylizer(best.path, device=stylizer.device, threads=threads, value_range=value_range)
+        stylizer = open_(best, stylizer.device)
     return stylizer

@@ -11,6 +11,12 @@ benchmark) names it the same way, through :func:`resolve_styles`:
 - ``<style>_<preset>``: ``wave_lite``, exactly that file;
 - a style's name: ``wave``, every preset of it; :func:`pick` then chooses one by :data:`PREFERENCE`.
 
+A shipped file may have copies in other precisions or with uint8 frame I/O beside it,
+``<style>_<preset>.<tags>.onnx`` (``wave_lite.int8.onnx``; tags: :data:`VARIANT_TAGS`). They are
+one style and preset (``fastnst styles`` lists the plain file); :func:`best_variant` picks the copy
+that runs, by the measured table :data:`VARIANT_PREFERENCE`, wherever a style is named by its name
+(``wave``, ``wave_lite``) or a catalog entry. A file name or path runs exactly that file.
+
 :class:`Catalog` is the set of styles a front end offers (the web app's dropdowns, the webcam's
 n/p keys), grouped by style name.
 
@@ -27,8 +33,9 @@ from pathlib import Path
 from .config import PRESET_NAMES
 from .errors import UserError
 
-__all__ = ["PREFERENCE", "PRESET_NAMES", "PRETRAINED", "USES", "Catalog", "StyleFile", "best_of", "find_style",
-           "list_styles", "pick", "resolve_styles", "style_file"]
+__all__ = ["PRECISIONS", "PREFERENCE", "PRESET_NAMES", "PRETRAINED", "RUNTIMES", "USES", "VARIANT_PREFERENCE", "VARIANT_TAGS",
+           "Catalog", "StyleFile", "best_of", "best_variant", "find_style", "is_file_argument", "list_styles", "pick", "resolve_styles",
+           "style_file", "variants"]
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 
@@ -49,11 +56,43 @@ PREFERENCE: dict[tuple[str, bool], tuple[str, ...]] = {
 }
 
 
+PRECISIONS = ("fp32", "fp16", "int8")
+UINT8_IO_TAG = "uint8io"  # the file takes and returns uint8 NHWC frames (fastnst export --uint8-io)
+VARIANT_TAGS = ("fp16", "int8", UINT8_IO_TAG)
+
+# Which copy of a shipped style runs, best first, for a preset on a runtime: "cpu" (onnxruntime's
+# CPU provider), "gpu" (CUDA / TensorRT) or "openvino": (precision, uint8 frame I/O). Measured with
+# benchmarks/cpu_runtimes.py and 'fastnst bench' on the project's 2-core AVX2 CPU (README "Speed"):
+# on onnxruntime's CPU provider the lite int8 copy is slower than fp32 (57-63 ms against 43 ms a
+# 640x480 frame) and uint8 I/O too (65 ms: its transposes break the NCHWc convs), so lite runs its
+# plain file; OpenVINO runs the uint8-I/O copy fastest. johnson's 128-channel convs do gain from int8
+# (onnxruntime 1632 against 3333 ms, OpenVINO 410 against 691 ms at 640x480). A preset without a
+# row, or a copy that is not shipped, falls through to the next entry and finally to the plain
+# file. On a GPU the uint8 I/O copy moves 6 MB a 1080p frame instead of 25 MB (not measured: no
+# GPU so far).
+RUNTIMES = ("cpu", "gpu", "openvino")
+VARIANT_PREFERENCE: dict[tuple[str | None, str], tuple[tuple[str, bool], ...]] = {
+    ("lite", "cpu"): (("fp32", False),),
+    ("johnson", "cpu"): (("int8", False), ("fp32", False)),
+    (None, "cpu"): (("fp32", False),),
+    ("johnson", "openvino"): (("int8", False), ("fp32", True), ("fp32", False)),  # int8 410 ms vs fp32 691
+    (None, "openvino"): (("fp32", True), ("fp32", False)),
+    (None, "gpu"): (("fp16", True), ("fp32", True), ("fp16", False), ("fp32", False)),
+}
+
+
 @dataclass(frozen=True)
 class StyleFile:
     name: str  # e.g. "starry_night"
     preset: str | None  # e.g. "lite"; None for a file whose name does not say
     path: Path
+    precision: str = "fp32"  # from the file name's tags: "fp32", "fp16" or "int8"
+    uint8_io: bool = False  # the file name's "uint8io" tag: uint8 NHWC frames in and out
+
+    @property
+    def is_variant(self) -> bool:
+        """A tagged copy (``wave_lite.int8.onnx``) rather than the plain fp32 float-I/O file."""
+        return self.precision != "fp32" or self.uint8_io
 
     @property
     def size_bytes(self) -> int:
@@ -62,22 +101,57 @@ class StyleFile:
     @property
     def exact_name(self) -> str:
         """The style argument that names exactly this file: ``wave_lite``, or the path of a file of its own."""
+        if self.is_variant:
+            return self.path.name if self.path.parent == PRETRAINED else str(self.path)
         return f"{self.name}_{self.preset}" if self.preset else str(self.path)
 
 
 def style_file(path) -> StyleFile:
-    """``<style>_<preset>.<ext>`` -> StyleFile(style, preset, path); any other file name is a style of its own."""
+    """``<style>_<preset>[.<tags>].<ext>`` -> StyleFile(style, preset, path, precision, uint8_io).
+
+    Tags are :data:`VARIANT_TAGS`, dot-separated, in any order (``wave_lite.int8.uint8io.onnx``);
+    any other file name is a style of its own (named by its stem, preset None).
+    """
     p = Path(path)
-    name, _, preset = p.stem.rpartition("_")
-    if name and preset in PRESET_NAMES:
-        return StyleFile(name, preset, p)
+    base, *tags = p.name[:-len(p.suffix)].split(".") if p.suffix else [p.name]
+    name, _, preset = base.rpartition("_")
+    if name and preset in PRESET_NAMES and len(set(tags)) == len(tags) and set(tags) <= set(VARIANT_TAGS):
+        precisions = [t for t in tags if t in PRECISIONS]
+        if len(precisions) <= 1:
+            return StyleFile(name, preset, p, precisions[0] if precisions else "fp32", UINT8_IO_TAG in tags)
     return StyleFile(p.stem, None, p)
 
 
 def list_styles(suffix: str = ".pth") -> list[StyleFile]:
-    """The shipped style files with this suffix, sorted by name then preset."""
+    """The shipped style files with this suffix, sorted by name then preset; plain files only, not their copies
+    in other precisions or with uint8 I/O (:func:`variants`)."""
     found = (style_file(p) for p in PRETRAINED.glob(f"*{suffix}"))
-    return sorted((s for s in found if s.preset), key=lambda s: (s.name, s.preset))
+    return sorted((s for s in found if s.preset and not s.is_variant), key=lambda s: (s.name, s.preset))
+
+
+def variants(plain: StyleFile) -> list[StyleFile]:
+    """``plain`` and every tagged copy of it in its folder (same style, preset and suffix), ``plain`` first."""
+    suffix = plain.path.suffix
+    found = (style_file(p) for p in plain.path.parent.glob(f"{plain.name}_{plain.preset}.*{suffix}"))
+    copies = sorted((s for s in found if s.is_variant and (s.name, s.preset) == (plain.name, plain.preset)),
+                    key=lambda s: s.path.name)
+    return [plain] + copies if plain.preset else [plain]
+
+
+def best_variant(plain: StyleFile, runtime: str) -> StyleFile:
+    """The copy of ``plain`` (:func:`variants`) that :data:`VARIANT_PREFERENCE` ranks first on ``runtime``
+    (one of :data:`RUNTIMES`)."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime '{runtime}' (one of {', '.join(RUNTIMES)})")
+    order = VARIANT_PREFERENCE.get((plain.preset, runtime), VARIANT_PREFERENCE[(None, runtime)])
+    have = {(v.precision, v.uint8_io): v for v in variants(plain)}
+    return next((have[key] for key in order if key in have), plain)
+
+
+def is_file_argument(item) -> bool:
+    """Whether a style argument names a file (a path, or a name ending in a file suffix) rather than a style."""
+    item = os.fspath(item)
+    return os.path.isfile(item) or os.sep in item or "/" in item or item.lower().endswith((".onnx", ".pth"))
 
 
 def _shipped_names(suffix: str) -> str:

@@ -62,3 +62,26 @@ def test_bench_imports_no_torch(lite_onnx):
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["results"][0]["width"] == 16
 
+
+
+def test_bench_shows_each_shipped_copy_and_its_io(capsys):
+    """A bundled style's name times each shipped copy (fp32, int8, uint8 I/O), one row each."""
+    from fastnst.styles import pick, variants
+
+    copies = variants(pick("wave"))
+    assert main(["bench", "wave", "--device", "cpu", "--sizes", "32x24", "--runs", "1", "--warmup", "0", "-q",
+                 "--json"]) == 0
+    results = __import__("json").loads(capsys.readouterr().out)["results"]
+    assert [r["model"] for r in results] == [str(v.path) for v in copies]
+    assert {(r["precision"], r["io"]) for r in results} == {(v.precision, "uint8" if v.uint8_io else "float")
+                                                             for v in copies}
+    assert main(["bench", "wave", "--int8"]) == 2  # --int8 is for --preset
+
+
+def test_export_presets_int8(tmp_path):
+    from fastnst.bench import export_presets
+    from fastnst.runtime import read_metadata
+
+    paths = export_presets(["lite"], tmp_path, int8=True)
+    assert [p.rsplit("/", 1)[-1] for p in paths] == ["random_lite.onnx", "random_lite.int8.onnx"]
+    assert read_metadata(paths[1])["precision"] == "int8"

@@ -169,3 +169,48 @@ def test_johnson_export(tmp_path):
     assert report["checked"] is False and out.exists()
     x = np.concatenate([natural_image(75, 99, seed=2), np.random.default_rng(2).random((1, 3, 75, 99), np.float32)])
     assert np.abs(run_onnx(out, x) - run_torch(model, x)).max() <= 1e-4
+
+
+# --------------------------------------------------------------------------- uint8 frame I/O
+
+
+def test_uint8_io_export_matches_the_float_model(exported, tmp_path):
+    """--uint8-io: uint8 NHWC frames in and out, within one 8-bit level of the float model + from_nchw."""
+    import onnxruntime as ort
+
+    from fastnst.export import UINT8_IO_SPEC, export_uint8_io
+    from fastnst.image import from_nchw, to_nchw
+
+    _, onnx_path, _ = exported
+    out = tmp_path / "lite.uint8io.onnx"
+    report = export_uint8_io(onnx_path, out)
+    assert report["checked"] and max(report["max_level_diff"].values()) <= 1
+    meta = read_metadata(out)
+    assert meta["io"] == UINT8_IO_SPEC and meta["style"] == "mosaic"
+    u8 = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [(i.name, i.type) for i in u8.get_inputs()] == [("frame", "tensor(uint8)")]
+    rng = np.random.default_rng(7)
+    frames = rng.integers(0, 256, (2, 37, 53, 3), dtype=np.uint8)  # odd size, batch of 2
+    (got,) = u8.run(None, {"frame": frames})
+    assert got.dtype == np.uint8 and got.shape == frames.shape
+    want = np.stack([from_nchw(run_onnx(onnx_path, to_nchw(f))) for f in frames])
+    assert np.abs(got.astype(int) - want).max() <= 1
+
+
+def test_uint8_io_failed_check_writes_nothing(exported, tmp_path, monkeypatch):
+    from fastnst.export import export_uint8_io
+
+    monkeypatch.setattr(fastnst.export, "UINT8_IO_MAX_DIFF", -1)
+    with pytest.raises(RuntimeError, match="levels"):
+        export_uint8_io(exported[1], tmp_path / "x.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_export_uint8_io_from_a_model_file(exported, tmp_path, capsys):
+    model_path, _, _ = exported
+    out = tmp_path / "lite.uint8io.onnx"
+    assert main(["export", str(model_path), "--uint8-io", "-o", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "max abs diff" in lines[0] and "uint8 I/O vs float" in lines[2] and lines[-1] == f"wrote {out}"
+    assert read_metadata(out)["io"]["input"]["dtype"] == "uint8"
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # the float intermediate is not left behind

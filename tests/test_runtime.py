@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from fastnst.errors import UserError
-from fastnst.export import natural_image
+from fastnst.export import natural_image, psnr
 from fastnst.image import _to_yiq, from_nchw, to_nchw
-from fastnst.runtime import Stylizer, _starts
+from fastnst.runtime import Stylizer, _starts, load_style
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +152,75 @@ def test_io_binding_path_equals_plain_run(lite_onnx):
     first, second = bound._run(x), bound._run(x)
     assert not np.shares_memory(first, second)  # each run returns a new array
     np.testing.assert_array_equal(first, plain._run(x))
+
+
+# --------------------------------------------------------------------------- uint8 I/O, shipped copies, OpenVINO
+
+
+@pytest.fixture(scope="module")
+def uint8_onnx(lite_onnx, tmp_path_factory):
+    from fastnst.export import export_uint8_io
+
+    path = tmp_path_factory.mktemp("u8") / "test_lite.uint8io.onnx"
+    export_uint8_io(lite_onnx, path)
+    return path
+
+
+def test_uint8_io_model_equals_float_model(lite_onnx, uint8_onnx):
+    """The Stylizer runs a uint8-I/O file like its float original: within one 8-bit level, every path."""
+    plain, u8 = Stylizer(lite_onnx, device="cpu"), Stylizer(uint8_onnx, device="cpu")
+    assert u8.uint8_io and not plain.uint8_io
+    frame = from_nchw(natural_image(97, 131, seed=4))
+
+    def close(a, b):
+        assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+    close(u8.stylize(frame), plain.stylize(frame))
+    close(u8.stylize(frame, strength=0.5, preserve_color=True, max_side=64),
+          plain.stylize(frame, strength=0.5, preserve_color=True, max_side=64))
+    close(u8.stylize(frame, tile=64, tile_overlap=16), plain.stylize(frame, tile=64, tile_overlap=16))
+    for got, want in zip(u8.stylize_batch([frame, frame[::-1].copy()]), plain.stylize_batch([frame, frame[::-1].copy()])):
+        close(got, want)
+    bound = Stylizer(uint8_onnx, device="cpu")
+    bound._io_binding = True  # the GPU path, binding the uint8 buffers (forced here on the CPU)
+    np.testing.assert_array_equal(bound.stylize(frame), u8.stylize(frame))
+    first, second = bound.stylize(frame), bound.stylize(frame)
+    assert not np.shares_memory(first, second)
+
+
+def test_a_shipped_style_by_name_runs_the_tables_copy():
+    from fastnst.styles import PRETRAINED, best_variant, pick, style_file
+
+    for name in ("wave", "wave_lite"):
+        s = Stylizer(name, device="cpu")
+        assert s.path == str(best_variant(pick(name), "cpu").path)
+        assert (s.style, s.preset) == ("wave", "lite")
+    exact = Stylizer("wave_lite.int8.onnx", device="cpu")  # a file name runs exactly that file
+    assert exact.path == str(PRETRAINED / "wave_lite.int8.onnx") and exact.metadata["precision"] == "int8"
+    assert Stylizer(PRETRAINED / "wave_lite.onnx", device="cpu").path == str(PRETRAINED / "wave_lite.onnx")
+    assert style_file(load_style("wave", "stream", device="cpu").path) == best_variant(pick("wave"), "cpu")
+
+
+def test_openvino_device(lite_onnx, uint8_onnx, monkeypatch):
+    import builtins
+    import importlib.util
+
+    frame = from_nchw(natural_image(61, 83, seed=1))
+    if importlib.util.find_spec("openvino") is not None:
+        ov = Stylizer(lite_onnx, device="openvino")
+        assert (ov.device, ov.provider) == ("openvino", "OpenVINO")
+        want = Stylizer(lite_onnx, device="cpu").stylize(frame) / 255.0  # fp32 both: rounding-order differences
+        assert psnr(ov.stylize(frame) / 255.0, want) >= 40
+        assert psnr(Stylizer(uint8_onnx, device="openvino").stylize(frame) / 255.0, want) >= 40
+        assert Stylizer("wave", device="openvino").uint8_io  # the table: the uint8-I/O copy on OpenVINO
+    real_import = builtins.__import__
+
+    def no_openvino(name, *args, **kwargs):
+        if name == "openvino" or name.startswith("openvino."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_openvino)
+    with pytest.raises(UserError, match="pip install openvino") as err:
+        Stylizer(lite_onnx, device="openvino")  # never a silent fallback to onnxruntime
+    assert "\n" not in str(err.value)

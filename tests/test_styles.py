@@ -187,3 +187,35 @@ def test_catalog_groups_presets_and_picks_by_the_table(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="no style file or shipped style 'candy'"):
         Catalog(["wave", "candy"])
     assert [s.path.name for s in resolve_styles("wave_lite.onnx")] == ["wave_lite.onnx"]  # a shipped file's name
+
+
+def test_variant_file_names_and_the_table(tmp_path, monkeypatch):
+    """Tagged copies (wave_lite.int8.onnx) are one style and preset; list_styles shows the plain file."""
+    import fastnst.styles as styles
+    from fastnst.styles import VARIANT_PREFERENCE, best_variant, variants
+
+    f = style_file("wave_lite.int8.uint8io.onnx")
+    assert (f.name, f.preset, f.precision, f.uint8_io, f.is_variant) == ("wave", "lite", "int8", True, True)
+    assert style_file("wave_lite.uint8io.onnx").precision == "fp32"
+    for odd in ("wave_lite.int8.fp16.onnx", "wave_lite.int8.int8.onnx", "wave_lite.foo.onnx"):
+        assert style_file(odd).preset is None  # not a copy: a style of its own
+    for name in ("wave_lite.onnx", "wave_lite.int8.onnx", "wave_lite.uint8io.onnx", "wave_johnson.onnx"):
+        (tmp_path / name).write_bytes(b"x")
+    monkeypatch.setattr(styles, "PRETRAINED", tmp_path)
+    plain = list_styles(".onnx")
+    assert [(s.name, s.preset, s.is_variant) for s in plain] == [("wave", "johnson", False), ("wave", "lite", False)]
+    lite = plain[1]
+    assert [v.path.name for v in variants(lite)] == ["wave_lite.onnx", "wave_lite.int8.onnx", "wave_lite.uint8io.onnx"]
+    assert style_file(tmp_path / "wave_lite.int8.onnx").exact_name == "wave_lite.int8.onnx"
+    assert resolve_styles("wave_lite.int8.onnx")[0].precision == "int8"
+    for runtime in ("cpu", "gpu", "openvino"):  # the first listed copy that exists
+        order = VARIANT_PREFERENCE.get(("lite", runtime), VARIANT_PREFERENCE[(None, runtime)])
+        have = {(v.precision, v.uint8_io) for v in variants(lite)}
+        want = next((k for k in order if k in have), ("fp32", False))
+        got = best_variant(lite, runtime)
+        assert (got.precision, got.uint8_io) == want
+    monkeypatch.setitem(VARIANT_PREFERENCE, ("lite", "cpu"), (("int8", False), ("fp32", False)))
+    assert best_variant(lite, "cpu").path.name == "wave_lite.int8.onnx"
+    assert best_variant(plain[0], "cpu").path.name == "wave_johnson.onnx"  # no copies: the plain file
+    with pytest.raises(ValueError):
+        best_variant(lite, "tpu")
