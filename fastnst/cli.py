@@ -38,7 +38,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 # ----------------------------------------------------------------------------- flag types
 
 
-RUNTIME_DEVICES = ("auto", "cpu", "cuda", "tensorrt")  # = fastnst.runtime.DEVICES, without importing onnxruntime
+RUNTIME_DEVICES = ("auto", "cpu", "cuda", "tensorrt", "openvino")  # = fastnst.runtime.DEVICES, no onnxruntime import
 
 
 def _number(convert, ok, requirement: str, name: str):
@@ -276,6 +276,15 @@ def _add_export(sub) -> None:
     p.add_argument("-o", "--output", metavar="OUT.onnx", help="ONNX file to write (needed unless --triton or --web)")
     p.add_argument("--fp16", action="store_true",
                    help="compute in half precision (instance norms stay fp32); inputs and outputs stay float32")
+    p.add_argument("--int8", action="store_true",
+                   help="write an int8 copy for CPUs: static quantization (QDQ), calibrated on photos (BSDS500 val "
+                        "under ../shared/data or $FASTNST_DATA, else the sample photo), depthwise convs and instance "
+                        "norms in float; checked against fp32 on held-out photos (PSNR >= 35 dB, no new repeated "
+                        "texture). MODEL may also be an fp32 .onnx export")
+    p.add_argument("--uint8-io", action="store_true",
+                   help="the file takes and returns uint8 RGB NHWC frames (scale, cast and transposes inside the "
+                        "graph: 6 MB a 1080p frame instead of 25 MB); checked within one 8-bit level of the float "
+                        "file. MODEL may also be a float .onnx export")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch comparison")
     p.add_argument("--triton", metavar="DIR",
                    help="also add the model to this Triton Inference Server model repository: "
@@ -315,10 +324,16 @@ def _run_export(args) -> int:
                   f"{kit['bytes'] / 1e6:.0f} MB); serve it: python {os.path.join(kit['path'], 'serve.py')}")
         return 0
 
+    if args.model.lower().endswith(".onnx") and (args.int8 or args.uint8_io):
+        if not args.output:
+            raise UserError("--int8 / --uint8-io of an .onnx file need -o OUT.onnx")
+        _export_to(args, args.output)
+        return finish(args.output)
     if args.model.lower().endswith(".onnx") or (args.web and not args.model.lower().endswith(".pth")):
         if args.output or args.fp16 or not (args.triton or args.web):
             raise UserError(f"{args.model} is already ONNX: it can only be added to a Triton repository or a web "
-                            "kit (--triton DIR, --web DIR, without -o or --fp16)")
+                            "kit (--triton DIR, --web DIR, without -o or --fp16), or copied with --int8 / --uint8-io "
+                            "-o OUT.onnx")
         return finish(args.model)  # with --web, MODEL may also be a shipped style's name
     if args.web:
         from .webkit import check_out_dir
@@ -343,15 +358,18 @@ def _write_triton(args, onnx_path: str) -> int:
 
 
 def _export_to(args, output: str, quiet_path: bool = False) -> None:
-    need_torch("export")
-    from .export import export_onnx, report_lines
     from .files import check_not_input
-    from .models import load_model_file
 
     check_not_input(output, [args.model])
-    model, meta = load_model_file(args.model)
-    report = export_onnx(model, output, meta, fp16=args.fp16, check=not args.no_check)
-    print("\n".join(report_lines(report)))
+    if not args.model.lower().endswith(".onnx"):
+        need_torch("export")
+    if args.int8 or args.uint8_io:
+        need_torch("export --int8 / --uint8-io", "onnx")
+    from .export import export_file
+
+    for line in export_file(args.model, output, fp16=args.fp16, int8=args.int8, uint8_io=args.uint8_io,
+                            check=not args.no_check):
+        print(line)
     if not quiet_path:
         print(f"wrote {output}")
 
@@ -458,7 +476,8 @@ def _add_styles(sub) -> None:
         description="List the styles shipped with fastnst (exported ONNX models). The first column is the exact "
                     "name to pass to -s/--style; the style's name alone (wave) also works and picks the preset "
                     "for the job: the fast lite network for live video on a CPU, johnson where it pays "
-                    "(see 'fastnst.styles.PREFERENCE').",
+                    "(see 'fastnst.styles.PREFERENCE'). 'copies' are the file's int8 / uint8-I/O copies, which "
+                    "the runtime picks where they are faster (fastnst.styles.VARIANT_PREFERENCE).",
     )
     p.add_argument("--json", action="store_true",
                    help="print a JSON list of objects (arg: the -s value, name, preset, path, bytes)")
@@ -468,18 +487,20 @@ def _add_styles(sub) -> None:
 def _run_styles(args) -> int:
     import json
 
-    from .styles import list_styles
+    from .styles import list_styles, variants
 
     styles = list_styles(".onnx")
+    copies = {s: [".".join(v.path.name.split(".")[1:-1]) for v in variants(s)[1:]] for s in styles}  # int8, ...
     if args.json:
         print(json.dumps([{"arg": s.exact_name, "name": s.name, "preset": s.preset, "path": str(s.path),
-                           "bytes": s.size_bytes} for s in styles], indent=2))
+                           "bytes": s.size_bytes, "copies": copies[s]} for s in styles], indent=2))
     elif not styles:
         print("no styles are bundled with this installation")
     else:
-        print(f"{'-s NAME':<26} {'style':<18} {'preset':<8} {'size':>8}  file")
+        print(f"{'-s NAME':<26} {'style':<18} {'preset':<8} {'size':>8}  {'file':<28} copies")
         for s in styles:
-            print(f"{s.exact_name:<26} {s.name:<18} {s.preset:<8} {s.size_bytes / 1e6:>6.2f}MB  {s.path.name}")
+            print(f"{s.exact_name:<26} {s.name:<18} {s.preset:<8} {s.size_bytes / 1e6:>6.2f}MB  {s.path.name:<28} "
+                  f"{', '.join(copies[s]) or '-'}")
     return 0
 
 
@@ -654,6 +675,11 @@ def _add_demo(sub) -> None:
     p.add_argument("--stream-max-side", type=positive_int,
                    help="webcam frames are stylized at most at this long side "
                         f"(default: {cpu.stream_max_side} on a CPU, {gpu.stream_max_side} on a GPU)")
+    p.add_argument("--max-live", type=positive_int, default=d.max_live,
+                   help="WebRTC live webcam connections served at once (more are told to wait)")
+    p.add_argument("--ice-server", dest="ice_servers", action="append", metavar="URL",
+                   help="a STUN/TURN server for WebRTC, e.g. stun:stun.example.org:3478; repeat for several. "
+                        "Default: none, nothing is contacted (the server's own addresses serve one machine or a LAN)")
     p.set_defaults(func=_run_demo)
 
 
@@ -692,8 +718,10 @@ def _add_bench(sub) -> None:
                    help="also time random-weight models of these presets (e.g. lite,johnson), exported to a "
                         "temporary folder first (needs torch)")
     p.add_argument("--fp16", action="store_true", help="with --preset: also time half-precision exports")
+    p.add_argument("--int8", action="store_true", help="with --preset: also time int8 copies (fastnst export --int8, "
+                                                       "unchecked: random weights)")
     p.add_argument("--device", default=d.device, choices=RUNTIME_DEVICES,
-                   help="onnxruntime execution provider")
+                   help="onnxruntime execution provider, or openvino (OpenVINO on the CPU, pip install openvino)")
     p.add_argument("--sizes", type=_sizes, default=",".join(f"{w}x{h}" for w, h in SIZES), metavar="WxH,..",
                    help="frame sizes, width x height")
     p.add_argument("--runs", type=positive_int, default=d.runs, help="timed runs per model and size")
@@ -714,12 +742,14 @@ def _run_bench(args) -> int:
     from .bench import BenchConfig, bench_models, export_presets, format_table, results_json
 
     config = config_from_args(BenchConfig, args)
-    if args.fp16 and not args.preset:
-        raise UserError("--fp16 applies to --preset (a given .onnx file is timed in the precision it was exported in)")
-    from .styles import pick
+    if (args.fp16 or args.int8) and not args.preset:
+        raise UserError("--fp16 and --int8 apply to --preset (a given .onnx file is timed in the precision it was "
+                        "exported in; a bundled style's name times each shipped copy)")
+    from .styles import is_file_argument, pick, variants
 
     with tempfile.TemporaryDirectory(prefix="fastnst-bench-") as temp:
-        models = [str(pick(m).path) for m in args.models]  # a style that does not exist fails here, first
+        # a style that does not exist fails here, first; a bundled style's name: each shipped copy of it
+        models = [str(v.path) for m in args.models for v in ([pick(m)] if is_file_argument(m) else variants(pick(m)))]
         if args.preset:
             need_torch("bench --preset")
             from .models import list_presets
@@ -729,11 +759,11 @@ def _run_bench(args) -> int:
                 raise UserError(f"unknown preset {', '.join(unknown)} (choose from {', '.join(list_presets())})")
             if not args.quiet:
                 print(f"exporting random-weight {', '.join(args.preset)} models ...", file=sys.stderr)
-            models += export_presets(args.preset, temp, fp16=args.fp16)
+            models += export_presets(args.preset, temp, fp16=args.fp16, int8=args.int8)
         if not models:
             from .styles import list_styles
 
-            models = [str(s.path) for s in list_styles(".onnx")]
+            models = [str(v.path) for s in list_styles(".onnx") for v in variants(s)]
             if not models:
                 raise UserError("no styles are bundled with this installation yet: give .onnx files, or time "
                                 "random-weight models with --preset lite,johnson")

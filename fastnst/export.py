@@ -356,6 +356,51 @@ def export_uint8_io(float_path, path, *, check: bool = True) -> dict:
     return report
 
 
+def export_file(model_path, output, *, fp16: bool = False, int8: bool = False, uint8_io: bool = False,
+                check: bool = True) -> list[str]:
+    """``fastnst export``: a model file (.pth) or a float ONNX export -> the checked ``output``; its report lines.
+
+    A .pth is exported first (:func:`export_onnx`, fp32 or ``fp16``); ``int8`` then quantizes it
+    (:func:`fastnst.quantize.quantize_int8`) and ``uint8_io`` gives it uint8 NHWC frames
+    (:func:`export_uint8_io`). Each step is checked before the next; only ``output`` is written,
+    and nothing where a check fails.
+    """
+    import tempfile
+
+    model_path, output = os.fspath(model_path), os.fspath(output)
+    if fp16 and int8:
+        raise UserError("--fp16 and --int8 are two precisions: choose one")
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="fastnst-export-") as temp:
+        source = model_path
+        if not source.lower().endswith(".onnx"):  # a model file: the checked ONNX export first
+            from .models import load_model_file
+
+            model, meta = load_model_file(source)
+            source = output if not (int8 or uint8_io) else os.path.join(temp, "float.onnx")
+            lines += report_lines(export_onnx(model, source, meta, fp16=fp16, check=check))
+        elif not (int8 or uint8_io) or fp16:
+            raise UserError(f"{model_path} is already ONNX: --int8 and --uint8-io make copies of it (not --fp16)")
+        if int8:
+            from .quantize import quantize_int8
+
+            target = output if not uint8_io else os.path.join(temp, "int8.onnx")
+            r = quantize_int8(source, target, check=check)
+            if r["checked"]:
+                lines.append(f"int8 vs fp32 on {r['held_out']}: PSNR dB " + ", ".join(f"{v:.1f}" for v in r["psnr_db"])
+                             + "; periodicity " + ", ".join(f"{a:.0f} ({b:.0f})" for a, b in
+                                                            zip(r["periodicity"], r["periodicity_fp32"])))
+            lines.append(f"int8 (calibrated on {r['calibration']}), {r['file_size'] / 1e6:.2f} MB")
+            source = target
+        if uint8_io:
+            r = export_uint8_io(source, output, check=check)
+            if r["checked"]:
+                lines.append("uint8 I/O vs float, max 8-bit level difference: "
+                             + ", ".join(f"{k} {v}" for k, v in r["max_level_diff"].items()))
+            lines.append(f"uint8 NHWC frames in and out, {r['precision']}, {r['file_size'] / 1e6:.2f} MB")
+    return lines
+
+
 # --------------------------------------------------------------------------- Triton
 
 TRITON_MAX_BATCH = 8  # default max_batch_size of the generated Triton config

@@ -291,7 +291,7 @@ class Demo:
             gr.Markdown("# fastnst: real-time neural style transfer\n"
                         f"Running on **{self.device}**. Nothing leaves this machine.")
             with gr.Tab("Webcam", id="webcam"):
-                live = self._live_video()
+                self._live_video()
                 with gr.Row():
                     style = self._style_dropdown("webcam-style")
                     strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength", elem_id="webcam-strength")

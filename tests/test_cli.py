@@ -250,7 +250,7 @@ def test_styles_lists_the_exact_name_to_pass(capsys):
     rows = capsys.readouterr().out.splitlines()[1:]
     assert len(rows) == len(list_styles(".onnx"))
     for row in rows:
-        arg, file = row.split()[0], row.split()[-1]
+        arg, file = row.split()[0], row.split()[4]
         assert [s.path.name for s in resolve_styles(arg)] == [file]  # the first column names exactly that file
         assert [s.path.name for s in resolve_styles(file)] == [file]  # and so does the file's name
 
