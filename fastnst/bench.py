@@ -19,22 +19,12 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["SIZES", "BenchConfig", "BenchResult", "bench_models", "export_presets", "format_table", "parse_sizes",
-           "results_json"]
+from .config import BENCH_SIZES, BenchConfig
 
-SIZES: tuple[tuple[int, int], ...] = ((256, 256), (640, 480), (1280, 720), (1920, 1080))  # (width, height)
+__all__ = ["SIZES", "BenchConfig", "BenchResult", "bench_models", "export_presets", "format_table", "model_files",
+           "parse_sizes", "results_json"]
 
-
-@dataclass
-class BenchConfig:
-    """What to time: frame ``sizes`` as (width, height), timed ``runs`` after ``warmup`` untimed ones,
-    on ``device`` (as for `Stylizer`) with ``threads`` onnxruntime intra-op threads (None: its default)."""
-
-    sizes: tuple[tuple[int, int], ...] = SIZES
-    runs: int = 10
-    warmup: int = 2
-    device: str = "auto"
-    threads: int | None = None
+SIZES = BENCH_SIZES  # (width, height)
 
 
 @dataclass
@@ -56,6 +46,22 @@ class BenchResult:
     fps: float
     times_ms: list[float] = field(repr=False, default_factory=list)
     io: str = "float"  # "float" (float32 NCHW, converted on the host) or "uint8" (frames as they are)
+
+
+def model_files(items, every_shipped: bool = True) -> list[str]:
+    """The .onnx files to time for style arguments ``items``: a file itself; a bundled style's name, each
+    shipped copy of it (fp32, int8, uint8 I/O). No items: every shipped style and copy (if ``every_shipped``).
+    A style that does not exist is a UserError, before anything is timed."""
+    from .errors import UserError
+    from .styles import is_file_argument, list_styles, pick, variants
+
+    files = [v.path for m in items for v in ([pick(m)] if is_file_argument(m) else variants(pick(m)))]
+    if not items and every_shipped:
+        files = [v.path for s in list_styles(".onnx") for v in variants(s)]
+        if not files:
+            raise UserError("no styles are bundled with this installation: give .onnx files, or time "
+                            "random-weight models with --preset lite,johnson")
+    return [str(f) for f in files]
 
 
 def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:

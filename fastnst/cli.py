@@ -302,76 +302,19 @@ def _add_export(sub) -> None:
 
 
 def _run_export(args) -> int:
-    import tempfile
+    from .config import ExportConfig
 
-    if not args.output and not args.triton and not args.web:
-        raise UserError("give -o OUT.onnx, --triton DIR, --web DIR, or several")
-    if args.triton_name and not args.triton:
-        raise UserError("--triton-name needs --triton DIR")
-    if args.overwrite and not args.web:
-        raise UserError("--overwrite needs --web DIR")
-
-    def finish(onnx_path: str) -> int:  # the Triton repository and the web kit of an ONNX file
-        from .webkit import check_out_dir, write_web_kit
-
-        if args.web:
-            check_out_dir(args.web, args.overwrite)  # before anything is written
-        if args.triton:
-            _write_triton(args, onnx_path)
-        if args.web:
-            kit = write_web_kit(onnx_path, args.web, overwrite=args.overwrite)
-            print(f"wrote web kit {kit['path']} ({kit['style']}, onnxruntime-web {kit['ort_version']}, "
-                  f"{kit['bytes'] / 1e6:.0f} MB); serve it: python {os.path.join(kit['path'], 'serve.py')}")
-        return 0
-
-    if args.model.lower().endswith(".onnx") and (args.int8 or args.uint8_io):
-        if not args.output:
-            raise UserError("--int8 / --uint8-io of an .onnx file need -o OUT.onnx")
-        _export_to(args, args.output)
-        return finish(args.output)
-    if args.model.lower().endswith(".onnx") or (args.web and not args.model.lower().endswith(".pth")):
-        if args.output or args.fp16 or not (args.triton or args.web):
-            raise UserError(f"{args.model} is already ONNX: it can only be added to a Triton repository or a web "
-                            "kit (--triton DIR, --web DIR, without -o or --fp16), or copied with --int8 / --uint8-io "
-                            "-o OUT.onnx")
-        return finish(args.model)  # with --web, MODEL may also be a shipped style's name
-    if args.web:
-        from .webkit import check_out_dir
-
-        check_out_dir(args.web, args.overwrite)  # before the export's work
-    if args.output:
-        _export_to(args, args.output)
-        return finish(args.output)
-    with tempfile.TemporaryDirectory() as temp:  # the ONNX file lives in the repository or the web kit
-        onnx_path = os.path.join(temp, os.path.splitext(os.path.basename(args.model))[0] + ".onnx")
-        _export_to(args, onnx_path, quiet_path=True)
-        return finish(onnx_path)
-
-
-def _write_triton(args, onnx_path: str) -> int:
-    need_torch("export --triton", "onnx")
-    from .export import write_triton_repo
-
-    folder = write_triton_repo(onnx_path, args.triton, name=args.triton_name)
-    print(f"wrote Triton model {folder} (config.pbtxt, 1/model.onnx)")
-    return 0
-
-
-def _export_to(args, output: str, quiet_path: bool = False) -> None:
-    from .files import check_not_input
-
-    check_not_input(output, [args.model])
-    if not args.model.lower().endswith(".onnx"):
+    cfg = config_from_args(ExportConfig, args)
+    cfg.validate()  # before torch is asked for
+    if not cfg.from_onnx:
         need_torch("export")
-    if args.int8 or args.uint8_io:
-        need_torch("export --int8 / --uint8-io", "onnx")
-    from .export import export_file
+    if cfg.int8 or cfg.uint8_io or cfg.triton:
+        need_torch("export --int8 / --uint8-io / --triton", "onnx")
+    from .export import run_export
 
-    for line in export_file(args.model, output, fp16=args.fp16, int8=args.int8, uint8_io=args.uint8_io,
-                            check=not args.no_check):
-        print(line)
-    if not quiet_path:
-        print(f"wrote {output}")
+    for line in run_export(cfg):
+        print(line, flush=True)
+    return 0
 
 
 def _add_info(sub) -> None:
@@ -435,8 +378,7 @@ def _run_stylize(args) -> int:
 
     from tqdm import tqdm
 
-    from . import image as im
-    from .files import batch_outputs, check_not_input, expand_inputs
+    from .batch import batch_outputs, expand_inputs, stylize_files
     from .runtime import load_style
 
     stylizer = load_style(args.style, "image", device=args.device, value_range=args.value_range)
@@ -450,20 +392,16 @@ def _run_stylize(args) -> int:
     ext = "." + args.format.lstrip(".").lower() if folder else ".png"
     targets = batch_outputs(files, args.output, stylizer.style, ext, overwrite=args.overwrite)
     results, failed = [], 0
-    for src, dst in tqdm(list(zip(files, targets)), desc=f"stylize {stylizer.style}", unit="img",
-                         disable=args.quiet or len(files) < 2, dynamic_ncols=True):
-        try:
-            check_not_input(dst, files)
-            out = stylizer.stylize(im.load_image(src), strength=args.strength, preserve_color=args.preserve_color,
-                                   max_side=args.max_side, tile=args.tile)
-            im.save_image(dst, out, inputs=files)
-            results.append({"input": src, "output": dst, "ok": True})
-            if not args.json:
-                tqdm.write(f"wrote {dst}")
-        except UserError as e:
+    done = stylize_files(stylizer, files, targets, strength=args.strength, preserve_color=args.preserve_color,
+                         max_side=args.max_side, tile=args.tile)
+    for src, dst, error in tqdm(done, total=len(files), desc=f"stylize {stylizer.style}", unit="img",
+                                disable=args.quiet or len(files) < 2, dynamic_ncols=True):
+        results.append({"input": src, "output": dst, "ok": error is None, **({"error": error} if error else {})})
+        if error:
             failed += 1
-            results.append({"input": src, "output": dst, "ok": False, "error": str(e)})
-            print(f"{PROG}: error: {e}", file=sys.stderr)
+            print(f"{PROG}: error: {error}", file=sys.stderr)
+        elif not args.json:
+            tqdm.write(f"wrote {dst}")
     if args.json:
         print(json.dumps({"style": stylizer.style, "preset": stylizer.preset, "provider": stylizer.provider,
                           "files": results, "skipped": skipped, "failed": failed}, indent=2))
@@ -702,7 +640,8 @@ def _sizes(text: str):
 
 
 def _add_bench(sub) -> None:
-    from .bench import SIZES, BenchConfig
+    from .bench import SIZES
+    from .config import BenchConfig
 
     d = BenchConfig()
     p = sub.add_parser(
@@ -739,34 +678,24 @@ def _run_bench(args) -> int:
 
     from tqdm import tqdm
 
-    from .bench import BenchConfig, bench_models, export_presets, format_table, results_json
+    from .bench import bench_models, export_presets, format_table, model_files, results_json
+    from .config import PRESET_NAMES, BenchConfig
 
     config = config_from_args(BenchConfig, args)
+    config.validate()
     if (args.fp16 or args.int8) and not args.preset:
         raise UserError("--fp16 and --int8 apply to --preset (a given .onnx file is timed in the precision it was "
                         "exported in; a bundled style's name times each shipped copy)")
-    from .styles import is_file_argument, pick, variants
-
+    unknown = [x for x in args.preset or () if x not in PRESET_NAMES]
+    if unknown:
+        raise UserError(f"unknown preset {', '.join(unknown)} (choose from {', '.join(PRESET_NAMES)})")
     with tempfile.TemporaryDirectory(prefix="fastnst-bench-") as temp:
-        # a style that does not exist fails here, first; a bundled style's name: each shipped copy of it
-        models = [str(v.path) for m in args.models for v in ([pick(m)] if is_file_argument(m) else variants(pick(m)))]
+        models = model_files(args.models, every_shipped=not args.preset)
         if args.preset:
             need_torch("bench --preset")
-            from .models import list_presets
-
-            unknown = [x for x in args.preset if x not in list_presets()]
-            if unknown:
-                raise UserError(f"unknown preset {', '.join(unknown)} (choose from {', '.join(list_presets())})")
             if not args.quiet:
                 print(f"exporting random-weight {', '.join(args.preset)} models ...", file=sys.stderr)
             models += export_presets(args.preset, temp, fp16=args.fp16, int8=args.int8)
-        if not models:
-            from .styles import list_styles
-
-            models = [str(v.path) for s in list_styles(".onnx") for v in variants(s)]
-            if not models:
-                raise UserError("no styles are bundled with this installation yet: give .onnx files, or time "
-                                "random-weight models with --preset lite,johnson")
         with tqdm(total=len(models) * len(config.sizes), desc="bench", unit="size", disable=args.quiet,
                   file=sys.stderr, dynamic_ncols=True) as bar:
             results = bench_models(models, config, progress=lambda done, total: bar.update(1))

@@ -297,3 +297,79 @@ class WebcamOptions(FrameOptions):
         super().validate()
         if self.frames is not None and self.frames < 1:
             raise UserError(f"--frames must be at least 1, got {self.frames}")
+
+
+# --------------------------------------------------------------------------- export
+
+
+@dataclass
+class ExportConfig:
+    """What ``fastnst export`` writes (flags of the same names): ``model`` (a .pth model file, an .onnx
+    export, or with ``web`` a bundled style's name) to ``output``, in ``fp16`` or ``int8``, with
+    ``uint8_io`` frames; also a Triton repository entry (``triton``, ``triton_name``) and a web kit
+    (``web``; ``overwrite`` replaces an earlier kit there). ``no_check`` skips the checks."""
+
+    model: str = ""
+    output: str | None = None
+    fp16: bool = False
+    int8: bool = False
+    uint8_io: bool = False
+    no_check: bool = False
+    triton: str | None = None
+    triton_name: str | None = None
+    web: str | None = None
+    overwrite: bool = False
+
+    @property
+    def from_onnx(self) -> bool:
+        """Whether ``model`` is already ONNX (a file, or with ``web`` a bundled style's name)."""
+        name = self.model.lower()
+        return name.endswith(".onnx") or bool(self.web and not name.endswith(".pth"))
+
+    @property
+    def converts(self) -> bool:
+        """Whether an ONNX file is written: a model file's export, or an int8 / uint8-I/O copy."""
+        return not self.from_onnx or self.int8 or self.uint8_io
+
+    def validate(self) -> None:
+        if not (self.output or self.triton or self.web):
+            raise UserError("give -o OUT.onnx, --triton DIR, --web DIR, or several")
+        if self.triton_name and not self.triton:
+            raise UserError("--triton-name needs --triton DIR")
+        if self.overwrite and not self.web:
+            raise UserError("--overwrite needs --web DIR")
+        if self.fp16 and self.int8:
+            raise UserError("--fp16 and --int8 are two precisions: choose one")
+        if self.from_onnx and (self.int8 or self.uint8_io) and (not self.output or self.fp16):
+            raise UserError("--int8 / --uint8-io of an .onnx file need -o OUT.onnx (and no --fp16)")
+        if self.from_onnx and not self.converts and (self.output or self.fp16):
+            raise UserError(f"{self.model} is already ONNX: it can only be added to a Triton repository or a web "
+                            "kit (--triton DIR, --web DIR, without -o or --fp16), or copied with --int8 / --uint8-io "
+                            "-o OUT.onnx")
+
+
+# --------------------------------------------------------------------------- bench
+
+BENCH_SIZES: tuple[tuple[int, int], ...] = ((256, 256), (640, 480), (1280, 720), (1920, 1080))  # (width, height)
+
+
+@dataclass
+class BenchConfig:
+    """What ``fastnst bench`` times: frame ``sizes`` as (width, height), timed ``runs`` after ``warmup``
+    untimed ones, on ``device`` (as for the Stylizer) with ``threads`` intra-op threads (None: the runtime's)."""
+
+    sizes: tuple[tuple[int, int], ...] = BENCH_SIZES
+    runs: int = 10
+    warmup: int = 2
+    device: str = "auto"
+    threads: int | None = None
+
+    def validate(self) -> None:
+        if not self.sizes or any(w < 1 or h < 1 for w, h in self.sizes):
+            raise UserError(f"--sizes must be positive WxH sizes, got {self.sizes}")
+        if self.runs < 1:
+            raise UserError(f"--runs must be at least 1, got {self.runs}")
+        if self.warmup < 0:
+            raise UserError(f"--warmup must be >= 0, got {self.warmup}")
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"--threads must be at least 1, got {self.threads}")

@@ -17,6 +17,7 @@ import io
 import json
 import os
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -357,8 +358,8 @@ def export_uint8_io(float_path, path, *, check: bool = True) -> dict:
 
 
 def export_file(model_path, output, *, fp16: bool = False, int8: bool = False, uint8_io: bool = False,
-                check: bool = True) -> list[str]:
-    """``fastnst export``: a model file (.pth) or a float ONNX export -> the checked ``output``; its report lines.
+                check: bool = True) -> Iterator[str]:
+    """A model file (.pth) or a float ONNX export -> the checked ``output``; yields report lines as it goes.
 
     A .pth is exported first (:func:`export_onnx`, fp32 or ``fp16``); ``int8`` then quantizes it
     (:func:`fastnst.quantize.quantize_int8`) and ``uint8_io`` gives it uint8 NHWC frames
@@ -368,9 +369,6 @@ def export_file(model_path, output, *, fp16: bool = False, int8: bool = False, u
     import tempfile
 
     model_path, output = os.fspath(model_path), os.fspath(output)
-    if fp16 and int8:
-        raise UserError("--fp16 and --int8 are two precisions: choose one")
-    lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="fastnst-export-") as temp:
         source = model_path
         if not source.lower().endswith(".onnx"):  # a model file: the checked ONNX export first
@@ -378,27 +376,53 @@ def export_file(model_path, output, *, fp16: bool = False, int8: bool = False, u
 
             model, meta = load_model_file(source)
             source = output if not (int8 or uint8_io) else os.path.join(temp, "float.onnx")
-            lines += report_lines(export_onnx(model, source, meta, fp16=fp16, check=check))
-        elif not (int8 or uint8_io) or fp16:
-            raise UserError(f"{model_path} is already ONNX: --int8 and --uint8-io make copies of it (not --fp16)")
+            yield from report_lines(export_onnx(model, source, meta, fp16=fp16, check=check))
         if int8:
             from .quantize import quantize_int8
 
             target = output if not uint8_io else os.path.join(temp, "int8.onnx")
             r = quantize_int8(source, target, check=check)
             if r["checked"]:
-                lines.append(f"int8 vs fp32 on {r['held_out']}: PSNR dB " + ", ".join(f"{v:.1f}" for v in r["psnr_db"])
-                             + "; periodicity " + ", ".join(f"{a:.0f} ({b:.0f})" for a, b in
-                                                            zip(r["periodicity"], r["periodicity_fp32"])))
-            lines.append(f"int8 (calibrated on {r['calibration']}), {r['file_size'] / 1e6:.2f} MB")
+                yield (f"int8 vs fp32 on {r['held_out']}: PSNR dB " + ", ".join(f"{v:.1f}" for v in r["psnr_db"])
+                       + "; periodicity " + ", ".join(f"{a:.0f} ({b:.0f})" for a, b in
+                                                      zip(r["periodicity"], r["periodicity_fp32"])))
+            yield f"int8 (calibrated on {r['calibration']}), {r['file_size'] / 1e6:.2f} MB"
             source = target
         if uint8_io:
             r = export_uint8_io(source, output, check=check)
             if r["checked"]:
-                lines.append("uint8 I/O vs float, max 8-bit level difference: "
-                             + ", ".join(f"{k} {v}" for k, v in r["max_level_diff"].items()))
-            lines.append(f"uint8 NHWC frames in and out, {r['precision']}, {r['file_size'] / 1e6:.2f} MB")
-    return lines
+                yield "uint8 I/O vs float, max 8-bit level difference: " + ", ".join(
+                    f"{k} {v}" for k, v in r["max_level_diff"].items())
+            yield f"uint8 NHWC frames in and out, {r['precision']}, {r['file_size'] / 1e6:.2f} MB"
+
+
+def run_export(cfg) -> Iterator[str]:
+    """``fastnst export`` (a :class:`fastnst.config.ExportConfig`): the ONNX file, then the Triton entry and
+    the web kit made from it; yields what to print. Every destination is checked before any work."""
+    import tempfile
+
+    from .files import check_not_input
+    from .webkit import check_out_dir, write_web_kit
+
+    cfg.validate()
+    if cfg.web:
+        check_out_dir(cfg.web, cfg.overwrite)
+    with tempfile.TemporaryDirectory(prefix="fastnst-export-") as temp:
+        onnx_path = cfg.model
+        if cfg.converts:  # without -o the ONNX file lives only in the repository or the web kit
+            onnx_path = cfg.output or os.path.join(temp, os.path.splitext(os.path.basename(cfg.model))[0] + ".onnx")
+            check_not_input(onnx_path, [cfg.model])
+            yield from export_file(cfg.model, onnx_path, fp16=cfg.fp16, int8=cfg.int8, uint8_io=cfg.uint8_io,
+                                   check=not cfg.no_check)
+            if cfg.output:
+                yield f"wrote {cfg.output}"
+        if cfg.triton:
+            folder = write_triton_repo(onnx_path, cfg.triton, name=cfg.triton_name)
+            yield f"wrote Triton model {folder} (config.pbtxt, 1/model.onnx)"
+        if cfg.web:
+            kit = write_web_kit(onnx_path, cfg.web, overwrite=cfg.overwrite)
+            yield (f"wrote web kit {kit['path']} ({kit['style']}, onnxruntime-web {kit['ort_version']}, "
+                   f"{kit['bytes'] / 1e6:.0f} MB); serve it: python {os.path.join(kit['path'], 'serve.py')}")
 
 
 # --------------------------------------------------------------------------- Triton

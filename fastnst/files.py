@@ -6,9 +6,8 @@ This module owns:
 - atomic outputs: :func:`atomic_output` yields such a temp file and renames it onto the
   output only when the block succeeds, so no half-written file is ever left behind;
 - the never-overwrite-an-input check: :func:`check_not_input`;
-- default output names, which never replace a file the user did not name: :func:`free_default`,
-  and a batch's outputs (:func:`batch_outputs`); a folder or glob run's inputs
-  (:func:`expand_inputs`) leave out the earlier outputs of the same style (:func:`own_output`);
+- default output names never replace a file the user did not name: :func:`free_default`
+  (a batch of images applies it in :mod:`fastnst.batch`);
 - temp files of long writes (video): :func:`locked` holds an advisory lock on a temp file
   while a run writes it, :func:`remove_stale_temps` deletes the temps that a killed run
   (no lock, older than a minute) left beside an output, and :func:`scratch` is a locked,
@@ -28,8 +27,8 @@ from collections.abc import Iterable, Iterator
 
 from .errors import UserError
 
-__all__ = ["STALE_AFTER_S", "atomic_output", "batch_outputs", "check_not_input", "expand_inputs", "free_default",
-           "locked", "own_output", "remove_stale_temps", "scratch", "sigterm_as_exit", "temp_beside"]
+__all__ = ["STALE_AFTER_S", "atomic_output", "check_not_input", "free_default", "locked", "remove_stale_temps",
+           "scratch", "sigterm_as_exit", "temp_beside"]
 
 STALE_AFTER_S = 60.0  # a temp file this old whose lock is free belongs to a killed run
 _TEMP = re.compile(r"\.[0-9a-f]{8}\.tmp")  # what temp_beside adds after ".NAME"
@@ -65,59 +64,6 @@ def free_default(path: str, overwrite: bool = False) -> str:
     if os.path.lexists(path) and not overwrite:
         raise UserError(f"{path} exists: name the output with -o, or pass --overwrite to replace it")
     return path
-
-
-def own_output(path: str, style: str) -> bool:
-    """Whether ``path`` looks like an earlier default output of ``style``: NAME_STYLE.* or in stylized_STYLE/."""
-    stem = os.path.splitext(os.path.basename(path))[0]
-    return stem.endswith(f"_{style}") or f"stylized_{style}" in os.path.normpath(path).split(os.sep)[:-1]
-
-
-def expand_inputs(items: Iterable[str], style: str) -> tuple[list[str], list[str]]:
-    """Files, folders (recursively, image extensions only) and glob patterns -> (sorted unique files,
-    the skipped earlier outputs of ``style``). A file named as such is always taken."""
-    import glob
-
-    from .image import walk_images
-
-    taken: list[str] = []
-    skipped: list[str] = []
-    for item in items:
-        if os.path.isdir(item):
-            found = walk_images(item)
-        elif os.path.exists(item):
-            taken.append(item)
-            continue
-        else:
-            found = [m for m in sorted(glob.glob(item, recursive=True)) if os.path.isfile(m)]
-            if not found:
-                raise UserError(f"no such file, folder or matching files: '{item}'")
-        skipped += [f for f in found if own_output(f, style)]
-        taken += [f for f in found if not own_output(f, style)]
-    return list(dict.fromkeys(taken)), skipped
-
-
-def batch_outputs(files: list[str], output: str | None, style: str, ext: str = ".png",
-                  overwrite: bool = False) -> list[str]:
-    """Where each input's result goes. One input: ``output`` (a file, replaced if it exists: the user
-    named it) or ``NAME_STYLE.EXT`` beside it; several, or ``output`` an existing folder: one file per
-    input in ``output`` (default ``stylized_STYLE``). UserError before anything is written where a
-    result would replace a file the user did not name (unless ``overwrite``)."""
-    if len(files) == 1 and not (output and os.path.isdir(output)):
-        return [output or free_default(f"{os.path.splitext(files[0])[0]}_{style}{ext}", overwrite)]
-    folder = output or f"stylized_{style}"
-    targets = [os.path.join(folder, os.path.splitext(os.path.basename(f))[0] + ext) for f in files]
-    seen: set[str] = set()
-    for n, t in enumerate(targets):  # two inputs with one name: number the later ones
-        if t in seen:
-            root, e = os.path.splitext(t)
-            targets[n] = f"{root}_{n}{e}"
-        seen.add(targets[n])
-    existing = [t for t in targets if os.path.lexists(t)]
-    if existing and not overwrite:
-        raise UserError(f"{len(existing)} of the outputs exist already (e.g. {existing[0]}): give another -o "
-                        "folder, or --overwrite to replace them")
-    return targets
 
 
 def _normalised(path: str) -> str:

@@ -9,6 +9,10 @@ picture, big enough to survive JPEG and scaling, so a test can tell which camera
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+
 import numpy as np
 
 BITS = 8  # frame counter cells: up to 256 frames per loop
@@ -66,6 +70,31 @@ FLAGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
          # pages of a load test that are not in front must keep their timers running
          "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
          "--disable-backgrounding-occluded-windows"]
+
+
+LOOPBACK = re.compile(r"(https?|wss?)://(127\.0\.0\.1|localhost)[:/]|data:|blob:")  # what may be requested
+
+
+@contextlib.contextmanager
+def camera_browser(folder, frames: int = 90, fps: int = 30, width: int = 320, height: int = 240):
+    """A headless Chromium context whose camera plays a counter clip written to ``folder``; its
+    ``outside`` list collects every request that left loopback. Skips the test (with a reason)
+    without Chromium or playwright."""
+    import pytest
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"needs Chromium at {CHROMIUM} (Debian: apt-get install chromium; .ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (a dev extra)")
+    clip = os.path.join(folder, "camera.y4m")
+    write_y4m(clip, frames=frames, width=width, height=height, fps=fps)
+    with sync_api.sync_playwright() as pw:
+        context = launch_browser(pw, clip, os.path.join(folder, "profile"))
+        context.outside = []
+        context.on("request", lambda r: None if LOOPBACK.match(r.url) else context.outside.append(r.url))
+        try:
+            yield context
+        finally:
+            context.close()
 
 
 def launch_browser(playwright, clip, user_data_dir, **kwargs):

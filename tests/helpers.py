@@ -1,6 +1,8 @@
 """Helpers that more than one test file uses (pytest puts tests/ on sys.path, so ``from helpers import ...``)."""
 
+import contextlib
 import os
+import socket
 import subprocess
 
 import numpy as np
@@ -39,3 +41,24 @@ def make_clip(path, count=24, size=(97, 61), fps=24, audio=False) -> list[np.nda
     cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", pix, os.fspath(path)]
     subprocess.run(cmd, input=b"".join(f.tobytes() for f in frames), check=True)
     return frames
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served_demo(styles, **options):
+    """The web app (``fastnst.webapp.Demo`` on the CPU, ``options`` for its DemoConfig) on a free loopback port."""
+    from fastnst.config import DemoConfig
+    from fastnst.webapp import Demo
+
+    demo = Demo(styles, device="cpu", options=DemoConfig(**options))
+    demo.launch("127.0.0.1", free_port(), block=False, quiet=True)
+    try:
+        yield demo
+    finally:
+        demo.blocks.close()

@@ -93,13 +93,15 @@ def test_optimize_end_to_end(tmp_path, capsys):
     assert float(after) < float(before) / 2
 
 
-@pytest.mark.parametrize("command,config", [("optimize", "OptimizeConfig"), ("train", "TrainConfig")])
+@pytest.mark.parametrize("command,config", [("optimize", "OptimizeConfig"), ("train", "TrainConfig"),
+                                            ("bench", "BenchConfig"), ("export m.pth", "ExportConfig"),
+                                            ("video in.mp4 -s wave", "VideoOptions"), ("webcam -s wave", "WebcamOptions")])
 def test_every_config_field_has_a_flag(command, config):
     from dataclasses import fields
 
     import fastnst.config
 
-    args = build_parser().parse_args([command])
+    args = build_parser().parse_args(command.split())
     missing = [f.name for f in fields(getattr(fastnst.config, config)) if not hasattr(args, f.name)]
     assert missing == []
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import make_clip
+from helpers import free_port, make_clip
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ("README.md", "demo/README.md")
@@ -84,12 +83,6 @@ def examples():
     return params
 
 
-def _free_port() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return str(s.getsockname()[1])
-
-
 def _quick(argv: list[str], clip: str) -> list[str]:
     argv = ["random-vgg19" if "/path/to/" in a else a for a in argv]
     if argv[:1] == ["torchrun"]:
@@ -122,7 +115,7 @@ class _Demo:
 
     def start(self, argv: list[str]) -> str:
         self.stop()
-        self.port = _free_port()
+        self.port = str(free_port())
         argv = [a.replace(DEMO_PORT, self.port) for a in argv] + ["--no-browser", "--port", self.port]
         self.proc = subprocess.Popen([sys.executable, "-m", "fastnst", *argv], cwd=self.cwd, env=self.env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

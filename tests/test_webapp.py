@@ -26,18 +26,12 @@ import numpy as np
 import pytest
 
 import fakecam
-from fastnst.config import DemoConfig
+from helpers import free_port, served_demo
 from fastnst.errors import UserError
 from fastnst.image import load_image, sample_content, save_image
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP_FRAMES, CLIP_FPS = 90, 30  # the browser tests' camera: a 3 s loop
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def synthetic(h=96, w=128, seed=0) -> np.ndarray:
@@ -52,12 +46,8 @@ def synthetic(h=96, w=128, seed=0) -> np.ndarray:
 @pytest.fixture(scope="module")
 def demo(lite_onnx):
     """The app with the test style on the CPU, served on a free loopback port for this module."""
-    from fastnst.webapp import Demo
-
-    d = Demo([lite_onnx], device="cpu", options=DemoConfig(max_video_seconds=3.0))
-    d.launch("127.0.0.1", free_port(), block=False, quiet=True)
-    yield d
-    d.blocks.close()
+    with served_demo([lite_onnx], max_video_seconds=3.0) as d:
+        yield d
 
 
 @pytest.fixture(scope="module")
@@ -185,21 +175,11 @@ def test_demo_command(lite_onnx, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def browser_page(tmp_path_factory):
     """A playwright page in headless Chromium whose camera plays a 320x240 counter clip."""
-    if not os.path.exists(fakecam.CHROMIUM):
-        pytest.skip(f"needs Chromium at {fakecam.CHROMIUM} (Debian: apt-get install chromium; .ci/run does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (a dev extra)")
-    folder = tmp_path_factory.mktemp("browser")
-    clip = folder / "camera.y4m"
-    fakecam.write_y4m(clip, frames=CLIP_FRAMES, width=320, height=240, fps=CLIP_FPS)
-    with sync_api.sync_playwright() as pw:
-        context = fakecam.launch_browser(pw, clip, folder / "profile")
+    with fakecam.camera_browser(tmp_path_factory.mktemp("browser"), frames=CLIP_FRAMES, fps=CLIP_FPS) as context:
         page = context.new_page()
         page.set_default_timeout(60_000)
-        page.outside = []  # requests that left the machine (there must be none)
-        page.on("request", lambda r: page.outside.append(r.url)
-                if not re.match(r"(https?|wss?)://(127\.0\.0\.1|localhost)[:/]|data:|blob:", r.url) else None)
+        page.outside = context.outside  # requests that left the machine (there must be none)
         yield page
-        context.close()
 
 
 def _fetch(url: str) -> np.ndarray:

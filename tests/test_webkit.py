@@ -255,19 +255,8 @@ def servers(kit):
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """Headless Chromium whose camera plays a changing clip; every request that leaves loopback is recorded."""
-    if not os.path.exists(fakecam.CHROMIUM):
-        pytest.skip(f"needs Chromium at {fakecam.CHROMIUM} (Debian: apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (a dev extra)")
-    folder = tmp_path_factory.mktemp("webkit-browser")
-    clip = folder / "camera.y4m"
-    fakecam.write_y4m(clip, frames=CLIP_FRAMES, width=320, height=240, fps=30)
-    with sync_api.sync_playwright() as pw:
-        context = fakecam.launch_browser(pw, clip, folder / "profile")
-        context.outside = []
-        context.on("request", lambda r: context.outside.append(r.url)
-                   if not re.match(r"https?://127\.0\.0\.1[:/]|data:|blob:", r.url) else None)
+    with fakecam.camera_browser(tmp_path_factory.mktemp("webkit-browser"), frames=CLIP_FRAMES) as context:
         yield context
-        context.close()
 
 
 def open_page(browser, url: str):

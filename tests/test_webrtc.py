@@ -12,7 +12,6 @@ import asyncio
 import base64
 import io
 import json
-import os
 import re
 import threading
 import time
@@ -23,6 +22,7 @@ import numpy as np
 import pytest
 
 import fakecam
+from helpers import free_port, served_demo
 from fastnst.config import DemoConfig
 
 pytest.importorskip("aiortc", reason="needs aiortc (a base dependency: pip install -e .)")
@@ -30,12 +30,6 @@ pytest.importorskip("aiortc", reason="needs aiortc (a base dependency: pip insta
 CLIP_FRAMES, CLIP_FPS = 90, 30
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _webrtc_threads() -> list[str]:
@@ -54,12 +48,8 @@ def _wait(condition, timeout: float = 20.0) -> bool:
 @pytest.fixture(scope="module")
 def live_demo(lite_onnx):
     """The app with one live connection allowed, on a free loopback port."""
-    from fastnst.webapp import Demo
-
-    d = Demo([lite_onnx], device="cpu", options=DemoConfig(max_live=1))
-    d.launch("127.0.0.1", _free_port(), block=False, quiet=True)
-    yield d
-    d.blocks.close()
+    with served_demo([lite_onnx], max_live=1) as d:
+        yield d
 
 
 def _post(url: str, body: dict) -> tuple[int, dict]:
@@ -189,24 +179,16 @@ def _new_frames(page, count: int, timeout: float = 60.0) -> list[np.ndarray]:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_browser_live_video(lite_onnx, tmp_path):
-    if not os.path.exists(fakecam.CHROMIUM):
-        pytest.skip(f"needs Chromium at {fakecam.CHROMIUM} (Debian: apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (a dev extra)")
     from fastnst.webapp import Demo
 
-    clip = tmp_path / "camera.y4m"
-    fakecam.write_y4m(clip, frames=CLIP_FRAMES, width=320, height=240, fps=CLIP_FPS)
     clip_frames = np.stack([fakecam.frame(i, 320, 240, CLIP_FRAMES) for i in range(CLIP_FRAMES)]).astype(np.int16)
     demo = Demo([lite_onnx], device="cpu")
-    demo.launch("127.0.0.1", _free_port(), block=False, quiet=True)
+    demo.launch("127.0.0.1", free_port(), block=False, quiet=True)
     try:
-        with sync_api.sync_playwright() as pw:
-            context = fakecam.launch_browser(pw, clip, tmp_path / "profile")
+        with fakecam.camera_browser(tmp_path, frames=CLIP_FRAMES, fps=CLIP_FPS) as context:
+            outside = context.outside
             page = context.new_page()
             page.set_default_timeout(60_000)
-            outside = []
-            page.on("request", lambda r: outside.append(r.url)
-                    if not re.match(r"(https?|wss?)://(127\.0\.0\.1|localhost)[:/]|data:|blob:", r.url) else None)
             page.goto(demo.blocks.local_url, wait_until="load")
             page.locator("#webrtc button.start").click()
             page.wait_for_function("() => document.querySelector('#webrtc video.live').videoWidth > 0")
@@ -240,6 +222,5 @@ def test_browser_live_video(lite_onnx, tmp_path):
             page.close()
             assert _wait(lambda: not demo.live.peers, 40), demo.live.peers
             assert _wait(lambda: not _webrtc_threads()), _webrtc_threads()
-            context.close()
     finally:
         demo.blocks.close()
