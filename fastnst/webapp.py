@@ -81,7 +81,7 @@ _LIVE_JS = Path(__file__).parent / "web_rtc" / "live.js"
 _LIVE_HTML = """<div class="live-box"><div class="videos">
 <video class="camera" autoplay playsinline muted title="camera"></video>
 <video class="live" autoplay playsinline muted title="stylized"></video></div>
-<div class="bar"><button class="start">Start live video</button><button class="stop">Stop</button>
+<div class="bar"><button class="start" disabled>Start live video</button><button class="stop" disabled>Stop</button>
 <span class="status">Live video over WebRTC: press Start</span></div></div>"""
 _LIVE_CSS = """.videos { display: flex; gap: 8px; align-items: flex-start; }
 .camera { width: 22%; background: #222; border-radius: 6px; }

@@ -97,6 +97,7 @@ export function mount(root, options) {
   if (options.mirror) live.style.transform = camera.style.transform = "scaleX(-1)";
   $("button.start").addEventListener("click", start);
   $("button.stop").addEventListener("click", () => stop());
+  for (const button of root.querySelectorAll("button")) button.disabled = false;  // live from here on
   window.addEventListener("pagehide", () => stop());
   return { update, stop };
 }
