@@ -1,21 +1,26 @@
 """How close ``fastnst video`` comes to the Stylizer's own speed.
 
     python benchmarks/video_speed.py [CLIP] [--style MODEL.onnx] [--frames 120] [--device cpu]
-                                     [--max-side N] [--stabilize 0.5] [--report]
+                                     [--max-side 0 480] [--x264-preset ultrafast veryfast]
+                                     [--encode-threads 1] [--stabilize 0.5] [--repeat 3] [--report]
 
-Prints, for the clip (default ../shared/data/video/bedroom.mp4 when present, else a synthetic
-960x540 clip made here): the OpenCV decode rate alone, the Stylizer alone on decoded frames
-(one after another, nothing else running), and convert_video end to end (decode, stylize and
-encode overlapped, audio mux included) plain and with --stabilize; with --report also the
-warping error of both outputs (measured in a separate pass, so it does not slow the timed
-runs). Without --style a lite network with random weights is exported (speed does not
-depend on the weights).
+For the clip (default ../shared/data/video/bedroom.mp4 when present, else a synthetic 960x540
+clip made here) and each ``--max-side`` (0: full size) it times, interleaved ``--repeat``
+times: the Stylizer alone on decoded frames (one after another, nothing else running), and
+convert_video end to end (decode, stylize and encode overlapped, audio mux included) with
+each ``--x264-preset``, plain and with ``--stabilize`` (0: plain only). It prints the median
+of each, the ratio convert fps / Stylizer fps of the same run, the output's size, and the
+``fastnst video`` command that does the same conversion; with ``--report`` also the warping
+error of each output (measured afterwards, so it does not slow the timed runs). Without
+``--style`` a lite network with random weights is exported (speed does not depend on the
+weights). Run it on an otherwise idle machine: the stages share the CPU cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -48,6 +53,61 @@ def synthetic_clip(path: str, frames: int, size=(960, 540), fps=30) -> None:
             writer.write(f)
 
 
+def stylizer_alone(stylizer: Stylizer, frames: list[np.ndarray], max_side: int | None) -> float:
+    """Frames per second of ``stylizer.stylize`` on uint8 RGB (H, W, 3) frames, one after another."""
+    t = time.perf_counter()
+    for f in frames:
+        stylizer.stylize(f, max_side=max_side)
+    return len(frames) / (time.perf_counter() - t)
+
+
+def command(args, clip: str, max_side: int | None, preset: str, stabilize: float | None, seconds: float) -> str:
+    """The ``fastnst video`` command line that makes the same conversion."""
+    parts = ["fastnst video", clip, "-o out.mp4", f"-s {args.style or 'lite.onnx'}", f"--duration {seconds:g}",
+             f"--x264-preset {preset}", f"--encode-threads {args.encode_threads}"]
+    if max_side:
+        parts.append(f"--max-side {max_side}")
+    if stabilize:
+        parts.append(f"--stabilize {stabilize:g}")
+    return " ".join(parts)
+
+
+def run_case(args, clip: str, stylizer: Stylizer, frames: list[np.ndarray], fps: float, max_side: int | None,
+             tmp: str) -> None:
+    """Time one frame size: the Stylizer alone and every (preset, stabilize) conversion, interleaved."""
+    n = len(frames)
+    seconds = n / fps
+    stylizer.stylize(frames[0], max_side=max_side)  # warm up at this size
+    modes = [(p, s) for p in args.x264_preset for s in dict.fromkeys((None, args.stabilize or None))]
+    alone: list[float] = []
+    runs: dict[tuple, list] = {m: [] for m in modes}
+    for _ in range(args.repeat):
+        alone.append(stylizer_alone(stylizer, frames, max_side))
+        for preset, stabilize in modes:
+            out = os.path.join(tmp, f"{preset}-{stabilize}.mp4")
+            opts = VideoOptions(max_side=max_side, stabilize=stabilize, duration=seconds, x264_preset=preset,
+                                encode_threads=args.encode_threads)
+            r = convert_video(clip, out, stylizer, opts, quiet=True)
+            runs[(preset, stabilize)].append((r, os.path.getsize(out)))
+    base = statistics.median(alone)
+    h, w = frames[0].shape[:2]
+    size = f"max_side {max_side}" if max_side else f"full size ({w}x{h})"
+    print(f"\n{size}: Stylizer alone {base:.2f} fps (median of {[round(a, 1) for a in alone]})")
+    for preset, stabilize in modes:
+        results = runs[(preset, stabilize)]
+        fps_end = statistics.median(r.convert_fps for r, _ in results)
+        r, nbytes = results[-1]
+        line = (f"  {preset:<9} {'stabilize %g' % stabilize if stabilize else 'plain':<13} {fps_end:6.2f} fps, "
+                f"ratio {fps_end / base:.2f}; {nbytes / 1e6:.2f} MB; {r.frames} frames")
+        if args.report:
+            from fastnst.flow import warping_error
+
+            with VideoReader(r.output) as reader:
+                line += f"; warping error {warping_error(frames, list(reader)):.5f}"
+        print(line)
+        print(f"    {command(args, clip, max_side, preset, stabilize, seconds)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("clip", nargs="?", default=None)
@@ -55,11 +115,12 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=120, help="frames to convert from the start of the clip")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
-    ap.add_argument("--max-side", type=int, default=None)
-    ap.add_argument("--stabilize", type=float, default=0.5)
+    ap.add_argument("--max-side", type=int, nargs="+", default=[0, 480], help="cases; 0: full size")
+    ap.add_argument("--x264-preset", nargs="+", default=[VideoOptions.x264_preset])
+    ap.add_argument("--encode-threads", type=int, default=VideoOptions.encode_threads)
+    ap.add_argument("--stabilize", type=float, default=0.5, help="0: plain conversions only")
     ap.add_argument("--report", action="store_true", help="also measure the warping errors (slow)")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="time each mode this many times, interleaved, and keep the best (for busy machines)")
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved repeats; medians are printed")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,40 +138,12 @@ def main() -> None:
         decode_s = time.perf_counter() - t
         n = len(frames)
         h, w = frames[0].shape[:2]
-        duration = n / fps
         print(f"clip: {clip} ({w}x{h}, {fps:g} fps, {n} frames); model {stylizer.style} ({stylizer.preset}) "
-              f"on {stylizer.device}; max_side {args.max_side}; {os.cpu_count()} CPUs")
-        print(f"decode alone (OpenCV):          {n / decode_s:7.2f} fps")
-
-        stylizer.stylize(frames[0], max_side=args.max_side)  # warm up at this size
-        modes = (("plain", None), ("stabilize", args.stabilize))
-        alone, runs = 0.0, {}
-        for _ in range(args.repeat):
-            t = time.perf_counter()
-            for f in frames:
-                stylizer.stylize(f, max_side=args.max_side)
-            alone = max(alone, n / (time.perf_counter() - t))
-            for name, stabilize in modes:
-                out = os.path.join(tmp, f"{name}.mp4")
-                opts = VideoOptions(max_side=args.max_side, stabilize=stabilize, duration=duration)
-                r = convert_video(clip, out, stylizer, opts, quiet=True)
-                if name not in runs or r.convert_fps > runs[name].convert_fps:
-                    runs[name] = r
-        print(f"Stylizer alone:                 {alone:7.2f} fps")
-        for name, stabilize in modes:
-            r = runs[name]
-            label = f"convert_video {name}" + (f" {stabilize:g}" if stabilize else "")
-            print(f"{label + ':':<32}{r.convert_fps:7.2f} fps end to end ({r.convert_fps / alone:.0%} of the "
-                  f"Stylizer alone; its calls inside ran at {r.stylize_fps:.2f} fps; {r.frames} frames, "
-                  f"audio {'yes' if r.audio else 'no'})")
-        if args.report:
-            from fastnst.flow import warping_error
-
-            inputs = frames
-            for name in runs:
-                with VideoReader(runs[name].output) as reader:
-                    outputs = list(reader)
-                print(f"warping error {name + ':':<18}{warping_error(inputs, outputs):.6f}")
+              f"on {stylizer.device}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
+        print(f"decode alone (OpenCV): {n / decode_s:.2f} fps")
+        for max_side in args.max_side:
+            run_case(args, clip, stylizer, frames, fps, max_side or None, tmp)
+        print(f"\nload average {os.getloadavg()[0]:.2f}")
     sys.stdout.flush()
 
 

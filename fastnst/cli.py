@@ -499,6 +499,11 @@ def _add_video(sub) -> None:
     p.add_argument("--start", type=seconds, default=d.start, help="start at this time (seconds or [HH:]MM:SS)")
     p.add_argument("--duration", type=seconds, help="convert this long (seconds or [HH:]MM:SS; default: to the end)")
     p.add_argument("--crf", type=int, default=d.crf, help="H.264 quality, 0-51: lower is better and bigger")
+    p.add_argument("--x264-preset", default=d.x264_preset,
+                   help="x264 speed preset (ultrafast, superfast, veryfast, ... veryslow): slower ones make smaller "
+                        "files of the same quality but take CPU time from the network")
+    p.add_argument("--encode-threads", type=int, default=d.encode_threads,
+                   help="x264 encoder threads (0: x264's own choice, about 1.5 per CPU core)")
     p.add_argument("--report", action="store_true",
                    help="print the achieved fps, the Stylizer's own fps and the warping error of the result "
                         "(Lai et al. 2018; lower is more stable; costs two optical flows per frame)")

@@ -113,6 +113,23 @@ def test_rotation_metadata_is_applied(tmp_path):
     assert mad(upright[0], np.rot90(flat[0], 1)) < 1 < mad(upright[0], np.rot90(flat[0], -1))
 
 
+def x264_settings(path) -> str:
+    """The settings string x264 writes into the stream it encodes ("cabac=1 ref=3 ... threads=2 ...")."""
+    data = open(path, "rb").read()
+    start = data.index(b"options: ")
+    return data[start:data.index(b"\0", start)].decode(errors="replace")
+
+
+def test_writer_passes_the_preset_and_thread_count_to_x264(tmp_path):
+    for preset, threads, subme in [("ultrafast", 1, "subme=0"), ("veryfast", 2, "subme=2")]:
+        path = tmp_path / f"{preset}.mp4"
+        with VideoWriter(path, (64, 48), 10, preset=preset, threads=threads) as writer:
+            for i in range(3):
+                writer.write(np.full((48, 64, 3), 60 * i, np.uint8))
+        settings = x264_settings(path)
+        assert subme in settings.split() and f"threads={threads}" in settings.split(), settings
+
+
 # ----------------------------------------------------------------------------- convert_video
 
 
@@ -223,6 +240,23 @@ def test_stale_temp_files_of_killed_runs_are_removed(tmp_path, stylizer):
     assert len(decode(tmp_path / "o.mp4")[0]) == 4
 
 
+def test_convert_uses_the_x264_options_and_rejects_bad_ones(tmp_path, stylizer):
+    src = tmp_path / "c.mp4"
+    make_clip(src, count=6, size=(64, 48), fps=12)
+    convert_video(src, tmp_path / "default.mp4", stylizer, quiet=True)
+    default = x264_settings(tmp_path / "default.mp4").split()
+    assert "subme=1" in default  # superfast (ultrafast: 0, veryfast: 2)
+    convert_video(src, tmp_path / "slow.mp4", stylizer, VideoOptions(x264_preset="veryfast", encode_threads=2),
+                  quiet=True)
+    slow = x264_settings(tmp_path / "slow.mp4").split()
+    assert "threads=2" in slow and "subme=2" in slow
+    assert len(decode(tmp_path / "slow.mp4")[0]) == 6
+    for bad in (VideoOptions(x264_preset="warp"), VideoOptions(encode_threads=-1)):
+        with pytest.raises(UserError):
+            convert_video(src, tmp_path / "bad.mp4", stylizer, bad, quiet=True)
+    assert not (tmp_path / "bad.mp4").exists()
+
+
 # ----------------------------------------------------------------------------- the CLI
 
 
@@ -237,6 +271,18 @@ def test_cli_video_default_name_report_and_stabilize(tmp_path, lite_onnx):
     assert re.search(r"speed: [\d.]+ fps end to end .* Stylizer alone [\d.]+ fps", r.stdout)
     frames, fps = decode(out)
     assert len(frames) == 12 and fps == 12 and frames[0].shape == (61, 97, 3)
+
+
+def test_cli_x264_flags(tmp_path, lite_onnx):
+    src = tmp_path / "clip.mp4"
+    make_clip(src, count=6, size=(32, 24), fps=12)
+    r = run_cli("video", src, "-o", tmp_path / "o.mp4", "-s", lite_onnx, "--x264-preset", "ultrafast",
+                "--encode-threads", "2", "-q")
+    assert r.returncode == 0, r.stderr
+    settings = x264_settings(tmp_path / "o.mp4").split()
+    assert "threads=2" in settings and "subme=0" in settings  # ultrafast (the default superfast: 1)
+    bad = run_cli("video", src, "-o", tmp_path / "b.mp4", "-s", lite_onnx, "--x264-preset", "warp", "-q")
+    assert "--x264-preset" in one_line_error(bad)
 
 
 def test_cli_start_duration(tmp_path, lite_onnx):
