@@ -12,7 +12,6 @@ import asyncio
 import base64
 import io
 import json
-import re
 import threading
 import time
 import urllib.error
@@ -201,7 +200,9 @@ def test_browser_live_video(lite_onnx, tmp_path):
             nearest = [np.abs(clip_frames - f).mean(axis=(1, 2, 3)).min() for f in frames]
             assert min(nearest) > 30, nearest
             assert len(demo.live.peers) == 1
-            assert re.search(r"[\d.]+ frames/s shown · server \d+ ms", page.locator("#webrtc .status").text_content())
+            # the status line, once the server's first report (every second, over the data channel) is in
+            page.wait_for_function(r"() => /[\d.]+ frames\/s shown · server \d+ ms/"
+                                   r".test(document.querySelector('#webrtc .status').textContent)", timeout=30_000)
 
             # Strength 0 mid-stream (the Gradio slider, sent over the data channel): the camera frame comes back.
             box = page.locator("#webcam-strength input[type=number]")
