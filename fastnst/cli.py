@@ -428,7 +428,7 @@ def _run_styles(args) -> int:
     from .styles import list_styles, variants
 
     styles = list_styles(".onnx")
-    copies = {s: [".".join(v.path.name.split(".")[1:-1]) for v in variants(s)[1:]] for s in styles}  # int8, ...
+    copies = {s: [v.tags for v in variants(s)[1:]] for s in styles}  # int8, uint8io, ...
     if args.json:
         print(json.dumps([{"arg": s.exact_name, "name": s.name, "preset": s.preset, "path": str(s.path),
                            "bytes": s.size_bytes, "copies": copies[s]} for s in styles], indent=2))

@@ -404,7 +404,7 @@ class Stylizer:
     def _run_batch(self, frames: list[np.ndarray]) -> np.ndarray:
         """Stylize same-size uint8 RGB frames in one session run; float32 (N, 3, H, W) out."""
         if self.uint8_io:
-            return self._run_frames(np.stack(frames)).transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255)
+            return np.concatenate([to_nchw(y) for y in self._run_frames(np.stack(frames))])
         h, w = frames[0].shape[:2]
         shape = (len(frames), 3, h, w)
         if self._buffer is None or self._buffer.shape != shape:
@@ -429,7 +429,7 @@ class Stylizer:
                 tw = min(tile, w)
                 piece = np.ascontiguousarray(rgb[y0:y0 + th, x0:x0 + tw])
                 if self.uint8_io:
-                    out = self._frame(piece).transpose(2, 0, 1).astype(np.float32) / np.float32(255)
+                    out = to_nchw(self._frame(piece))[0]
                 else:
                     out = self._run(to_nchw(piece))[0]
                 wt = wy[:, None] * _ramp(x0, tw, w, overlap)[None, :]
@@ -511,9 +511,7 @@ def load_style(style, use: str = "any", device: str = "auto", threads: int | Non
     several presets, :data:`fastnst.styles.PREFERENCE` picks one for ``use`` on the device that
     loads (``device="auto"``: the CPU table unless a GPU provider loads).
     """
-    from .styles import best_of, resolve_styles
-
-    from .styles import is_file_argument
+    from .styles import best_of, is_file_argument, resolve_styles
 
     files = list(style) if isinstance(style, (list, tuple)) else resolve_styles(style)
     exact = not isinstance(style, (list, tuple)) and is_file_argument(style)  # a file runs as given

@@ -33,9 +33,9 @@ from pathlib import Path
 from .config import PRESET_NAMES
 from .errors import UserError
 
-__all__ = ["PRECISIONS", "PREFERENCE", "PRESET_NAMES", "PRETRAINED", "RUNTIMES", "USES", "VARIANT_PREFERENCE", "VARIANT_TAGS",
-           "Catalog", "StyleFile", "best_of", "best_variant", "find_style", "is_file_argument", "list_styles", "pick", "resolve_styles",
-           "style_file", "variants"]
+__all__ = ["PRECISIONS", "PREFERENCE", "PRESET_NAMES", "PRETRAINED", "RUNTIMES", "USES", "VARIANT_PREFERENCE",
+           "VARIANT_TAGS", "Catalog", "StyleFile", "best_of", "best_variant", "find_style", "is_file_argument",
+           "list_styles", "pick", "resolve_styles", "style_file", "variants"]
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 
@@ -93,6 +93,12 @@ class StyleFile:
     def is_variant(self) -> bool:
         """A tagged copy (``wave_lite.int8.onnx``) rather than the plain fp32 float-I/O file."""
         return self.precision != "fp32" or self.uint8_io
+
+    @property
+    def tags(self) -> str:
+        """What marks a copy, as in its file name: ``int8``, ``uint8io``, ``fp16.uint8io``; "" for the plain file."""
+        return ".".join(t for t in (None if self.precision == "fp32" else self.precision,
+                                    UINT8_IO_TAG if self.uint8_io else None) if t)
 
     @property
     def size_bytes(self) -> int:
