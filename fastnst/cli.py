@@ -526,8 +526,7 @@ def _run_video(args) -> int:
 
     stylizer = load_style(args.style, "video", device=args.device)
     output = args.output or free_default(f"{os.path.splitext(args.input)[0]}_{stylizer.style}.mp4", args.overwrite)
-    check_video_output(output, args.input)
-    with sigterm_as_exit():
+    with sigterm_as_exit():  # convert_video checks the output again, the default one included
         r = convert_video(args.input, output, stylizer, options, quiet=args.quiet)
     w, h = r.size
     print(f"wrote {r.output} ({r.frames} frames, {w}x{h}, {r.fps:.4g} fps, "
