@@ -163,6 +163,7 @@ def _add_optimize(sub) -> None:
 def _run_optimize(args) -> int:
     need_torch("optimize")
     from . import image as im
+    from .allocator import reuse_freed_memory
     from .config import OptimizeConfig
     from .files import check_not_input, free_default
     from .optimize import optimize
@@ -173,6 +174,7 @@ def _run_optimize(args) -> int:
     args.output = args.output or free_default("stylized.png", args.overwrite)
     check_not_input(args.output, inputs)
     cfg = config_from_args(OptimizeConfig, args)
+    reuse_freed_memory()  # this process is ours: keep freed activations' memory (fastnst.allocator)
     result, stats = optimize(content, style, cfg, progress=not args.quiet)
     im.save_image(args.output, result, inputs=inputs)
     loss = stats["loss"]
@@ -228,7 +230,7 @@ def _add_train(sub) -> None:
     p.add_argument("--log-every", type=positive_int, help=shown("steps between log.csv rows", d.log_every))
     p.add_argument("--checkpoint-every", type=positive_int, help=shown("steps between checkpoints", d.checkpoint_every))
     p.add_argument("--keep", type=positive_int, help=shown("checkpoints to keep", d.keep))
-    p.add_argument("--workers", type=int, help=shown("data-loading processes (0: in the main process)", d.workers))
+    p.add_argument("--workers", type=int, help="data-loading processes (0: in the main process; default: 0 on the CPU, 2 on a GPU)")
     p.add_argument("--seed", type=int, help=shown("random seed", d.seed))
     p.add_argument("--device", help=shown("cpu, cuda, cuda:N or auto", d.device))
     p.add_argument("--channels-last", action="store_true", default=None, help="channels-last memory format")
@@ -243,9 +245,11 @@ def _add_train(sub) -> None:
 
 def _run_train(args) -> int:
     need_torch("train")
+    from .allocator import reuse_freed_memory
     from .config import TrainConfig, load_recipe, train_config
     from .train import train
 
+    reuse_freed_memory()  # this process is ours: keep freed activations' memory (fastnst.allocator)
     if args.resume:
         out = train(resume=args.resume, progress=not args.quiet)
     else:

@@ -99,7 +99,7 @@ class TrainConfig:
     loss_net: str | None = None
     seed: int = 0
     device: str = "auto"
-    workers: int = 2
+    workers: int | None = None  # data-loading processes; None: see loader_workers
     val: str | None = None  # folder of fixed preview images
     preview_every: int = 200
     log_every: int = 10
@@ -134,8 +134,20 @@ class TrainConfig:
             raise UserError(f"--style-scales must be at least 1, got {self.style_scales}")
         if not 0 < self.crop_min <= self.crop_max <= 1:
             raise UserError(f"need 0 < --crop-min <= --crop-max <= 1, got {self.crop_min} and {self.crop_max}")
-        if self.workers < 0:
+        if self.workers is not None and self.workers < 0:
             raise UserError(f"--workers must be >= 0, got {self.workers}")
+
+    def loader_workers(self, device_type: str) -> int:
+        """Data-loading processes: ``workers``, or where None 2 on a GPU and 0 on the CPU.
+
+        On the CPU a worker process takes cores from the training step's threads, which wait for
+        the slowest of them in every parallel region: with 2 workers a lite step at 256 px took
+        1.30x as long on the project's 2-core CPU as loading in the main process
+        (``benchmarks/train_speed.py --command``).
+        """
+        if self.workers is not None:
+            return self.workers
+        return 2 if device_type == "cuda" else 0
 
 
 STABILIZE_STRENGTH = 0.5  # the Stabilizer strength where stabilization is switched on without one

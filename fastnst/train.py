@@ -281,7 +281,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
 
     loader = torch.utils.data.DataLoader(
         CropDataset(files, cfg.image_size, cfg.seed, (cfg.crop_min, cfg.crop_max)), batch_size=cfg.batch_size,
-        sampler=StepSampler(step, steps, cfg.batch_size, rank, world), num_workers=cfg.workers,
+        sampler=StepSampler(step, steps, cfg.batch_size, rank, world), num_workers=cfg.loader_workers(device.type),
         pin_memory=device.type == "cuda", persistent_workers=False,
     )
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)

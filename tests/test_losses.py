@@ -54,6 +54,29 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(lambda x: style_loss({"l": x}, {"l": g}, {"l": 2.0}), (f,))
 
 
+def test_gram_gradient_matches_autograds_bmm_for_any_upstream_gradient():
+    # The one-product backward against autograd's own bmm backward, on a batch, with an
+    # upstream gradient that is not symmetric (as the MSE's is not once weights differ).
+    torch.manual_seed(0)
+    f = torch.rand(3, 5, 4, 6, dtype=torch.float64, requires_grad=True)
+    up = torch.randn(3, 5, 5, dtype=torch.float64)
+    (ours,) = torch.autograd.grad((gram_matrix(f) * up).sum(), f)
+    flat = f.reshape(3, 5, 24)
+    (ref,) = torch.autograd.grad((torch.bmm(flat, flat.transpose(1, 2)) / 120 * up).sum(), f)
+    torch.testing.assert_close(ours, ref)
+    assert torch.autograd.gradcheck(gram_matrix, (f,))
+
+
+def test_gram_stays_float32_under_autocast():
+    f = torch.rand(2, 4, 6, 6, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        g = gram_matrix(f)
+    assert g.dtype == torch.float32
+    torch.testing.assert_close(g, gram_matrix(f))
+    g.sum().backward()
+    assert f.grad.dtype == torch.float32
+
+
 def test_half_precision_features_are_upcast():
     f = torch.rand(1, 4, 6, 6)
     assert gram_matrix(f.bfloat16()).dtype == torch.float32
