@@ -274,17 +274,20 @@ def _add_export(sub) -> None:
                     "run with onnxruntime on several image sizes and compared with PyTorch (max abs diff <= 1e-3; "
                     "PSNR >= 40 dB with --fp16); a failing export writes nothing.",
     )
-    p.add_argument("model", metavar="MODEL", help="model file (.pth) written by 'fastnst train' "
-                                                  "(or an exported .onnx file, with --triton or --web only; "
-                                                  "with --web also a shipped style's name, e.g. wave)")
+    p.add_argument("model", metavar="MODEL", help="model file (.pth) written by 'fastnst train', an exported .onnx "
+                                                  "file (with --triton, --web, --int8 or --uint8-io), or a bundled "
+                                                  "style's name (wave, wave_lite: its shipped .pth or .onnx)")
     p.add_argument("-o", "--output", metavar="OUT.onnx", help="ONNX file to write (needed unless --triton or --web)")
     p.add_argument("--fp16", action="store_true",
                    help="compute in half precision (instance norms stay fp32); inputs and outputs stay float32")
     p.add_argument("--int8", action="store_true",
                    help="write an int8 copy for CPUs: static quantization (QDQ), calibrated on photos (BSDS500 val "
-                        "under ../shared/data or $FASTNST_DATA, else the sample photo), depthwise convs and instance "
-                        "norms in float; checked against fp32 on held-out photos (PSNR >= 35 dB, no new repeated "
-                        "texture). MODEL may also be an fp32 .onnx export")
+                        "under --data-root or $FASTNST_DATA, else crops of the sample photo), depthwise convs and "
+                        "instance norms in float; checked against fp32 on held-out photos (BSDS500 test, else "
+                        "generated images: PSNR >= 35 dB, no new repeated texture). MODEL may also be an fp32 .onnx "
+                        "export")
+    p.add_argument("--data-root", metavar="DIR",
+                   help="with --int8: a folder holding content/bsds500/ (val and test), e.g. ../shared/data")
     p.add_argument("--uint8-io", action="store_true",
                    help="the file takes and returns uint8 RGB NHWC frames (scale, cast and transposes inside the "
                         "graph: 6 MB a 1080p frame instead of 25 MB); checked within one 8-bit level of the float "

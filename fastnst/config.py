@@ -329,7 +329,8 @@ class ExportConfig:
     """What ``fastnst export`` writes (flags of the same names): ``model`` (a .pth model file, an .onnx
     export, or with ``web`` a bundled style's name) to ``output``, in ``fp16`` or ``int8``, with
     ``uint8_io`` frames; also a Triton repository entry (``triton``, ``triton_name``) and a web kit
-    (``web``; ``overwrite`` replaces an earlier kit there). ``no_check`` skips the checks."""
+    (``web``; ``overwrite`` replaces an earlier kit there). ``no_check`` skips the checks; ``data_root``
+    holds the int8 calibration photos (``content/bsds500/``, :func:`fastnst.quantize.data_root`)."""
 
     model: str = ""
     output: str | None = None
@@ -341,12 +342,26 @@ class ExportConfig:
     triton_name: str | None = None
     web: str | None = None
     overwrite: bool = False
+    data_root: str | None = None
 
     @property
     def from_onnx(self) -> bool:
-        """Whether ``model`` is already ONNX (a file, or with ``web`` a bundled style's name)."""
-        name = self.model.lower()
-        return name.endswith(".onnx") or bool(self.web and not name.endswith(".pth"))
+        """Whether ``model`` is already ONNX (a file, or a bundled style's name that :meth:`resolved` takes as one)."""
+        name = self.resolved().model.lower()
+        return name.endswith(".onnx")
+
+    def resolved(self) -> ExportConfig:
+        """A copy whose ``model`` is a file: a bundled style's name (``wave``, ``wave_lite``) becomes its
+        shipped .pth where a new ONNX file is exported from it (``output`` without ``int8`` or ``uint8_io``),
+        else its shipped .onnx (no torch needed); a UserError lists the shipped styles for an unknown name."""
+        from dataclasses import replace
+
+        from .styles import find_style, is_file_argument
+
+        if not self.model or is_file_argument(self.model):
+            return self
+        exported = bool(self.output) and not (self.int8 or self.uint8_io)
+        return replace(self, model=str(find_style(self.model, suffix=".pth" if exported else ".onnx").path))
 
     @property
     def converts(self) -> bool:
@@ -360,6 +375,8 @@ class ExportConfig:
             raise UserError("--triton-name needs --triton DIR")
         if self.overwrite and not self.web:
             raise UserError("--overwrite needs --web DIR")
+        if self.data_root and not self.int8:
+            raise UserError("--data-root is where --int8 finds its calibration photos: it needs --int8")
         if self.fp16 and self.int8:
             raise UserError("--fp16 and --int8 are two precisions: choose one")
         if self.from_onnx and (self.int8 or self.uint8_io) and (not self.output or self.fp16):

@@ -358,7 +358,7 @@ def export_uint8_io(float_path, path, *, check: bool = True) -> dict:
 
 
 def export_file(model_path, output, *, fp16: bool = False, int8: bool = False, uint8_io: bool = False,
-                check: bool = True) -> Iterator[str]:
+                check: bool = True, data_root=None) -> Iterator[str]:
     """A model file (.pth) or a float ONNX export -> the checked ``output``; yields report lines as it goes.
 
     A .pth is exported first (:func:`export_onnx`, fp32 or ``fp16``); ``int8`` then quantizes it
@@ -381,7 +381,7 @@ def export_file(model_path, output, *, fp16: bool = False, int8: bool = False, u
             from .quantize import quantize_int8
 
             target = output if not uint8_io else os.path.join(temp, "int8.onnx")
-            r = quantize_int8(source, target, check=check)
+            r = quantize_int8(source, target, check=check, data=data_root)
             if r["checked"]:
                 yield (f"int8 vs fp32 on {r['held_out']}: PSNR dB " + ", ".join(f"{v:.1f}" for v in r["psnr_db"])
                        + "; periodicity " + ", ".join(f"{a:.0f} ({b:.0f})" for a, b in
@@ -404,7 +404,12 @@ def run_export(cfg) -> Iterator[str]:
     from .files import check_not_input
     from .webkit import check_out_dir, write_web_kit
 
+    cfg = cfg.resolved()  # a bundled style's name -> its file
     cfg.validate()
+    if cfg.data_root:
+        from .quantize import data_root
+
+        data_root(cfg.data_root)  # a folder without the photos fails before any work
     if cfg.web:
         check_out_dir(cfg.web, cfg.overwrite)
     with tempfile.TemporaryDirectory(prefix="fastnst-export-") as temp:
@@ -413,7 +418,7 @@ def run_export(cfg) -> Iterator[str]:
             onnx_path = cfg.output or os.path.join(temp, os.path.splitext(os.path.basename(cfg.model))[0] + ".onnx")
             check_not_input(onnx_path, [cfg.model])
             yield from export_file(cfg.model, onnx_path, fp16=cfg.fp16, int8=cfg.int8, uint8_io=cfg.uint8_io,
-                                   check=not cfg.no_check)
+                                   check=not cfg.no_check, data_root=cfg.data_root)
             if cfg.output:
                 yield f"wrote {cfg.output}"
         if cfg.triton:

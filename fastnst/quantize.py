@@ -18,9 +18,10 @@ Before the file is written it runs against the fp32 file on held-out photos: PSN
 :func:`fastnst.quality.periodicity_score` at most ``PERIODICITY_RATIO`` x fp32's +
 ``PERIODICITY_SLACK``); a failing check raises RuntimeError and writes nothing.
 
-Photos: BSDS500 ``val`` (calibration) and ``test`` (the check) under ``$FASTNST_DATA`` or the
-checkout's ``../shared/data`` when present; otherwise deterministic stand-ins: the bundled
-sample photo (scikit-image's astronaut) cut into crops, and :func:`fastnst.export.natural_image`.
+Photos: BSDS500 ``val`` (calibration) and ``test`` (the check) under a data root (a folder with
+``content/bsds500/``: ``fastnst export --int8 --data-root DIR``, else ``$FASTNST_DATA``) when one is
+given; otherwise deterministic stand-ins: the bundled sample photo (scikit-image's astronaut) cut
+into crops, and :func:`fastnst.export.natural_image`.
 
 Needs onnx and onnxruntime (no torch).
 """
@@ -37,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["INT8_OP_TYPES", "MIN_PSNR", "PERIODICITY_RATIO", "PERIODICITY_SLACK", "calibration_photos", "check_int8",
+__all__ = ["DATA_ENV", "INT8_OP_TYPES", "MIN_PSNR", "PERIODICITY_RATIO", "PERIODICITY_SLACK", "calibration_photos", "check_int8",
            "data_root", "float_convs", "quantize_int8"]
 
 INT8_OP_TYPES = ("Conv", "Pad", "Add", "Relu", "Resize")  # what runs in int8 (depthwise Conv excluded)
@@ -47,25 +48,36 @@ CALIBRATION_COUNT, CHECK_COUNT = 16, 6  # photos
 PHOTO_SIDE = 320  # px, long side of the calibration and check photos (BSDS500: 481x321 -> 320x213)
 
 
-def data_root() -> Path | None:
-    """``$FASTNST_DATA``, else ``../shared/data`` beside the checkout, where it holds BSDS500; else None."""
-    for root in (os.environ.get("FASTNST_DATA"), Path(__file__).resolve().parents[2] / "shared" / "data"):
-        if root and (Path(root) / "content" / "bsds500").is_dir():
-            return Path(root)
-    return None
+DATA_ENV = "FASTNST_DATA"  # a data root, where no --data-root is given
 
 
-def calibration_photos(split: str, count: int, side: int = PHOTO_SIDE) -> tuple[list[np.ndarray], str]:
+def data_root(given: str | os.PathLike | None = None) -> Path | None:
+    """The data root that holds BSDS500 (``content/bsds500/``): ``given``, else ``$FASTNST_DATA``; else None.
+
+    A ``given`` folder without BSDS500 is a UserError; ``$FASTNST_DATA`` without it counts as unset.
+    """
+    from .errors import UserError
+
+    if given is not None:
+        if not (Path(given) / "content" / "bsds500").is_dir():
+            raise UserError(f"--data-root '{given}' has no content/bsds500/ folder (the calibration photos)")
+        return Path(given)
+    env = os.environ.get(DATA_ENV)
+    return Path(env) if env and (Path(env) / "content" / "bsds500").is_dir() else None
+
+
+def calibration_photos(split: str, count: int, side: int = PHOTO_SIDE,
+                       root: str | os.PathLike | None = None) -> tuple[list[np.ndarray], str]:
     """``count`` uint8 RGB (H, W, 3) photos with long side ``side``, and where they came from.
 
     BSDS500 ``split`` (``val`` for calibration, ``test`` for the check; sorted, the first
-    ``count``) where :func:`data_root` finds it. Otherwise a deterministic fallback: crops of the
-    bundled sample photo for ``val`` and natural-like generated images for ``test``, so the
-    check never sees the calibration pictures.
+    ``count``) under the data root :func:`data_root` finds from ``root``. Otherwise a
+    deterministic fallback: crops of the bundled sample photo for ``val`` and natural-like
+    generated images for ``test``, so the check never sees the calibration pictures.
     """
     from .image import from_nchw, load_image, resize, resize_long_side
 
-    root = data_root()
+    root = data_root(root)
     if root is not None:
         files = sorted((root / "content" / "bsds500" / split).glob("*.jpg"))[:count]
         if files:
@@ -155,10 +167,11 @@ def check_int8(int8_path: str, fp32_path: str, photos: list[np.ndarray]) -> dict
     return report
 
 
-def quantize_int8(fp32_path, path, *, check: bool = True) -> dict:
+def quantize_int8(fp32_path, path, *, check: bool = True, data: str | os.PathLike | None = None) -> dict:
     """Write an int8 (QDQ) copy of the fp32 ONNX export ``fp32_path`` to ``path``; returns a report.
 
-    Calibrated on :func:`calibration_photos` ``("val", CALIBRATION_COUNT)``; with check=True
+    Calibrated on :func:`calibration_photos` ``("val", CALIBRATION_COUNT)`` under the data root
+    ``data`` (see :func:`data_root`); with check=True
     (default) checked by :func:`check_int8` on ``("test", CHECK_COUNT)`` before ``path`` appears
     (atomically; nothing is written on a failure). The metadata is fp32's with ``precision``
     ``int8`` and ``quantization`` (JSON: calibration source, int8 op types, float nodes).
@@ -177,7 +190,7 @@ def quantize_int8(fp32_path, path, *, check: bool = True) -> dict:
     if meta.get("precision", "fp32") != "fp32":
         raise ValueError(f"{fp32_path} is {meta['precision']}, not fp32: quantize the fp32 export")
     input_name = source.graph.input[0].name
-    photos, calibration = calibration_photos("val", CALIBRATION_COUNT)
+    photos, calibration = calibration_photos("val", CALIBRATION_COUNT, root=data)
     report: dict = {"path": os.fspath(path), "precision": "int8", "calibration": calibration, "checked": check}
     with tempfile.TemporaryDirectory() as temp, atomic_output(path, suffix=".onnx") as out:
         prepared = os.path.join(temp, "prepared.onnx")
@@ -199,7 +212,7 @@ def quantize_int8(fp32_path, path, *, check: bool = True) -> dict:
             entry.key, entry.value = key, value
         onnx.save(model, out)
         if check:
-            held_out, source_name = calibration_photos("test", CHECK_COUNT)
+            held_out, source_name = calibration_photos("test", CHECK_COUNT, root=data)
             report["held_out"] = source_name
             report.update(check_int8(out, fp32_path, held_out))
         report["file_size"] = os.path.getsize(out)

@@ -214,3 +214,21 @@ def test_cli_export_uint8_io_from_a_model_file(exported, tmp_path, capsys):
     assert "max abs diff" in lines[0] and "uint8 I/O vs float" in lines[2] and lines[-1] == f"wrote {out}"
     assert read_metadata(out)["io"]["input"]["dtype"] == "uint8"
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # the float intermediate is not left behind
+
+
+def test_a_bundled_styles_name_exports_its_shipped_file(tmp_path, capsys):
+    from fastnst.config import ExportConfig
+    from fastnst.styles import PRETRAINED
+
+    # -o alone exports the shipped .pth afresh; the copies (and Triton, web) start from the shipped .onnx
+    assert ExportConfig(model="wave", output="x.onnx").resolved().model == str(PRETRAINED / "wave_lite.pth")
+    assert ExportConfig(model="wave_lite", output="x.onnx", uint8_io=True).resolved().model == \
+        str(PRETRAINED / "wave_lite.onnx")
+    assert ExportConfig(model="wave", triton="repo").from_onnx
+    out = tmp_path / "wave.onnx"
+    assert main(["export", "wave", "-o", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"wrote {out}"
+    frame = natural_image(48, 64, seed=1)
+    shipped = run_onnx(PRETRAINED / "wave_lite.onnx", frame)
+    assert np.abs(run_onnx(out, frame) - shipped).max() < 1e-3  # the same weights as the shipped file
+    assert "shipped style 'nosuch'" in one_line_error(capsys, ["export", "nosuch", "-o", str(tmp_path / "n.onnx")])

@@ -8,16 +8,20 @@ import fastnst.quantize as quantize
 from fastnst.export import natural_image, psnr
 from fastnst.image import from_nchw
 from fastnst.runtime import Stylizer, read_metadata
+from fastnst.errors import UserError
 from fastnst.styles import PRETRAINED, list_styles, style_file
 
+from conftest import SHARED, need_shared
+
 SHIPPED = [s for s in list_styles(".onnx") if s.preset == "lite"]
+BSDS_ROOT = SHARED if (SHARED / "content" / "bsds500").is_dir() else None  # real photos where present
 
 
 @pytest.fixture(scope="module")
 def wave_int8(tmp_path_factory):
-    """The shipped wave_lite quantized afresh, with its check (calibration and check photos as found here)."""
+    """The shipped wave_lite quantized afresh, with its check (BSDS500 photos where ../shared has them)."""
     path = tmp_path_factory.mktemp("int8") / "wave_lite.int8.onnx"
-    report = quantize.quantize_int8(PRETRAINED / "wave_lite.onnx", path)
+    report = quantize.quantize_int8(PRETRAINED / "wave_lite.onnx", path, data=BSDS_ROOT)
     return path, report
 
 
@@ -77,7 +81,7 @@ def test_refuses_a_file_that_is_not_fp32(wave_int8, tmp_path):
 
 
 def test_fallback_photos_are_deterministic_and_disjoint(monkeypatch):
-    monkeypatch.setattr(quantize, "data_root", lambda: None)
+    monkeypatch.delenv(quantize.DATA_ENV, raising=False)
     val, where = quantize.calibration_photos("val", 4)
     again, _ = quantize.calibration_photos("val", 4)
     test, where_test = quantize.calibration_photos("test", 3)
@@ -87,12 +91,20 @@ def test_fallback_photos_are_deterministic_and_disjoint(monkeypatch):
     assert all(max(p.shape[:2]) == quantize.PHOTO_SIDE and p.dtype == np.uint8 for p in val + test)
 
 
-def test_bsds_photos_where_present():
-    if quantize.data_root() is None:
-        pytest.skip("needs BSDS500 under ../shared/data (third-party data, absent here)")
-    val, where = quantize.calibration_photos("val", 2)
-    test, _ = quantize.calibration_photos("test", 2)
+def test_bsds_photos_where_present(monkeypatch):
+    need_shared(SHARED / "content" / "bsds500")
+    val, where = quantize.calibration_photos("val", 2, root=SHARED)
+    test, _ = quantize.calibration_photos("test", 2, root=SHARED)
     assert where.startswith("BSDS500 val") and not np.array_equal(val[0], test[0])
+    monkeypatch.setenv(quantize.DATA_ENV, str(SHARED))  # the environment's root, where none is given
+    assert quantize.calibration_photos("val", 2)[1] == where
+
+
+def test_a_data_root_without_bsds_is_refused_and_an_unset_one_falls_back(tmp_path, monkeypatch):
+    with pytest.raises(UserError, match="no content/bsds500"):
+        quantize.data_root(tmp_path)
+    monkeypatch.setenv(quantize.DATA_ENV, str(tmp_path))  # an environment root without BSDS500 counts as unset
+    assert quantize.data_root() is None
 
 
 def test_cli_export_int8_from_onnx(tmp_path, capsys):
@@ -104,6 +116,11 @@ def test_cli_export_int8_from_onnx(tmp_path, capsys):
     assert lines[-1] == f"wrote {out}" and "PSNR" in lines[0]
     assert read_metadata(out)["precision"] == "int8"
     assert main(["export", str(PRETRAINED / "wave_lite.onnx"), "--int8", "--fp16", "-o", str(tmp_path / "y.onnx")]) == 2
+    assert main(["export", str(PRETRAINED / "wave_lite.onnx"), "--uint8-io", "--data-root", str(tmp_path),
+                 "-o", str(tmp_path / "z.onnx")]) == 2  # --data-root is --int8's
+    assert main(["export", str(PRETRAINED / "wave_lite.onnx"), "--int8", "--data-root", str(tmp_path),
+                 "-o", str(tmp_path / "z.onnx")]) == 2  # no BSDS500 there
+    assert not (tmp_path / "z.onnx").exists()
 
 
 @pytest.mark.parametrize("style", SHIPPED, ids=lambda s: s.name)
