@@ -178,6 +178,8 @@ def main():
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; figures are medians of all steps")
     p.add_argument("--presets", default=",".join(list_presets()))
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--profile", type=int, default=0, metavar="N",
+                   help="step mode: also profile one fastnst step per preset and print its N costliest ops")
     p.add_argument("--command", action="store_true", help="time whole commands (see above) instead of the step")
     p.add_argument("--data", help="--command: folder of training photos")
     p.add_argument("--style", help="--command: the style image")
@@ -235,6 +237,14 @@ def main():
         ips = {k: args.batch / statistics.median(v) for k, v in times.items()}
         ref = ips["reference"]
         print(f"{preset:8s} " + "   ".join(f"{k} {v:6.2f} img/s ({v / ref:.2f}x)" for k, v in ips.items()))
+        if args.profile:
+            from torch.profiler import ProfilerActivity, profile
+
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                steps["fastnst"]()
+            print(f"where one fastnst step's time goes ({preset}):")
+            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.profile))
+
 
 if __name__ == "__main__":
     main()

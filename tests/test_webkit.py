@@ -159,8 +159,8 @@ def test_cli_export_web(lite_onnx, fake_dist, tmp_path, monkeypatch, capsys):
     assert main(["export", "wave", "--web", str(out), "--overwrite"]) == 0
     assert main(["export", str(lite_onnx), "-o", str(tmp_path / "x.onnx"), "--overwrite"]) == 2
     assert "--overwrite needs --web" in capsys.readouterr().err
-    assert main(["export", "wave", "--web", str(tmp_path / "k2"), "-o", str(tmp_path / "x.onnx")]) == 2
-    assert not (tmp_path / "k2").exists()
+    assert main(["export", "wave", "--web", str(tmp_path / "k2"), "--int8", "--fp16", "-o", str(tmp_path / "x.onnx")]) == 2
+    assert not (tmp_path / "k2").exists() and not (tmp_path / "x.onnx").exists()
 
 
 @pytest.mark.slow
