@@ -8,7 +8,10 @@ For the clip (default ../shared/data/video/bedroom.mp4 when present, else a synt
 clip made here) and each ``--max-side`` (0: full size) it times, interleaved ``--repeat``
 times: the Stylizer alone on decoded frames (one after another, nothing else running), and
 convert_video end to end (decode, stylize and encode overlapped, audio mux included) with
-each ``--x264-preset``, plain and with ``--stabilize`` (0: plain only). It prints the median
+each ``--x264-preset``, plain and with ``--stabilize`` (0: plain only). As ``fastnst video``
+does, the process keeps freed memory for reuse (``fastnst.allocator``) and the conversions run a
+Stylizer whose idle threads do not spin (``Stylizer(spin=False)``), while the Stylizer alone keeps
+onnxruntime's spinning default, its fastest; ``--system-malloc`` and ``--spin`` undo each. It prints the median
 of each, the ratio convert fps / Stylizer fps of the same run, the output's size, and the
 ``fastnst video`` command that does the same conversion; with ``--report`` also the warping
 error of each output (measured afterwards, so it does not slow the timed runs). Without
@@ -72,12 +75,14 @@ def command(args, clip: str, max_side: int | None, preset: str, stabilize: float
     return " ".join(parts)
 
 
-def run_case(args, clip: str, stylizer: Stylizer, frames: list[np.ndarray], fps: float, max_side: int | None,
-             tmp: str) -> None:
-    """Time one frame size: the Stylizer alone and every (preset, stabilize) conversion, interleaved."""
+def run_case(args, clip: str, stylizer: Stylizer, converter: Stylizer, frames: list[np.ndarray], fps: float,
+             max_side: int | None, tmp: str) -> None:
+    """Time one frame size: ``stylizer`` alone and every (preset, stabilize) conversion with ``converter``,
+    interleaved."""
     n = len(frames)
     seconds = n / fps
     stylizer.stylize(frames[0], max_side=max_side)  # warm up at this size
+    converter.stylize(frames[0], max_side=max_side)
     modes = [(p, s) for p in args.x264_preset for s in dict.fromkeys((None, args.stabilize or None))]
     alone: list[float] = []
     runs: dict[tuple, list] = {m: [] for m in modes}
@@ -87,7 +92,7 @@ def run_case(args, clip: str, stylizer: Stylizer, frames: list[np.ndarray], fps:
             out = os.path.join(tmp, f"{preset}-{stabilize}.mp4")
             opts = VideoOptions(max_side=max_side, stabilize=stabilize, duration=seconds, x264_preset=preset,
                                 encode_threads=args.encode_threads)
-            r = convert_video(clip, out, stylizer, opts, quiet=True)
+            r = convert_video(clip, out, converter, opts, quiet=True)
             runs[(preset, stabilize)].append((r, os.path.getsize(out)))
     base = statistics.median(alone)
     h, w = frames[0].shape[:2]
@@ -96,9 +101,13 @@ def run_case(args, clip: str, stylizer: Stylizer, frames: list[np.ndarray], fps:
     for preset, stabilize in modes:
         results = runs[(preset, stabilize)]
         fps_end = statistics.median(r.convert_fps for r, _ in results)
+        # The ratio of each conversion to the Stylizer-alone run just before it, then the median:
+        # on a shared machine whose speed drifts, neighbours in time are what compares.
+        paired = statistics.median(r.convert_fps / a for (r, _), a in zip(results, alone))
         r, nbytes = results[-1]
         line = (f"  {preset:<9} {'stabilize %g' % stabilize if stabilize else 'plain':<13} {fps_end:6.2f} fps, "
-                f"ratio {fps_end / base:.2f}; {nbytes / 1e6:.2f} MB; {r.frames} frames")
+                f"ratio {paired:.2f} (median of paired runs; of medians {fps_end / base:.2f}); "
+                f"{nbytes / 1e6:.2f} MB; {r.frames} frames")
         if args.report:
             from fastnst.flow import warping_error
 
@@ -121,6 +130,8 @@ def main() -> None:
     ap.add_argument("--stabilize", type=float, default=0.5, help="0: plain conversions only")
     ap.add_argument("--report", action="store_true", help="also measure the warping errors (slow)")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved repeats; medians are printed")
+    ap.add_argument("--spin", action="store_true", help="convert with onnxruntime's spinning threads, as before")
+    ap.add_argument("--system-malloc", action="store_true", help="leave glibc's malloc as it is, as before")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,7 +140,12 @@ def main() -> None:
             clip = os.path.join(tmp, "synthetic.mp4")
             synthetic_clip(clip, args.frames)
         style = args.style or random_lite_model(tmp)
-        stylizer = Stylizer(style, device=args.device, threads=args.threads)
+        if not args.system_malloc:
+            from fastnst.allocator import reuse_freed_memory
+
+            reuse_freed_memory()
+        stylizer = Stylizer(style, device=args.device, threads=args.threads)  # alone: onnxruntime's defaults
+        converter = stylizer if args.spin else Stylizer(style, device=args.device, threads=args.threads, spin=False)
 
         t = time.perf_counter()
         with VideoReader(clip) as reader:
@@ -142,7 +158,7 @@ def main() -> None:
               f"on {stylizer.device}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
         print(f"decode alone (OpenCV): {n / decode_s:.2f} fps")
         for max_side in args.max_side:
-            run_case(args, clip, stylizer, frames, fps, max_side or None, tmp)
+            run_case(args, clip, stylizer, converter, frames, fps, max_side or None, tmp)
         print(f"\nload average {os.getloadavg()[0]:.2f}")
     sys.stdout.flush()
 

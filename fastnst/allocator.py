@@ -7,7 +7,8 @@ for the kernel to fault in and zero every page it touches. On the project's 2-co
 40-50% of a training step at 256 px (``benchmarks/train_speed.py``). PyTorch's CPU tuning guides
 prescribe jemalloc or tcmalloc (``LD_PRELOAD``) for the same reason; this does it in-process.
 
-``fastnst train`` and ``fastnst optimize`` call :func:`reuse_freed_memory` for their own process.
+``fastnst train``, ``fastnst optimize`` and ``fastnst video`` (whose float frames are 6-25 MB each)
+call :func:`reuse_freed_memory` for their own process.
 The library never calls it: it changes the whole process, so a program embedding fastnst opts in.
 """
 

@@ -528,10 +528,12 @@ def _run_video(args) -> int:
     if args.output:
         check_video_output(args.output, args.input)
     VideoReader(args.input, args.start, args.duration).close()  # a bad input fails before the model loads
+    from .allocator import reuse_freed_memory
     from .files import free_default, sigterm_as_exit
     from .runtime import load_style
 
-    stylizer = load_style(args.style, "video", device=args.device)
+    reuse_freed_memory()  # this process is ours: frames' buffers are reused, not faulted in afresh
+    stylizer = load_style(args.style, "video", device=args.device, spin=False)  # decoder and encoder share the cores
     output = args.output or free_default(f"{os.path.splitext(args.input)[0]}_{stylizer.style}.mp4", args.overwrite)
     with sigterm_as_exit():  # convert_video checks the output again, the default one included
         r = convert_video(args.input, output, stylizer, options, quiet=args.quiet)

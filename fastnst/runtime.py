@@ -198,6 +198,9 @@ class Stylizer:
     ``"tensorrt"``, ``"cuda"`` (UserError where not usable, never a silent CPU run), ``"cpu"``
     or ``"openvino"`` (OpenVINO on the CPU, the fastest CPU runtime measured; UserError where the
     ``openvino`` package is not installed). ``threads``: onnxruntime intra-op threads (None: onnxruntime's default).
+    ``spin``: whether onnxruntime's idle threads spin between runs (its default, the fastest alone); False
+    where other work shares the cores, as the video pipeline's decoder and encoder do (a spinning
+    thread takes the core they need).
 
     ``value_range``: the pixel range the network takes and returns: 1 for fastnst's own exports
     ([0, 1]); 255 runs a foreign model that works in [0, 255], such as the ONNX Model Zoo's
@@ -209,7 +212,8 @@ class Stylizer:
     parsed), ``style`` and ``preset``.
     """
 
-    def __init__(self, style_or_path, device: str = "auto", threads: int | None = None, value_range: float = 1.0):
+    def __init__(self, style_or_path, device: str = "auto", threads: int | None = None, value_range: float = 1.0,
+                 spin: bool = True):
         self.path, self._plain = self._resolve(style_or_path, _RUNTIME_OF.get(device, "cpu"))
         if device not in DEVICES:
             raise UserError(f"unknown device '{device}' (choose from {', '.join(DEVICES)})")
@@ -218,6 +222,7 @@ class Stylizer:
         if not float(value_range) > 0:
             raise UserError(f"value range must be positive, got {value_range}")
         self.threads = None if threads is None else int(threads)
+        self.spin = bool(spin)
         self.session = self._open(device)
         self.provider = self.session.get_providers()[0]
         self.device = _DEVICE_OF.get(self.provider, self.provider)
@@ -299,6 +304,8 @@ class Stylizer:
         opts.log_severity_level = 3
         if self.threads is not None:
             opts.intra_op_num_threads = self.threads
+        if not self.spin:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return opts
 
     def _session(self, providers: list[str], *, quiet: bool = False) -> ort.InferenceSession:
@@ -503,7 +510,7 @@ class Stylizer:
 
 
 def load_style(style, use: str = "any", device: str = "auto", threads: int | None = None,
-               value_range: float = 1.0) -> Stylizer:
+               value_range: float = 1.0, spin: bool = True) -> Stylizer:
     """The :class:`Stylizer` of the model that serves ``style`` for ``use`` on this machine.
 
     ``style``: a style argument (:func:`fastnst.styles.resolve_styles`) or a list of one style's
@@ -517,7 +524,7 @@ def load_style(style, use: str = "any", device: str = "auto", threads: int | Non
     exact = not isinstance(style, (list, tuple)) and is_file_argument(style)  # a file runs as given
 
     def open_(f, on):
-        return Stylizer(f.path if exact else f, device=on, threads=threads, value_range=value_range)
+        return Stylizer(f.path if exact else f, device=on, threads=threads, value_range=value_range, spin=spin)
 
     first = best_of(files, use, gpu=device in ("cuda", "tensorrt"))
     stylizer = open_(first, device)

@@ -224,3 +224,12 @@ def test_openvino_device(lite_onnx, uint8_onnx, monkeypatch):
     with pytest.raises(UserError, match="pip install openvino") as err:
         Stylizer(lite_onnx, device="openvino")  # never a silent fallback to onnxruntime
     assert "\n" not in str(err.value)
+
+
+def test_a_stylizer_without_spinning_threads_gives_the_same_pictures(onnx_path):
+    calm = Stylizer(onnx_path, device="cpu", spin=False)
+    options = calm.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    frame = from_nchw(natural_image(72, 96, seed=4))
+    np.testing.assert_array_equal(calm.stylize(frame), Stylizer(onnx_path, device="cpu").stylize(frame))
+    assert load_style(onnx_path, "video", device="cpu", spin=False).spin is False
