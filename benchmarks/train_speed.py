@@ -187,7 +187,7 @@ def main():
     p.add_argument("--command-steps", default="2,6", help="--command: the two step counts timed")
     p.add_argument("--variants", default="reference,reference+reuse,fastnst",
                    help="--command: programs to time, the first is the ratios' base")
-    p.add_argument("--fastnst-args", default="", help="--command: more flags for fastnst train, e.g. '--workers 0'")
+    p.add_argument("--fastnst-args", default="", help="--command: more flags for fastnst train, e.g. --fastnst-args='--workers 2'")
     p.add_argument("--reference-program", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--reuse-memory", action="store_true",
                    help="step mode: apply fastnst's memory setting (fastnst.allocator) to this process, as fastnst train does")

@@ -4,7 +4,7 @@ A training step on the CPU allocates and frees the same activations every step, 
 large: one (4, 64, 256, 256) float map is 64 MB. glibc's malloc serves every block over its mmap
 threshold (at most 32 MB) with a fresh ``mmap`` and unmaps it on free, so each step pays again
 for the kernel to fault in and zero every page it touches. On the project's 2-core CPU that was
-40-50% of a training step at 256 px (``benchmarks/train_speed.py``). PyTorch's CPU tuning guides
+35-55% of a training step at 256 px (``benchmarks/train_speed.py``). PyTorch's CPU tuning guides
 prescribe jemalloc or tcmalloc (``LD_PRELOAD``) for the same reason; this does it in-process.
 
 ``fastnst train``, ``fastnst optimize`` and ``fastnst video`` (whose float frames are 6-25 MB each)

@@ -327,10 +327,10 @@ class WebcamOptions(FrameOptions):
 @dataclass
 class ExportConfig:
     """What ``fastnst export`` writes (flags of the same names): ``model`` (a .pth model file, an .onnx
-    export, or with ``web`` a bundled style's name) to ``output``, in ``fp16`` or ``int8``, with
+    export, or a bundled style's name: :meth:`resolved`) to ``output``, in ``fp16`` or ``int8``, with
     ``uint8_io`` frames; also a Triton repository entry (``triton``, ``triton_name``) and a web kit
     (``web``; ``overwrite`` replaces an earlier kit there). ``no_check`` skips the checks; ``data_root``
-    holds the int8 calibration photos (``content/bsds500/``, :func:`fastnst.quantize.data_root`)."""
+    holds the int8 calibration photos (``content/bsds500/``, :func:`fastnst.quantize.find_data_root`)."""
 
     model: str = ""
     output: str | None = None

@@ -381,7 +381,7 @@ def export_file(model_path, output, *, fp16: bool = False, int8: bool = False, u
             from .quantize import quantize_int8
 
             target = output if not uint8_io else os.path.join(temp, "int8.onnx")
-            r = quantize_int8(source, target, check=check, data=data_root)
+            r = quantize_int8(source, target, check=check, data_root=data_root)
             if r["checked"]:
                 yield (f"int8 vs fp32 on {r['held_out']}: PSNR dB " + ", ".join(f"{v:.1f}" for v in r["psnr_db"])
                        + "; periodicity " + ", ".join(f"{a:.0f} ({b:.0f})" for a, b in
@@ -407,9 +407,9 @@ def run_export(cfg) -> Iterator[str]:
     cfg = cfg.resolved()  # a bundled style's name -> its file
     cfg.validate()
     if cfg.data_root:
-        from .quantize import data_root
+        from .quantize import find_data_root
 
-        data_root(cfg.data_root)  # a folder without the photos fails before any work
+        find_data_root(cfg.data_root)  # a folder without the photos fails before any work
     if cfg.web:
         check_out_dir(cfg.web, cfg.overwrite)
     with tempfile.TemporaryDirectory(prefix="fastnst-export-") as temp:

@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DATA_ENV", "INT8_OP_TYPES", "MIN_PSNR", "PERIODICITY_RATIO", "PERIODICITY_SLACK", "calibration_photos", "check_int8",
-           "data_root", "float_convs", "quantize_int8"]
+__all__ = ["DATA_ENV", "INT8_OP_TYPES", "MIN_PSNR", "PERIODICITY_RATIO", "PERIODICITY_SLACK", "calibration_photos",
+           "check_int8", "find_data_root", "float_convs", "quantize_int8"]
 
 INT8_OP_TYPES = ("Conv", "Pad", "Add", "Relu", "Resize")  # what runs in int8 (depthwise Conv excluded)
 MIN_PSNR = 35.0  # dB, int8 vs fp32 output, on every held-out photo
@@ -51,7 +51,7 @@ PHOTO_SIDE = 320  # px, long side of the calibration and check photos (BSDS500: 
 DATA_ENV = "FASTNST_DATA"  # a data root, where no --data-root is given
 
 
-def data_root(given: str | os.PathLike | None = None) -> Path | None:
+def find_data_root(given: str | os.PathLike | None = None) -> Path | None:
     """The data root that holds BSDS500 (``content/bsds500/``): ``given``, else ``$FASTNST_DATA``; else None.
 
     A ``given`` folder without BSDS500 is a UserError; ``$FASTNST_DATA`` without it counts as unset.
@@ -67,17 +67,17 @@ def data_root(given: str | os.PathLike | None = None) -> Path | None:
 
 
 def calibration_photos(split: str, count: int, side: int = PHOTO_SIDE,
-                       root: str | os.PathLike | None = None) -> tuple[list[np.ndarray], str]:
+                       data_root: str | os.PathLike | None = None) -> tuple[list[np.ndarray], str]:
     """``count`` uint8 RGB (H, W, 3) photos with long side ``side``, and where they came from.
 
     BSDS500 ``split`` (``val`` for calibration, ``test`` for the check; sorted, the first
-    ``count``) under the data root :func:`data_root` finds from ``root``. Otherwise a
+    ``count``) under the data root :func:`find_data_root` finds from ``data_root``. Otherwise a
     deterministic fallback: crops of the bundled sample photo for ``val`` and natural-like
     generated images for ``test``, so the check never sees the calibration pictures.
     """
     from .image import from_nchw, load_image, resize, resize_long_side
 
-    root = data_root(root)
+    root = find_data_root(data_root)
     if root is not None:
         files = sorted((root / "content" / "bsds500" / split).glob("*.jpg"))[:count]
         if files:
@@ -167,11 +167,11 @@ def check_int8(int8_path: str, fp32_path: str, photos: list[np.ndarray]) -> dict
     return report
 
 
-def quantize_int8(fp32_path, path, *, check: bool = True, data: str | os.PathLike | None = None) -> dict:
+def quantize_int8(fp32_path, path, *, check: bool = True, data_root: str | os.PathLike | None = None) -> dict:
     """Write an int8 (QDQ) copy of the fp32 ONNX export ``fp32_path`` to ``path``; returns a report.
 
     Calibrated on :func:`calibration_photos` ``("val", CALIBRATION_COUNT)`` under the data root
-    ``data`` (see :func:`data_root`); with check=True
+    ``data_root`` (see :func:`find_data_root`); with check=True
     (default) checked by :func:`check_int8` on ``("test", CHECK_COUNT)`` before ``path`` appears
     (atomically; nothing is written on a failure). The metadata is fp32's with ``precision``
     ``int8`` and ``quantization`` (JSON: calibration source, int8 op types, float nodes).
@@ -190,7 +190,7 @@ def quantize_int8(fp32_path, path, *, check: bool = True, data: str | os.PathLik
     if meta.get("precision", "fp32") != "fp32":
         raise ValueError(f"{fp32_path} is {meta['precision']}, not fp32: quantize the fp32 export")
     input_name = source.graph.input[0].name
-    photos, calibration = calibration_photos("val", CALIBRATION_COUNT, root=data)
+    photos, calibration = calibration_photos("val", CALIBRATION_COUNT, data_root=data_root)
     report: dict = {"path": os.fspath(path), "precision": "int8", "calibration": calibration, "checked": check}
     with tempfile.TemporaryDirectory() as temp, atomic_output(path, suffix=".onnx") as out:
         prepared = os.path.join(temp, "prepared.onnx")
@@ -212,7 +212,7 @@ def quantize_int8(fp32_path, path, *, check: bool = True, data: str | os.PathLik
             entry.key, entry.value = key, value
         onnx.save(model, out)
         if check:
-            held_out, source_name = calibration_photos("test", CHECK_COUNT, root=data)
+            held_out, source_name = calibration_photos("test", CHECK_COUNT, data_root=data_root)
             report["held_out"] = source_name
             report.update(check_int8(out, fp32_path, held_out))
         report["file_size"] = os.path.getsize(out)

@@ -21,7 +21,7 @@ BSDS_ROOT = SHARED if (SHARED / "content" / "bsds500").is_dir() else None  # rea
 def wave_int8(tmp_path_factory):
     """The shipped wave_lite quantized afresh, with its check (BSDS500 photos where ../shared has them)."""
     path = tmp_path_factory.mktemp("int8") / "wave_lite.int8.onnx"
-    report = quantize.quantize_int8(PRETRAINED / "wave_lite.onnx", path, data=BSDS_ROOT)
+    report = quantize.quantize_int8(PRETRAINED / "wave_lite.onnx", path, data_root=BSDS_ROOT)
     return path, report
 
 
@@ -93,8 +93,8 @@ def test_fallback_photos_are_deterministic_and_disjoint(monkeypatch):
 
 def test_bsds_photos_where_present(monkeypatch):
     need_shared(SHARED / "content" / "bsds500")
-    val, where = quantize.calibration_photos("val", 2, root=SHARED)
-    test, _ = quantize.calibration_photos("test", 2, root=SHARED)
+    val, where = quantize.calibration_photos("val", 2, data_root=SHARED)
+    test, _ = quantize.calibration_photos("test", 2, data_root=SHARED)
     assert where.startswith("BSDS500 val") and not np.array_equal(val[0], test[0])
     monkeypatch.setenv(quantize.DATA_ENV, str(SHARED))  # the environment's root, where none is given
     assert quantize.calibration_photos("val", 2)[1] == where
@@ -102,9 +102,9 @@ def test_bsds_photos_where_present(monkeypatch):
 
 def test_a_data_root_without_bsds_is_refused_and_an_unset_one_falls_back(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="no content/bsds500"):
-        quantize.data_root(tmp_path)
+        quantize.find_data_root(tmp_path)
     monkeypatch.setenv(quantize.DATA_ENV, str(tmp_path))  # an environment root without BSDS500 counts as unset
-    assert quantize.data_root() is None
+    assert quantize.find_data_root() is None
 
 
 def test_cli_export_int8_from_onnx(tmp_path, capsys):
