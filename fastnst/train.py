@@ -203,6 +203,9 @@ def _dist_info() -> tuple[int, int, int]:
 def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: bool = True) -> Path:
     """Train a style network; returns the path of the final model file.
 
+    ``fastnst train`` first calls :func:`fastnst.allocator.reuse_freed_memory` (1.5-2x faster steps
+    on a CPU); this function leaves the process's allocator alone, so a program calling it opts in.
+
     Args:
         cfg: the run's settings (ignored when resuming: the checkpoint's are used).
         resume: a run folder to continue from its newest checkpoint, exactly.
