@@ -11,9 +11,10 @@ convert_video end to end (decode, stylize and encode overlapped, audio mux inclu
 each ``--x264-preset``, plain and with ``--stabilize`` (0: plain only). As ``fastnst video``
 does, the process keeps freed memory for reuse (``fastnst.allocator``) and the conversions run a
 Stylizer whose idle threads do not spin (``Stylizer(spin=False)``), while the Stylizer alone keeps
-onnxruntime's spinning default, its fastest; ``--system-malloc`` and ``--spin`` undo each. It prints the median
-of each, the ratio convert fps / Stylizer fps of the same run, the output's size, and the
-``fastnst video`` command that does the same conversion; with ``--report`` also the warping
+onnxruntime's spinning default, its fastest; ``--system-malloc`` and ``--spin`` undo each. It
+prints the median of each, the ratio convert fps / Stylizer fps (the median of each conversion's
+ratio to the Stylizer-alone run just before it, and the ratio of the medians), the output's size,
+and the ``fastnst video`` command that does the same conversion; with ``--report`` also the warping
 error of each output (measured afterwards, so it does not slow the timed runs). Without
 ``--style`` a lite network with random weights is exported (speed does not depend on the
 weights). Run it on an otherwise idle machine: the stages share the CPU cores.

@@ -311,7 +311,7 @@ def _add_export(sub) -> None:
 def _run_export(args) -> int:
     from .config import ExportConfig
 
-    cfg = config_from_args(ExportConfig, args)
+    cfg = config_from_args(ExportConfig, args).resolved()  # a bundled style's name -> its file
     cfg.validate()  # before torch is asked for
     if not cfg.from_onnx:
         need_torch("export")

@@ -346,9 +346,8 @@ class ExportConfig:
 
     @property
     def from_onnx(self) -> bool:
-        """Whether ``model`` is already ONNX (a file, or a bundled style's name that :meth:`resolved` takes as one)."""
-        name = self.resolved().model.lower()
-        return name.endswith(".onnx")
+        """Whether ``model`` is already ONNX (for a bundled style's name: once :meth:`resolved`)."""
+        return self.model.lower().endswith(".onnx")
 
     def resolved(self) -> ExportConfig:
         """A copy whose ``model`` is a file: a bundled style's name (``wave``, ``wave_lite``) becomes its

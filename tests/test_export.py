@@ -224,7 +224,7 @@ def test_a_bundled_styles_name_exports_its_shipped_file(tmp_path, capsys):
     assert ExportConfig(model="wave", output="x.onnx").resolved().model == str(PRETRAINED / "wave_lite.pth")
     assert ExportConfig(model="wave_lite", output="x.onnx", uint8_io=True).resolved().model == \
         str(PRETRAINED / "wave_lite.onnx")
-    assert ExportConfig(model="wave", triton="repo").from_onnx
+    assert ExportConfig(model="wave", triton="repo").resolved().from_onnx
     out = tmp_path / "wave.onnx"
     assert main(["export", "wave", "-o", str(out)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == f"wrote {out}"
