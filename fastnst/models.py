@@ -13,6 +13,11 @@ Every conv uses reflection padding and is followed by instance normalisation
 (affine) and ReLU, except the last one. Transposed convs are avoided on purpose
 (checkerboard artifacts).
 
+A multi-style network (``num_styles > 1``, conditional instance normalisation of Dumoulin,
+Shlens and Kudlur 2017) shares every conv between its styles; each instance norm takes its
+scale and shift from a (num_styles, C) table, indexed by a style-weight vector: one-hot for a
+style, any convex combination for a blend. A one-style network is exactly the plain one.
+
 Model files (`save_model_file` / `load_model_file`) are self-describing dicts that
 `torch.load(..., weights_only=True)` can read.
 """
@@ -28,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from fastnst.config import from_dict
+from fastnst.config import PRESET_LAYOUTS, from_dict
 from fastnst.errors import UserError
 
 BLOCK_TYPES = ("basic", "dwsep", "bottleneck")
@@ -57,8 +62,11 @@ class ModelConfig:
     out_kernel: int = 9  # kernel size of the last conv (odd)
     upsample: str = "nearest"  # "nearest" | "bilinear": how the decoder doubles the resolution
     skips: bool = False  # add each encoder output to the decoder stage of the same resolution (U-Net style)
+    num_styles: int = 1  # > 1: conditional instance norm, one (gamma, beta) row per style
 
     def __post_init__(self) -> None:
+        if self.num_styles < 1:
+            raise ValueError(f"num_styles must be at least 1, got {self.num_styles}")
         if self.upsample not in UPSAMPLE_MODES:
             raise ValueError(f"upsample must be one of {UPSAMPLE_MODES}, got {self.upsample!r}")
         if self.block not in BLOCK_TYPES:
@@ -97,25 +105,9 @@ class ModelConfig:
         return self.down_channels[-1] if self.down_channels else self.stem_channels
 
 
-# Named presets. `lite` was picked from six designs by FLOPs and onnxruntime fps at 640x480
-# on a 2-core x86 CPU (the table is in the README's "Presets"): stride-2 stem, total stride 8,
-# depthwise-separable residual blocks at 64 channels, 3x3 output conv; 0.028x johnson's FLOPs
-# per pixel, ~19x its fps. Its skips (free at run time) keep the photo's detail and remove the
-# texture that repeated every 8 px without them (README, "Quality").
-PRESETS: dict[str, ModelConfig] = {
-    "johnson": ModelConfig(),
-    "lite": ModelConfig(
-        stem_channels=16,
-        stem_kernel=5,
-        stem_stride=2,
-        down_channels=(32, 64),
-        num_blocks=5,
-        block="dwsep",
-        up_channels=(32, 16),
-        out_kernel=3,
-        skips=True,
-    ),
-}
+# Named presets: the table of layouts is fastnst.config.PRESET_LAYOUTS (torch-free, so the CLI and the style
+# files know the names without torch); `lite` is explained there.
+PRESETS: dict[str, ModelConfig] = {name: ModelConfig(**layout) for name, layout in PRESET_LAYOUTS.items()}
 
 
 def list_presets() -> list[str]:
@@ -174,11 +166,36 @@ class FewChannelConv2d(nn.Conv2d):
         return super().forward(x)
 
 
+class ConditionalInstanceNorm2d(nn.Module):
+    """Instance norm whose scale and shift are a blend of per-style rows (Dumoulin et al. 2017).
+
+    ``weight`` and ``bias`` are (S, C) tables; for style weights ``w`` (N, S) the sample ``n``
+    gets ``gamma = w[n] @ weight`` and ``beta = w[n] @ bias``, computed once per call (not per
+    pixel). One-hot weights give that style's own norm.
+    """
+
+    def __init__(self, channels: int, num_styles: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_styles, channels))  # (S, C) gamma per style
+        self.bias = nn.Parameter(torch.zeros(num_styles, channels))  # (S, C) beta per style
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """x: (N, C, H, W); style: (N, S) weights -> (N, C, H, W)."""
+        gamma = (style @ self.weight)[:, :, None, None]  # (N, C, 1, 1)
+        beta = (style @ self.bias)[:, :, None, None]
+        return F.instance_norm(x, eps=self.eps) * gamma + beta
+
+
 class ConvLayer(nn.Sequential):
-    """Reflection pad -> conv -> (instance norm) -> (ReLU). Keeps H, W when stride is 1."""
+    """Reflection pad -> conv -> (instance norm) -> (ReLU). Keeps H, W when stride is 1.
+
+    With ``num_styles > 1`` the norm is a :class:`ConditionalInstanceNorm2d` and ``forward``
+    needs the style weights (N, S).
+    """
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1,
-                 norm: bool = True, act: bool = True):
+                 norm: bool = True, act: bool = True, num_styles: int = 1):
         layers: list[nn.Module] = []
         if kernel > 1:
             layers.append(nn.ReflectionPad2d(kernel // 2))
@@ -186,10 +203,28 @@ class ConvLayer(nn.Sequential):
         conv = FewChannelConv2d if c_out <= 4 else nn.Conv2d
         layers.append(conv(c_in, c_out, kernel, stride=stride, groups=groups, bias=not norm))
         if norm:
-            layers.append(nn.InstanceNorm2d(c_out, affine=True))
+            layers.append(nn.InstanceNorm2d(c_out, affine=True) if num_styles == 1
+                          else ConditionalInstanceNorm2d(c_out, num_styles))
         if act:
             layers.append(nn.ReLU())
         super().__init__(*layers)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        for layer in self:
+            x = layer(x, style) if isinstance(layer, ConditionalInstanceNorm2d) else layer(x)
+        return x
+
+
+def _call(layer: nn.Module, x: torch.Tensor, style: torch.Tensor | None) -> torch.Tensor:
+    """``layer(x)``, handing the style weights (N, S) to the layers that take them."""
+    return layer(x, style) if isinstance(layer, (ConvLayer, ResidualBlock)) else layer(x)
+
+
+def _run(layers: nn.Sequential, x: torch.Tensor, style: torch.Tensor | None) -> torch.Tensor:
+    """``layers`` in order (:func:`_call`)."""
+    for layer in layers:
+        x = _call(layer, x, style)
+    return x
 
 
 class ResidualBlock(nn.Module):
@@ -200,24 +235,25 @@ class ResidualBlock(nn.Module):
     bottleneck: 1x1 conv to C/r, IN, ReLU, 3x3 conv, IN, ReLU, 1x1 conv to C, IN (ResNet-style)
     """
 
-    def __init__(self, channels: int, block: str = "basic", bottleneck_ratio: int = 4):
+    def __init__(self, channels: int, block: str = "basic", bottleneck_ratio: int = 4, num_styles: int = 1):
         super().__init__()
-        c = channels
+        c, k = channels, num_styles
         if block == "basic":
-            self.body = nn.Sequential(ConvLayer(c, c, 3), ConvLayer(c, c, 3, act=False))
+            self.body = nn.Sequential(ConvLayer(c, c, 3, num_styles=k), ConvLayer(c, c, 3, act=False, num_styles=k))
         elif block == "dwsep":
             self.body = nn.Sequential(
-                ConvLayer(c, c, 3, groups=c, norm=False, act=False), ConvLayer(c, c, 1),
-                ConvLayer(c, c, 3, groups=c, norm=False, act=False), ConvLayer(c, c, 1, act=False),
+                ConvLayer(c, c, 3, groups=c, norm=False, act=False), ConvLayer(c, c, 1, num_styles=k),
+                ConvLayer(c, c, 3, groups=c, norm=False, act=False), ConvLayer(c, c, 1, act=False, num_styles=k),
             )
         elif block == "bottleneck":
             m = c // bottleneck_ratio
-            self.body = nn.Sequential(ConvLayer(c, m, 1), ConvLayer(m, m, 3), ConvLayer(m, c, 1, act=False))
+            self.body = nn.Sequential(ConvLayer(c, m, 1, num_styles=k), ConvLayer(m, m, 3, num_styles=k),
+                                      ConvLayer(m, c, 1, act=False, num_styles=k))
         else:
             raise ValueError(f"unknown block type {block!r}")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        return x + _run(self.body, x, style)
 
 
 def _pad_reflect(x: torch.Tensor, left, right, top, bottom) -> torch.Tensor:
@@ -253,14 +289,17 @@ class TransformerNet(nn.Module):
         self.config = cfg = config or ModelConfig()
         self.preset = preset  # informational; the config is what defines the network
 
-        layers: list[nn.Module] = [ConvLayer(3, cfg.stem_channels, cfg.stem_kernel, stride=cfg.stem_stride)]
+        k = cfg.num_styles
+        layers: list[nn.Module] = [ConvLayer(3, cfg.stem_channels, cfg.stem_kernel, stride=cfg.stem_stride,
+                                             num_styles=k)]
         c = cfg.stem_channels
         for c_out in cfg.down_channels:
-            layers.append(ConvLayer(c, c_out, 3, stride=2))
+            layers.append(ConvLayer(c, c_out, 3, stride=2, num_styles=k))
             c = c_out
         self.encoder = nn.Sequential(*layers)
 
-        self.body = nn.Sequential(*[ResidualBlock(c, cfg.block, cfg.bottleneck_ratio) for _ in range(cfg.num_blocks)])
+        self.body = nn.Sequential(*[ResidualBlock(c, cfg.block, cfg.bottleneck_ratio, num_styles=k)
+                                    for _ in range(cfg.num_blocks)])
 
         def upsample(factor: int) -> nn.Upsample:
             if cfg.upsample == "nearest":
@@ -269,7 +308,7 @@ class TransformerNet(nn.Module):
 
         layers = []
         for c_out in cfg.up_channels:
-            layers += [upsample(2), ConvLayer(c, c_out, 3)]
+            layers += [upsample(2), ConvLayer(c, c_out, 3, num_styles=k)]
             c = c_out
         rest = cfg.total_stride // 2 ** len(cfg.up_channels)  # upsampling still missing
         if rest > 1:
@@ -277,9 +316,28 @@ class TransformerNet(nn.Module):
         layers += [ConvLayer(c, 3, cfg.out_kernel, norm=False, act=False), nn.Sigmoid()]
         self.decoder = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (N, 3, H, W) float in [0, 1] -> (N, 3, H, W) float in [0, 1]. Does not modify x."""
+    @property
+    def num_styles(self) -> int:
+        return self.config.num_styles
+
+    def style_weights(self, style: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        """Style weights as (N, S): None (one-style net only), (S,) for every sample, or (N, S)."""
+        if style is None:
+            if self.num_styles > 1:
+                raise ValueError(f"a {self.num_styles}-style network needs style weights")
+            return None
+        if style.shape[-1] != self.num_styles or style.dim() not in (1, 2):
+            raise ValueError(f"style weights must be (S,) or (N, S) with S={self.num_styles}, got {tuple(style.shape)}")
+        return style.expand(n, -1) if style.dim() == 1 else style
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (N, 3, H, W) float in [0, 1] -> (N, 3, H, W) float in [0, 1]. Does not modify x.
+
+        style: the style weights of a multi-style network, (S,) or (N, S) (a blend: any weights,
+        normally summing to 1); None for a one-style network.
+        """
         _, _, h, w = x.shape
+        style = self.style_weights(style, x.shape[0])
         s = self.config.total_stride
         # padded size: a multiple of s (ceil division on possibly symbolic ints), >= min_size
         hp = torch.sym_max((h + s - 1) // s * s, self.config.min_size)
@@ -288,15 +346,15 @@ class TransformerNet(nn.Module):
         # exporter rewrites into a floor division of a negative number and mistranslates
         x = _pad_reflect(x, 0, wp - w, 0, hp - h)  # (N, 3, hp, wp)
         if not self.config.skips:
-            y = self.decoder(self.body(self.encoder(x)))  # (N, 3, hp, wp)
+            y = _run(self.decoder, _run(self.body, _run(self.encoder, x, style), style), style)  # (N, 3, hp, wp)
             return y.narrow(2, 0, h).narrow(3, 0, w)  # (N, 3, H, W)
         encoded = []  # the encoder's outputs, finest first: (N, C_i, hp / s_i, wp / s_i)
         for layer in self.encoder:
-            x = layer(x)
+            x = layer(x, style)
             encoded.append(x)
-        y = self.body(x)  # (N, C, hp / s, wp / s)
+        y = _run(self.body, x, style)  # (N, C, hp / s, wp / s)
         for i, layer in enumerate(self.decoder):
-            y = layer(y)
+            y = _call(layer, y, style)
             stage = (i - 1) // 2  # decoder[2k + 1] is the conv of up-stage k
             if i % 2 == 1 and stage < len(self.config.up_channels):
                 y = y + encoded[-2 - stage]  # same resolution and channels

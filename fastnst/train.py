@@ -144,6 +144,39 @@ class StepSampler(torch.utils.data.Sampler):
             yield from range(base, base + self.batch)
 
 
+def style_images(cfg: TrainConfig) -> list[str]:
+    """The run's style images: ``cfg.style``'s files, and each folder's images (sorted), in order.
+
+    One image trains a one-style network; several train one multi-style network whose style
+    ``k`` is the ``k``-th image here. UserError for a missing path, an empty folder or a repeat.
+    """
+    found: list[str] = []
+    for path in cfg.style_paths():
+        if os.path.isdir(path):
+            images = find_images(path)[0]
+            if not images:
+                raise UserError(f"no readable style images in '{path}'")
+            found += images
+        elif os.path.isfile(path):
+            found.append(path)
+        else:
+            raise UserError(f"style image not found: '{path}'")
+    names = [Path(p).stem for p in found]
+    if len(set(names)) != len(names):
+        raise UserError(f"two style images share a name: {', '.join(sorted(n for n in set(names) if names.count(n) > 1))}")
+    return found
+
+
+def style_of_step(seed: int, step: int, num_styles: int) -> int:
+    """The style trained at ``step``: each run of ``num_styles`` steps visits every style once, in an
+    order drawn from ``(seed, cycle)``, so a resumed run trains the same style at the same step."""
+    if num_styles == 1:
+        return 0
+    cycle, pos = divmod(step, num_styles)
+    g = torch.Generator().manual_seed(seed * 1_000_003 + 7_919 * cycle + 1)
+    return int(torch.randperm(num_styles, generator=g)[pos])
+
+
 # ----------------------------------------------------------------------------- checkpoints
 
 
@@ -225,7 +258,12 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
     if not cfg.style:
         raise UserError("a style image is needed (--style)")
     run = Path(cfg.output)
-    style_name = cfg.style_name or Path(cfg.style).stem
+    style_paths = style_images(cfg)
+    if cfg.style_name and len(style_paths) > 1:
+        raise UserError("--style-name names a one-style network; a multi-style one takes its styles' file names")
+    style_names = [cfg.style_name or Path(style_paths[0]).stem] if len(style_paths) == 1 else \
+        [Path(p).stem for p in style_paths]
+    style_name = "+".join(style_names) if len(style_names) <= 3 else f"{len(style_names)} styles"
 
     rank, world, local_rank = _dist_info()
     device = resolve_device(cfg.device)
@@ -242,12 +280,16 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
         warn(f"skipped {len(bad)} unreadable file(s) in '{cfg.data}', e.g. '{bad[0]}'")
     if not files:
         raise UserError(f"no readable images found in '{cfg.data}'")
-    style_img = im.resize_long_side(im.load_image(cfg.style), cfg.style_size or cfg.image_size)
-
     net = build_loss_net(cfg.loss_net, cfg.style_layers, cfg.content_layer).to(device)
-    crit = PerceptualLoss(net, im.to_tensor(style_img, device), content_weight=cfg.content_weight,
-                          style_weight=cfg.style_weight, tv_weight=cfg.tv_weight, style_scales=cfg.style_scales)
-    model = create_model(cfg.preset).to(device)
+    crits = []  # one loss per style (its Gram targets); they share the loss net
+    for path in style_paths:
+        style_img = im.resize_long_side(im.load_image(path), cfg.style_size or cfg.image_size)
+        crits.append(PerceptualLoss(net, im.to_tensor(style_img, device), content_weight=cfg.content_weight,
+                                    style_weight=cfg.style_weight, tv_weight=cfg.tv_weight,
+                                    style_scales=cfg.style_scales))
+    crit = crits[0]
+    num_styles = len(crits)
+    model = create_model(cfg.preset, num_styles=num_styles).to(device)
     memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -295,18 +337,22 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
     t0, seen, last_log = time.perf_counter(), 0, time.perf_counter()
     for x in loader:
         x = x.to(device, non_blocking=True, memory_format=memory_format)  # (B, 3, S, S) in [0, 1]
+        k = style_of_step(cfg.seed, step, num_styles)
+        crit = crits[k]
+        style = None if num_styles == 1 else torch.nn.functional.one_hot(  # (S,): this step's style alone
+            torch.tensor(k), num_styles).float().to(device)
         with autocast():
             if cfg.temporal_weight:
                 # A second frame: the batch warped by a random smooth flow drawn from a generator
                 # seeded with (seed, step, rank), so resumed runs draw the same flows. Both frames
                 # go through the network in one batch; the loss net sees only the first.
                 flow = _step_flow(cfg, step, rank, x)
-                y, y_next = ddp(torch.cat([x, warp_torch(x, flow)])).chunk(2)
+                y, y_next = ddp(torch.cat([x, warp_torch(x, flow)]), style).chunk(2)
                 terms = crit(y, crit.content_target(x))
                 terms["temporal"] = temporal_loss(y_next, y, flow)
                 terms["total"] = terms["total"] + cfg.temporal_weight * terms["temporal"]
             else:
-                y = ddp(x)
+                y = ddp(x, style)
                 terms = crit(y, crit.content_target(x))
                 terms["temporal"] = y.new_zeros(())
         opt.zero_grad(set_to_none=True)
@@ -336,7 +382,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
             _append_log(run / "log.csv", row)
             bar.set_postfix(loss=row["total"], content=row["content"], style=row["style"], img_s=row["images_per_s"])
         if main_proc and (step % cfg.preview_every == 0 or step == steps):
-            _save_preview(model, previews, run / "previews" / f"step_{step:06d}.png")
+            _save_preview(model, previews, run / "previews" / f"step_{step:06d}.png", num_styles)
         if step % cfg.checkpoint_every == 0 and step < steps:
             if main_proc:
                 _save_checkpoint(run, step, cfg, model, opt, sched, scaler)
@@ -347,7 +393,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
     out = run / "model.pth"
     if main_proc:
         meta = {
-            "style": style_name, "style_file": os.path.basename(cfg.style), "loss_net": portable_spec(net.spec),
+            "style": style_name, "style_file": os.path.basename(style_paths[0]), "loss_net": portable_spec(net.spec),
             "loss_net_sha256": weights_sha256(net.spec),
             "style_layers": list(crit.style_layers), "content_layer": crit.content_layer,
             "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
@@ -358,6 +404,8 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
             "data": os.path.basename(os.path.normpath(cfg.data)), "data_images": len(files),
             "fastnst_version": __version__,
         }
+        if num_styles > 1:  # style k of the network is styles[k]
+            meta.update(styles=style_names, style_files=[os.path.basename(p) for p in style_paths])
         save_model_file(out, model, meta, half=cfg.save_half)
     if world > 1:
         dist.barrier()
@@ -412,9 +460,14 @@ def _preview_batch(cfg: TrainConfig, files: list[str], device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _save_preview(model, batch: torch.Tensor, path: Path) -> None:
+def _save_preview(model, batch: torch.Tensor, path: Path, num_styles: int = 1) -> None:
+    """The preview photos (top row) above their stylized versions, one row per style."""
     model.eval()
-    out = model(batch)  # (N, 3, S, S)
+    if num_styles == 1:
+        outs = [model(batch)]  # [(N, 3, S, S)]
+    else:
+        outs = [model(batch, torch.eye(num_styles, device=batch.device)[k]) for k in range(num_styles)]
     model.train()
-    rows = [np.concatenate([im.to_image(a), im.to_image(b)], axis=0) for a, b in zip(batch, out)]
-    im.save_image(path, np.concatenate(rows, axis=1))
+    columns = [np.concatenate([im.to_image(a)] + [im.to_image(o[i]) for o in outs], axis=0)
+               for i, a in enumerate(batch)]
+    im.save_image(path, np.concatenate(columns, axis=1))

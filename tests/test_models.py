@@ -366,3 +366,96 @@ def test_onnx_export_with_dynamic_shapes(tmp_path, preset, variant):
         (got,) = session.run(None, {"image": x.numpy()})
         assert got.shape == expected.shape
         assert abs(got - expected).max() < 1e-4, shape
+
+
+# ----------------------------------------------------------------------------- multi-style (CIN)
+
+
+def _plain_forward(model, x):
+    """The one-style network as plain nn.Sequential calls (the forward before multi-style networks)."""
+    import torch.nn as nn
+
+    seq = nn.Sequential.forward
+    _, _, h, w = x.shape
+    s = model.config.total_stride
+    hp, wp = max(-(-h // s) * s, model.config.min_size), max(-(-w // s) * s, model.config.min_size)
+    from fastnst.models import _pad_reflect
+
+    x = _pad_reflect(x, 0, wp - w, 0, hp - h)
+    encoded = []
+    for layer in model.encoder:
+        x = seq(layer, x)
+        encoded.append(x)
+    y = x
+    for block in model.body:
+        y = y + seq(block.body, y)
+    for i, layer in enumerate(model.decoder):
+        y = seq(layer, y) if isinstance(layer, nn.Sequential) else layer(y)
+        stage = (i - 1) // 2
+        if model.config.skips and i % 2 == 1 and stage < len(model.config.up_channels):
+            y = y + encoded[-2 - stage]
+    return y[:, :, :h, :w]
+
+
+def test_a_shipped_one_style_model_runs_as_before_bit_for_bit():
+    from fastnst.styles import PRETRAINED
+
+    for path in sorted(PRETRAINED.glob("*_lite.pth"))[:2]:
+        model, _ = load_model_file(path)
+        x = torch.rand(2, 3, 45, 67, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            assert torch.equal(model(x), _plain_forward(model, x)), path.name
+
+
+def _noisy_multi(preset, styles=3, seed=0):
+    model = create_model(preset, num_styles=styles)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.1)
+    return model.eval()
+
+
+@pytest.mark.parametrize("preset", ["lite", "johnson"])
+def test_blends_are_the_average_of_the_style_rows(preset):
+    import copy
+
+    from fastnst.models import ConditionalInstanceNorm2d
+
+    model = _noisy_multi(preset)
+    x = torch.rand(1, 3, 37, 41, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a, b = model(x, torch.tensor([1.0, 0, 0])), model(x, torch.tensor([0.0, 1, 0]))
+        assert (a - b).abs().max() > 0.02  # the rows make different styles
+        mixed = model(x, torch.tensor([0.5, 0.5, 0]))
+        averaged = copy.deepcopy(model)
+        for m in averaged.modules():
+            if isinstance(m, ConditionalInstanceNorm2d):
+                m.weight[0] = (m.weight[0] + m.weight[1]) / 2
+                m.bias[0] = (m.bias[0] + m.bias[1]) / 2
+        torch.testing.assert_close(mixed, averaged(x, torch.tensor([1.0, 0, 0])), atol=1e-5, rtol=0)
+        # per-sample weights: each sample gets its own style
+        both = model(torch.cat([x, x]), torch.tensor([[1.0, 0, 0], [0.0, 1, 0]]))
+        torch.testing.assert_close(both, torch.cat([a, b]), atol=1e-5, rtol=0)
+
+
+def test_multi_style_model_needs_style_weights_of_its_size():
+    model = _noisy_multi("lite", styles=2)
+    x = torch.rand(1, 3, 32, 32)
+    with pytest.raises(ValueError):
+        model(x)
+    with pytest.raises(ValueError):
+        model(x, torch.tensor([1.0, 0, 0]))
+
+
+def test_multi_style_model_file_round_trip(tmp_path):
+    from fastnst.models import save_model_file
+
+    model = _noisy_multi("lite", styles=2)
+    save_model_file(tmp_path / "m.pth", model, {"styles": ["a", "b"]})
+    loaded, meta = load_model_file(tmp_path / "m.pth")
+    x = torch.rand(1, 3, 40, 40)
+    w = torch.tensor([0.3, 0.7])
+    assert loaded.num_styles == 2 and meta["styles"] == ["a", "b"]
+    with torch.no_grad():
+        assert torch.equal(loaded(x, w), model(x, w))

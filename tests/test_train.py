@@ -42,7 +42,7 @@ def setup(tmp_path):
 
 
 def small_cfg(data, style, out, **kw):
-    base = dict(style=str(style), data=str(data), output=str(out), preset="lite", image_size=48, batch_size=2,
+    base = dict(style=style if isinstance(style, tuple) else str(style), data=str(data), output=str(out), preset="lite", image_size=48, batch_size=2,
                 iterations=12, loss_net="random-vgg16:0", style_layers=("relu1_2", "relu2_2"), content_layer="relu2_2",
                 workers=0, device="cpu", checkpoint_every=4, log_every=2, preview_every=6, seed=3, lr=5e-3)
     base.update(kw)
@@ -228,3 +228,53 @@ def test_recipe_values_yield_to_flags_given_even_at_their_default(setup):
     cfg = json.loads((tmp / "run" / "config.json").read_text())
     assert (cfg["preset"], cfg["log_every"], cfg["iterations"]) == ("johnson", 10, 2)
     assert (cfg["image_size"], cfg["lr"], cfg["style"]) == (40, 0.005, str(tmp / "style.png"))
+
+
+def make_second_style(path):
+    y, x = np.mgrid[:64, :64]
+    save_image(path, np.stack([x * 4, 255 - y * 4, (x * y) % 256], -1).astype(np.uint8))
+    return path
+
+
+def test_style_of_step_visits_every_style_once_per_cycle():
+    from fastnst.train import style_of_step
+
+    seq = [style_of_step(5, t, 4) for t in range(40)]
+    assert all(sorted(seq[i:i + 4]) == [0, 1, 2, 3] for i in range(0, 40, 4))
+    assert seq == [style_of_step(5, t, 4) for t in range(40)]  # a function of (seed, step)
+    assert seq != [style_of_step(6, t, 4) for t in range(40)]
+    assert len({tuple(seq[i:i + 4]) for i in range(0, 40, 4)}) > 1  # the order changes between cycles
+
+
+@pytest.mark.slow
+def test_multi_style_training_resumes_exactly_and_records_its_styles(setup):
+    import shutil
+
+    data, style, tmp = setup
+    second = make_second_style(tmp / "stripes.png")
+    styles = tmp / "styles"
+    styles.mkdir()
+    shutil.copy(style, styles / "check.png")
+    shutil.copy(second, styles / "stripes.png")
+    cfg = small_cfg(data, (str(styles),), tmp / "multi", iterations=8, checkpoint_every=4)
+    ref = _weights(train(cfg, progress=False))
+    model, meta = load_model_file(tmp / "multi" / "model.pth")
+    assert model.num_styles == 2 and meta["styles"] == ["check", "stripes"]
+    shutil.copytree(tmp / "multi", tmp / "resumed")
+    (tmp / "resumed" / "model.pth").unlink()
+    train(resume=str(tmp / "resumed"), progress=False)
+    got = _weights(tmp / "resumed" / "model.pth")
+    for k in ref:
+        assert torch.equal(ref[k], got[k]), k
+
+
+def test_style_images_errors_are_one_line(setup, tmp_path):
+    from fastnst.errors import UserError
+    from fastnst.train import style_images
+
+    data, style, _ = setup
+    (tmp_path / "empty").mkdir()
+    for bad in [(str(tmp_path / "missing.png"),), (str(tmp_path / "empty"),), (str(style), str(style))]:
+        with pytest.raises(UserError) as e:
+            style_images(small_cfg(data, bad, tmp_path / "x"))
+        assert "\n" not in str(e.value)
