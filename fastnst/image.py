@@ -5,6 +5,9 @@ RGB numpy array of shape (H, W, 3); inside torch code it is a float tensor of sh
 (1, 3, H, W) with values in [0, 1]. The conversions between the two live here and
 nowhere else.
 
+Every float that becomes a pixel goes through :func:`to_uint8` (NaN -> 0, +inf -> 255,
+-inf -> 0), and every uint8 frame a function takes is checked by :func:`check_frame`.
+
 This module must stay importable without torch (the onnxruntime runtime uses it),
 so :func:`to_tensor` and :func:`to_image` import torch inside the function.
 """
@@ -17,13 +20,16 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from skimage import data as skimage_data  # cheap: scikit-image loads its submodules on first use
 
 from fastnst.errors import UserError
 from fastnst.files import atomic_output, check_not_input
 
 __all__ = [
+    "LUMA",
     "SAVE_EXTENSIONS",
     "blend",
+    "check_frame",
     "from_nchw",
     "gray_rgb",
     "load_image",
@@ -36,6 +42,7 @@ __all__ = [
     "to_image",
     "to_nchw",
     "to_tensor",
+    "to_uint8",
     "transfer_luminance",
 ]
 
@@ -109,7 +116,7 @@ def _pil_to_rgb(im: Image.Image) -> np.ndarray:
     if im.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
         return _gray_to_rgb(_16bit_to_8bit(np.clip(np.asarray(im), 0, 65535)))
     if im.mode == "F":
-        return _gray_to_rgb(_float_to_8bit(np.asarray(im)))
+        return _gray_to_rgb(to_uint8(np.asarray(im)))
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
         rgba = np.asarray(im.convert("RGBA"))
         return _composite_on_white(rgba[..., :3], rgba[..., 3])
@@ -123,7 +130,7 @@ def _opencv_to_rgb(array: np.ndarray, fail) -> np.ndarray:
     elif array.dtype == np.uint16:
         array = _16bit_to_8bit(array)
     elif array.dtype in (np.float16, np.float32, np.float64):
-        array = _float_to_8bit(array)
+        array = to_uint8(array)
     else:
         raise fail(f"unsupported pixel type {array.dtype}")
     if array.ndim == 3 and array.shape[2] == 1:
@@ -142,21 +149,27 @@ def _opencv_to_rgb(array: np.ndarray, fail) -> np.ndarray:
 
 def _16bit_to_8bit(values: np.ndarray) -> np.ndarray:
     """Map 0..65535 to 0..255: round(v / 257)."""
-    return np.rint(values.astype(np.float32) / 257.0).astype(np.uint8)
+    return to_uint8(values, scale=1.0 / 257.0)
 
 
-def _float_to_8bit(values: np.ndarray) -> np.ndarray:
-    """Map floats in [0, 1] to 0..255, same shape: clipped (inf -> 255, -inf -> 0), NaN -> 0.
+def to_uint8(values: np.ndarray, scale: float = 255.0) -> np.ndarray:
+    """Floats -> a new uint8 array of the same shape: the one place where a float becomes a pixel.
 
-    Exactly np.rint(np.clip(values, 0, 1) * 255) in float32, 6x faster: numpy clips into a new
-    float32 array and scales it in place; OpenCV rounds to nearest even and saturates in one
-    pass (NaN saturates to 0), seeing one channel so that no per-channel rule applies.
+    ``values`` (any shape, any real dtype; nominally [0, 1], or [0, 255 / scale]) are clipped
+    to [0, 255 / scale], multiplied by ``scale`` in float32 and rounded half to even. Every
+    float has a defined pixel: NaN -> 0, +inf -> 255, -inf -> 0. (A C cast of NaN to uint8 is
+    undefined: OpenCV's own saturation gave 0 on AMD CPUs and 255 on Intel ones with AVX-512.)
+
+    With the default scale this is exactly np.rint(np.clip(np.nan_to_num(values), 0, 1) * 255)
+    in float32, and 6x faster: np.fmax / np.fmin clip (and, unlike np.clip, send NaN to the
+    bound) into a new float32 array, then OpenCV scales, rounds to nearest even and
+    saturates in one pass, seeing one channel so that no per-channel rule applies.
     """
-    scaled = np.clip(values, 0.0, 1.0, dtype=np.float32)
-    np.multiply(scaled, np.float32(255.0), out=scaled)
-    if scaled.size == 0:  # OpenCV returns None for an empty array
-        return scaled.astype(np.uint8)
-    return cv2.convertScaleAbs(scaled.reshape(1, -1)).reshape(scaled.shape)
+    clipped = np.fmax(values, np.float32(0.0), dtype=np.float32)  # NaN -> 0, -inf -> 0
+    np.fmin(clipped, np.float32(255.0 / scale), out=clipped)  # +inf -> the top
+    if clipped.size == 0:  # OpenCV returns None for an empty array
+        return clipped.astype(np.uint8)
+    return cv2.convertScaleAbs(clipped.reshape(1, -1), alpha=scale).reshape(clipped.shape)
 
 
 def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
@@ -166,7 +179,7 @@ def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
 def _composite_on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Alpha-composite uint8 RGB (H, W, 3) with uint8 alpha (H, W) onto white."""
     a = alpha.astype(np.float32)[..., None] / 255.0
-    return np.rint(rgb.astype(np.float32) * a + 255.0 * (1.0 - a)).astype(np.uint8)
+    return to_uint8(rgb.astype(np.float32) * a + 255.0 * (1.0 - a), scale=1.0)
 
 
 def image_extensions() -> set[str]:
@@ -199,8 +212,8 @@ def save_image(
     Supported: .png, .jpg/.jpeg (quality 95), .webp (lossy, quality 95), .bmp,
     .tif/.tiff. The write is atomic (see :func:`fastnst.files.atomic_output`) and the folder is
     created if missing. No EXIF is written, so orientation is what you see.
-    Raises UserError for an unsupported extension, when ``path`` is one of
-    ``inputs``, is a directory, or cannot be written; ValueError for a bad array.
+    Raises UserError for an unsupported extension, a bad array (:func:`check_frame`), when
+    ``path`` is one of ``inputs``, is a directory, or cannot be written.
     """
     name = os.fspath(path)
     extension = os.path.splitext(name)[1].lower()
@@ -211,11 +224,7 @@ def save_image(
             f"cannot write image '{name}': unsupported extension {shown} (supported: {supported})"
         )
     check_not_input(name, inputs)
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
-        raise ValueError(
-            f"save_image expects a uint8 array of shape (H, W, 3) or (H, W), got {image.dtype} {image.shape}"
-        )
+    image = check_frame(image, "save_image", grey=True)
     if os.path.isdir(name):
         raise UserError(f"cannot write image '{name}': is a directory")
     fmt, options = _SAVE_FORMATS[extension]
@@ -229,30 +238,39 @@ def save_image(
 # --------------------------------------------------------------------------- conversions
 
 
-def _check_rgb(image: np.ndarray, what: str) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise ValueError(f"{what} expects a uint8 array of shape (H, W, 3), got {desc}")
+def check_frame(frame, what: str = "frame", *, grey: bool = False, alpha: bool = False) -> np.ndarray:
+    """The one check of a uint8 frame handed to fastnst: ``np.asarray(frame)``, not copied.
+
+    Accepts uint8 (H, W, 3) RGB; also (H, W) with ``grey`` and (H, W, 4) RGBA with ``alpha``.
+    Anything else raises UserError("<what>: expected a uint8 array of shape ..., got <dtype> <shape>").
+    """
+    array = np.asarray(frame)
+    channels = array.shape[2] if array.ndim == 3 else None
+    if array.dtype == np.uint8 and ((grey and array.ndim == 2) or channels == 3 or (alpha and channels == 4)):
+        return array
+    shapes = [shape for shape, ok in (("(H, W)", grey), ("(H, W, 3)", True), ("(H, W, 4)", alpha)) if ok]
+    wanted = f"{', '.join(shapes[:-1])} or {shapes[-1]}" if len(shapes) > 1 else shapes[0]
+    raise UserError(f"{what}: expected a uint8 array of shape {wanted}, got {array.dtype} {array.shape}")
 
 
 def to_nchw(image: np.ndarray) -> np.ndarray:
     """uint8 RGB (H, W, 3) -> new float32 array (1, 3, H, W) in [0, 1] (value / 255)."""
-    _check_rgb(image, "to_nchw")
+    image = check_frame(image, "to_nchw")
     return np.ascontiguousarray((image.astype(np.float32) / 255.0).transpose(2, 0, 1)[None])
 
 
 def from_nchw(array: np.ndarray) -> np.ndarray:
     """Float (1, 3, H, W) or (3, H, W), nominally in [0, 1] -> new uint8 RGB (H, W, 3).
 
-    Values are clipped to [0, 1] (NaN becomes 0), scaled by 255 and rounded with
-    np.rint (half to even), so from_nchw(to_nchw(x)) == x exactly.
+    Values are clipped to [0, 1], scaled by 255 and rounded half to even by :func:`to_uint8`
+    (NaN -> 0, +inf -> 255, -inf -> 0), so from_nchw(to_nchw(x)) == x exactly.
     """
     array = np.asarray(array)
     if array.ndim == 4 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 3 or array.shape[0] != 3:
         raise ValueError(f"from_nchw expects shape (1, 3, H, W) or (3, H, W), got {array.shape}")
-    planes = _float_to_8bit(array)  # (3, H, W)
+    planes = to_uint8(array)  # (3, H, W)
     if planes.size == 0:  # cv2.merge rejects empty planes
         return np.ascontiguousarray(planes.transpose(1, 2, 0))
     return cv2.merge(list(planes))  # interleaved to (H, W, 3), 40x faster than a numpy transpose copy
@@ -260,7 +278,7 @@ def from_nchw(array: np.ndarray) -> np.ndarray:
 
 def to_tensor(image: np.ndarray, device=None):
     """uint8 RGB (H, W, 3) -> new torch.float32 tensor (1, 3, H, W) in [0, 1] on ``device``."""
-    import torch
+    import torch  # lazily: torch is optional for this module's users (the onnxruntime runtime)
 
     tensor = torch.from_numpy(to_nchw(image))
     return tensor if device is None else tensor.to(device)
@@ -270,9 +288,9 @@ def to_image(tensor) -> np.ndarray:
     """Float tensor (1, 3, H, W) or (3, H, W), any device/dtype -> uint8 RGB (H, W, 3).
 
     Detaches, moves to the CPU as float32, then applies :func:`from_nchw`
-    (clip to [0, 1], round half to even). The tensor is not modified.
+    (clip to [0, 1], round half to even; NaN -> 0, +inf -> 255, -inf -> 0). The tensor is not modified.
     """
-    import torch
+    import torch  # lazily: torch is optional for this module's users (the onnxruntime runtime)
 
     return from_nchw(tensor.detach().to(device="cpu", dtype=torch.float32).numpy())
 
@@ -296,27 +314,33 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=interpolation)
 
 
-def resize_long_side(image: np.ndarray, size: int | None) -> np.ndarray:
+def resize_long_side(image: np.ndarray, size: int | None, *, enlarge: bool = True) -> np.ndarray:
     """Scale a uint8 (H, W, 3) or (H, W) image so its longer side is ``size`` pixels.
 
-    The aspect ratio is kept (short side rounded, at least 1). Returns the input
-    object itself (not a copy) when ``size`` is None or already the long side.
+    The aspect ratio is kept (short side rounded, at least 1); see :func:`resize` for the
+    interpolation. With ``enlarge=False`` an image whose long side is already at most ``size``
+    is left as it is (only shrinking). Returns the input object itself (not a copy) when
+    ``size`` is None or nothing is to be done.
     """
     if size is None:
         return image
     if int(size) < 1:
         raise ValueError(f"resize_long_side needs a positive size, got {size}")
     h, w = image.shape[:2]
+    if not enlarge and max(h, w) <= int(size):
+        return image
     scale = int(size) / max(h, w)
     return resize(image, (max(1, round(w * scale)), max(1, round(h * scale))))
 
 
 # --------------------------------------------------------------------------- colour
 
+LUMA = (0.299, 0.587, 0.114)  # BT.601 luma weights of R, G, B: Y = 0.299 R + 0.587 G + 0.114 B
+
 # RGB -> YIQ (NTSC / BT.601 luma), as used by Gatys et al. 2016 for colour preservation.
 _RGB_TO_YIQ = np.array(
     [
-        [0.299, 0.587, 0.114],
+        LUMA,
         [0.595716, -0.274453, -0.321263],
         [0.211456, -0.522591, 0.311135],
     ]
@@ -329,14 +353,14 @@ def _to_yiq(image: np.ndarray) -> np.ndarray:
 
 
 def luminance(image: np.ndarray) -> np.ndarray:
-    """uint8 RGB (H, W, 3) -> float32 (H, W) in [0, 1]: Y = 0.299 R + 0.587 G + 0.114 B."""
-    _check_rgb(image, "luminance")
+    """uint8 RGB (H, W, 3) -> float32 (H, W) in [0, 1]: Y = :data:`LUMA` . (R, G, B) / 255."""
+    image = check_frame(image, "luminance")
     return np.clip(_to_yiq(image)[..., 0], 0.0, 1.0)
 
 
 def gray_rgb(image: np.ndarray) -> np.ndarray:
     """uint8 RGB (H, W, 3) -> uint8 (H, W, 3) whose three channels are its luminance."""
-    return _gray_to_rgb(np.rint(luminance(image) * 255.0).astype(np.uint8))
+    return _gray_to_rgb(to_uint8(luminance(image)))
 
 
 def transfer_luminance(stylized: np.ndarray, original: np.ndarray) -> np.ndarray:
@@ -348,14 +372,14 @@ def transfer_luminance(stylized: np.ndarray, original: np.ndarray) -> np.ndarray
     result, uint8 RGB of the original's size, is clipped to the RGB gamut, so its
     luminance matches the stylized one except where clipping was needed.
     """
-    _check_rgb(stylized, "transfer_luminance")
-    _check_rgb(original, "transfer_luminance")
+    stylized = check_frame(stylized, "transfer_luminance")
+    original = check_frame(original, "transfer_luminance")
     h, w = original.shape[:2]
     stylized = resize(stylized, (w, h))
     yiq = _to_yiq(original)
     yiq[..., 0] = _to_yiq(stylized)[..., 0]
     rgb = yiq @ _YIQ_TO_RGB.T.astype(np.float32)
-    return _float_to_8bit(rgb)
+    return to_uint8(rgb)
 
 
 def blend(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
@@ -369,7 +393,7 @@ def blend(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"blend alpha must be in [0, 1], got {alpha}")
     mixed = a.astype(np.float32) * np.float32(1.0 - alpha) + b.astype(np.float32) * np.float32(alpha)
-    return np.rint(mixed).astype(np.uint8)
+    return to_uint8(mixed, scale=1.0)
 
 
 # --------------------------------------------------------------------------- samples
@@ -380,9 +404,7 @@ def sample_content() -> np.ndarray:
 
     Bundled with scikit-image (skimage.data.astronaut), so no download is needed.
     """
-    from skimage import data
-
-    return np.ascontiguousarray(data.astronaut(), dtype=np.uint8)
+    return np.ascontiguousarray(skimage_data.astronaut(), dtype=np.uint8)
 
 
 def sample_style(size: int = 512) -> np.ndarray:
@@ -410,4 +432,4 @@ def sample_style(size: int = 512) -> np.ndarray:
     strokes = np.sin(25.0 * waves + 2.0 * np.sin(12.9898 * dab))
     grain = np.sin(97.0 * u + 61.0 * v) * np.sin(83.0 * v - 47.0 * u)
     colour *= (0.85 + 0.11 * strokes + 0.04 * grain)[..., None]
-    return np.rint(np.clip(colour, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return to_uint8(colour)

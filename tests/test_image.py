@@ -364,9 +364,9 @@ def test_unknown_extension(tmp_path, name):
 
 
 def test_save_bad_array_and_directory(tmp_path):
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError, match=r"save_image: expected a uint8 array of shape \(H, W\) or \(H, W, 3\)"):
         fi.save_image(tmp_path / "f.png", gradient().astype(np.float32))
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError, match=r"got uint8 \(4, 4, 4\)"):
         fi.save_image(tmp_path / "f.png", np.zeros((4, 4, 4), np.uint8))
     (tmp_path / "d.png").mkdir()
     with pytest.raises(UserError, match="directory"):
@@ -413,6 +413,39 @@ def test_from_nchw_clips_and_rounds():
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_to_uint8_gives_every_float_a_pixel(dtype):
+    values = np.array([np.nan, np.inf, -np.inf, 0.5, -0.1, 1.1, 0.0, 1.0], dtype)
+    assert fi.to_uint8(values).tolist() == [0, 255, 0, 128, 0, 255, 0, 255]
+    assert fi.to_uint8(values.reshape(2, 2, 2)).shape == (2, 2, 2)
+    levels = np.array([np.nan, np.inf, -np.inf, 127.5, 128.5, 300, -5], dtype)  # 0..255 floats, as blend makes
+    assert fi.to_uint8(levels, scale=1.0).tolist() == [0, 255, 0, 128, 128, 255, 0]
+
+
+def test_nan_pixels_do_not_depend_on_the_cpu(tmp_path, monkeypatch):
+    """Every float -> pixel path gives NaN -> 0 even where OpenCV's saturation turns NaN into 255.
+
+    That is what Intel CPUs with AVX-512 do (AMD ones gave 0, so a plain NaN test passed there):
+    OpenCV is made to behave so on any machine, and the conversions must not hand it a NaN.
+    """
+    real = cv2.convertScaleAbs
+
+    def avx512(src, *args, **kwargs):
+        out = real(np.nan_to_num(src), *args, **kwargs)
+        out[np.isnan(src)] = 255
+        return out
+
+    monkeypatch.setattr(cv2, "convertScaleAbs", avx512)
+    nan = np.full((1, 3, 2, 2), np.nan, np.float32)
+    assert (fi.from_nchw(nan) == 0).all()
+    assert (fi.to_uint8(nan) == 0).all()
+    path = tmp_path / "nan.tif"
+    assert cv2.imwrite(str(path), nan[0].transpose(1, 2, 0))
+    assert (fi.load_image(path) == 0).all()
+    torch = pytest.importorskip("torch")
+    assert (fi.to_image(torch.from_numpy(nan)) == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_from_nchw_matches_numpy_rounding(dtype):
     """The OpenCV conversion against float32 clip * 255 and np.rint, exact, ties (k + 0.5) / 255 included."""
     rng = np.random.default_rng(0)
@@ -431,10 +464,22 @@ def test_from_nchw_rejects_bad_shapes(shape):
 
 
 def test_to_nchw_rejects_bad_input():
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError, match=r"to_nchw: expected a uint8 array of shape \(H, W, 3\), got float32"):
         fi.to_nchw(np.zeros((4, 4, 3), np.float32))
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError, match=r"got uint8 \(4, 4\)"):
         fi.to_nchw(np.zeros((4, 4), np.uint8))
+
+
+def test_check_frame():
+    rgb, grey, rgba = np.zeros((4, 5, 3), np.uint8), np.zeros((4, 5), np.uint8), np.zeros((4, 5, 4), np.uint8)
+    assert fi.check_frame(rgb) is rgb
+    assert fi.check_frame(grey, grey=True) is grey and fi.check_frame(rgba, alpha=True) is rgba
+    for bad, kwargs in [(grey, {}), (rgba, {"grey": True}), (rgb.astype(np.float32), {"grey": True, "alpha": True}),
+                        (np.zeros((4, 5, 2), np.uint8), {"grey": True, "alpha": True}), ("frame", {})]:
+        with pytest.raises(UserError, match=r"^frames: expected a uint8 array of shape .*\(H, W, 3\).*, got "):
+            fi.check_frame(bad, "frames", **kwargs)
+    with pytest.raises(UserError, match=r"shape \(H, W\), \(H, W, 3\) or \(H, W, 4\), got float32 \(4, 5, 3\)$"):
+        fi.check_frame(rgb.astype(np.float32), "frames", grey=True, alpha=True)
 
 
 def test_torch_round_trip():
@@ -470,6 +515,8 @@ def test_resize_long_side():
     assert fi.resize_long_side(np.zeros((1, 100, 3), np.uint8), 10).shape == (1, 10, 3)
     with pytest.raises(ValueError):
         fi.resize_long_side(img, 0)
+    assert fi.resize_long_side(img, 128, enlarge=False) is img  # only shrinks
+    assert fi.resize_long_side(img, 32, enlarge=False).shape == fi.resize_long_side(img, 32).shape == (24, 32, 3)
 
 
 def test_resize_exact_size():
