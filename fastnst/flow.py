@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from .config import STABILIZE_STRENGTH, check_fraction
+from .image import check_frame, resize_long_side
 
 __all__ = [
     "PRESETS",
@@ -63,23 +64,16 @@ def _dis(preset: str) -> cv2.DISOpticalFlow:
 
 
 def _grey(frame: np.ndarray) -> np.ndarray:
-    frame = np.asarray(frame)
-    if frame.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8, got {frame.dtype}")
+    """uint8 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA -> uint8 (H, W) grey; UserError otherwise."""
+    frame = check_frame(frame, "frames", grey=True, alpha=True)
     if frame.ndim == 2:
         return np.ascontiguousarray(frame)
-    if frame.ndim == 3 and frame.shape[2] in (3, 4):
-        return cv2.cvtColor(np.ascontiguousarray(frame[..., :3]), cv2.COLOR_RGB2GRAY)
-    raise ValueError(f"frames must have shape (H, W), (H, W, 3) or (H, W, 4), got {frame.shape}")
+    return cv2.cvtColor(np.ascontiguousarray(frame[..., :3]), cv2.COLOR_RGB2GRAY)
 
 
 def _downscale(frame: np.ndarray, max_side: int | None) -> np.ndarray:
-    h, w = frame.shape[:2]
-    if max_side is None or max(h, w) <= int(max_side):
-        return frame
-    scale = int(max_side) / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    """A grey frame shrunk to long side ``max_side`` (INTER_AREA); as it is when smaller or ``max_side`` is None."""
+    return resize_long_side(frame, max_side, enlarge=False)
 
 
 def _upscale_flow(flow: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -336,8 +330,8 @@ class Stabilizer:
             frame: input frame t, uint8 RGB (H, W, 3).
             stylized: its per-frame stylized result, uint8 RGB of the same size.
         """
-        frame, stylized = np.asarray(frame), np.asarray(stylized)
-        if frame.shape[:2] != stylized.shape[:2] or stylized.ndim != 3 or stylized.shape[2] != 3:
+        frame, stylized = np.asarray(frame), check_frame(stylized, "stylized frame")
+        if frame.shape[:2] != stylized.shape[:2]:
             raise ValueError(f"frame {frame.shape} and stylized {stylized.shape} must be (H, W, 3) of one size")
         if self.strength == 0.0:
             return stylized.copy()

@@ -81,6 +81,22 @@ def test_warp_rejects_a_flow_of_the_wrong_size():
         warp(np.zeros((H, W, 3), np.uint8), np.zeros((H, W + 1, 2), np.float32))
 
 
+def test_bad_frames_are_user_errors():
+    frame = np.zeros((H, W, 3), np.uint8)
+    with pytest.raises(UserError, match=r"^frames: expected a uint8 array .* got float32"):
+        optical_flow(frame.astype(np.float32), frame)
+    with pytest.raises(UserError, match=r"^frames: expected .* got uint8 \(96, 128, 2\)"):
+        optical_flow(frame, frame[..., :2])
+    assert optical_flow(frame[..., 0], np.dstack([frame, frame[..., :1]])).shape == (H, W, 2)  # grey, RGBA
+    with pytest.raises(UserError, match=r"^stylized frame: expected .* got uint8 \(96, 128\)"):
+        Stabilizer(0.5)(frame, frame[..., 0])
+
+
+def test_max_side_only_shrinks():
+    a, b = pan(2)
+    assert np.array_equal(optical_flow(a, b, max_side=4 * W), optical_flow(a, b))  # frames are never enlarged
+
+
 # ----------------------------------------------------------------------------- consistency
 
 
