@@ -43,6 +43,18 @@ def make_clip(path, count=24, size=(97, 61), fps=24, audio=False) -> list[np.nda
     return frames
 
 
+def one_line_error(result) -> str:
+    """The message of a command that failed as a user error: exit status 2, one ``fastnst: error: ...`` line.
+
+    ``result``: a finished run (``subprocess.CompletedProcess``, or anything with ``returncode`` and
+    ``stderr``). Asserts that it failed so, with nothing else on stderr (no traceback); returns the line.
+    """
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("fastnst: error: "), result.stderr
+    return lines[0]
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now (for a server a test starts)."""
     with socket.socket() as s:

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import clip_frames, make_clip
+from helpers import clip_frames, make_clip, one_line_error
 
 from fastnst.config import VideoOptions
 from fastnst.errors import UserError
@@ -54,13 +54,6 @@ def stylizer(lite_onnx):
 def run_cli(*args, **kw):
     return subprocess.run([sys.executable, "-m", "fastnst.cli", *map(str, args)], capture_output=True,
                           text=True, **kw)
-
-
-def one_line_error(r) -> str:
-    lines = r.stderr.strip().splitlines()
-    assert r.returncode == 2, r.stderr
-    assert len(lines) == 1 and lines[0].startswith("fastnst: error: "), r.stderr
-    return lines[0]
 
 
 def leftovers(folder) -> list[str]:
