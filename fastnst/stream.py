@@ -4,7 +4,9 @@ This module owns what happens to one frame of a stream and when the stabilizer's
 must be forgotten. The webcam loop (:mod:`fastnst.webcam`), the web app's webcam handler
 (:mod:`fastnst.webapp`) and the stages of the video converter (:mod:`fastnst.video`) all run
 their frames through a :class:`FrameStylizer`; :class:`FrameTiming` is the frame rate and
-latency that the live front ends show.
+latency that the live front ends show; :class:`LatestFrame` is the one-slot mailbox through
+which the live front ends (the webcam loop, WebRTC) hand the newest frame to the thread that
+stylizes it, so stale frames are dropped, never queued.
 
     >>> from fastnst.runtime import Stylizer
     >>> live = FrameStylizer(Stylizer("wave"), stabilize=0.5)
@@ -18,11 +20,52 @@ Frames are uint8 RGB arrays of shape (H, W, 3), in and out.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
 
-__all__ = ["FrameStylizer", "FrameTiming"]
+from .flow import Stabilizer
+
+__all__ = ["FrameStylizer", "FrameTiming", "LatestFrame"]
+
+
+class LatestFrame:
+    """A one-slot mailbox between two threads: the newest item wins.
+
+    ``put(item)`` replaces an item not yet taken (counted in ``dropped``); ``get()``
+    waits for an item newer than the last one taken and returns it, or None once
+    :meth:`close` was called and nothing new is left (or after ``timeout`` seconds).
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._item = None
+        self._fresh = False
+        self.closed = False
+        self.dropped = 0
+
+    def put(self, item) -> None:
+        with self._cond:
+            if self._fresh:
+                self.dropped += 1
+            self._item, self._fresh = item, True
+            self._cond.notify_all()
+
+    def get(self, timeout: float | None = None):
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._fresh or self.closed, timeout):
+                return None
+            if not self._fresh:
+                return None
+            self._fresh = False
+            item, self._item = self._item, None
+            return item
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
 
 
 class FrameTiming:
@@ -104,7 +147,7 @@ class FrameStylizer:
         self.preserve_color = bool(preserve_color)
         self.max_side = max_side
         self.stabilize_strength: float | None = None
-        self._stabilizer = None  # fastnst.flow.Stabilizer while stabilization is on
+        self._stabilizer: Stabilizer | None = None  # while stabilization is on
         self._set_stabilize(stabilize)
         self.timing = FrameTiming(window)
 
@@ -147,8 +190,6 @@ class FrameStylizer:
         if not stabilize:
             self.stabilize_strength, self._stabilizer = None, None
             return
-        from .flow import Stabilizer
-
         self._stabilizer = Stabilizer(stabilize)  # checks the strength
         self.stabilize_strength = float(stabilize)
 

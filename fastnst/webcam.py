@@ -23,59 +23,35 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .config import STABILIZE_STRENGTH, WebcamOptions
 from .errors import UserError
+from .files import atomic_output
 
-__all__ = ["KEYS", "LatestFrame", "WebcamStats", "run_webcam"]
+# Lazy imports: what a run needs (OpenCV, onnxruntime, and the modules that load them) is imported
+# inside the functions that use it, because the CLI imports this module on every command (KEYS).
 
-KEYS = (
-    ("n / p", "next / previous style"),
-    ("s", "stabilization on / off"),
-    ("c", "colour preservation on / off"),
-    ("+ / -", "strength up / down by 0.1"),
-    ("space", "save a snapshot (PNG) of the stylized frame"),
-    ("q / Esc", "quit"),
+__all__ = ["KEYS", "WebcamStats", "run_webcam"]
+
+
+class _Key(NamedTuple):
+    keys: str  # as shown, "/" between alternatives
+    action: str  # what they do, for ``fastnst webcam --help``
+    hint: str  # their word on the window's hint line
+
+
+_KEY_TABLE = (
+    _Key("n / p", "next / previous style", "style"),
+    _Key("s", "stabilization on / off", "stab"),
+    _Key("c", "colour preservation on / off", "colour"),
+    _Key("+ / -", "strength up / down by 0.1", "strength"),
+    _Key("space", "save a snapshot (PNG) of the stylized frame", "snap"),
+    _Key("q / Esc", "quit", "quit"),
 )
+KEYS = tuple((k.keys, k.action) for k in _KEY_TABLE)  # (keys, action) pairs, as --help lists them
+_HINT = "  ".join(f"{k.keys.replace(' / ', '/')} {k.hint}" for k in _KEY_TABLE)  # the window's last line
 _WINDOW = "fastnst webcam"
-
-
-class LatestFrame:
-    """A one-slot mailbox between two threads: the newest item wins.
-
-    ``put(item)`` replaces an item not yet taken (counted in ``dropped``); ``get()``
-    waits for an item newer than the last one taken and returns it, or None once
-    :meth:`close` was called and nothing new is left (or after ``timeout`` seconds).
-    """
-
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._item = None
-        self._fresh = False
-        self.closed = False
-        self.dropped = 0
-
-    def put(self, item) -> None:
-        with self._cond:
-            if self._fresh:
-                self.dropped += 1
-            self._item, self._fresh = item, True
-            self._cond.notify_all()
-
-    def get(self, timeout: float | None = None):
-        with self._cond:
-            if not self._cond.wait_for(lambda: self._fresh or self.closed, timeout):
-                return None
-            if not self._fresh:
-                return None
-            self._fresh = False
-            item, self._item = self._item, None
-            return item
-
-    def close(self) -> None:
-        with self._cond:
-            self.closed = True
-            self._cond.notify_all()
 
 
 @dataclass
@@ -145,7 +121,7 @@ def _check_display() -> None:
 
 def _overlay(bgr, lines: list[str]):
     """Draw text lines (white on a dark band) at the top left of a BGR frame, in place."""
-    import cv2
+    import cv2  # lazily, see the top
 
     scale = max(0.35, min(0.8, bgr.shape[1] / 1280))
     (_, h), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
@@ -173,12 +149,12 @@ def run_webcam(styles, options: WebcamOptions | None = None, out=sys.stdout) -> 
     styles = [os.fspath(s) for s in (styles if isinstance(styles, (list, tuple)) else [styles])]
     if not styles:
         raise UserError("give at least one style")
-    from .styles import Catalog
+    from .styles import Catalog  # lazily, see the top
 
     catalog = Catalog(styles)  # an unknown style fails now, not when its key is pressed
     options.validate()
     if options.record:
-        from .video import check_video_output
+        from .video import check_video_output  # lazily, see the top
 
         check_video_output(options.record, options.source or "")
     if not options.headless:
@@ -190,12 +166,12 @@ class _WebcamRun:
     """One webcam run: the capture and inference threads and what they share."""
 
     def __init__(self, catalog, options: WebcamOptions, out):
-        from .stream import FrameStylizer
+        from .stream import FrameStylizer, LatestFrame  # lazily, see the top
 
         self.options, self.catalog, self.styles, self.out = options, catalog, catalog.names, out
         self.source = options.source if options.source is not None else int(options.camera)
         self.loaded = {0: self._load(0, options.device)}  # a bad first style fails early
-        self.device = self.loaded[0].device  # "auto" resolved once
+        self.device = self.loaded[0].device  # the device the first style runs on
         self.controls = _Controls(self.styles, options)
         # Used by the inference thread only (the window reads its timing).
         self.live = FrameStylizer(self.loaded[0], max_side=options.max_side, **self.controls.style_settings)
@@ -211,14 +187,15 @@ class _WebcamRun:
     # ------------------------------------------------------------------ threads
 
     def _load(self, index: int, device: str):
-        """The Stylizer of style ``index``: the preset the catalog's table picks for live frames on ``device``."""
-        from .runtime import load_style
+        """The Stylizer of style ``index``: what :func:`fastnst.styles.choose` picks for live frames on ``device``
+        (``--device``; "auto" per file, as the CLI and the web app do)."""
+        from .runtime import load_style  # lazily, see the top
 
         return load_style(self.catalog.styles[self.styles[index]], "stream", device=device)
 
     def _capture(self) -> None:
         """Read frames into ``self.frames`` as (rgb, capture_time, index) until the end or ``stop``."""
-        import cv2
+        import cv2  # lazily, see the top
 
         from .video import capture_fps, open_capture
 
@@ -265,7 +242,7 @@ class _WebcamRun:
             self.results.close()
 
     def _infer_loop(self) -> None:
-        from .video import VideoWriter
+        from .video import VideoWriter  # lazily, see the top
 
         controls, stats, live = self.controls, self.stats, self.live
         first_index, written = None, 0
@@ -278,7 +255,7 @@ class _WebcamRun:
             rgb, captured, index = item
             style = controls.index
             if style not in self.loaded:
-                self.loaded[style] = self._load(style, self.device)
+                self.loaded[style] = self._load(style, self.options.device)
             live.update(stylizer=self.loaded[style], **controls.style_settings)
             result = live(rgb, started=captured)
             latency = time.perf_counter() - captured
@@ -298,8 +275,6 @@ class _WebcamRun:
     # ------------------------------------------------------------------ main thread
 
     def run(self) -> WebcamStats:
-        from .files import atomic_output
-
         capturer = threading.Thread(target=self._capture, name="fastnst-capture", daemon=True)
         worker = threading.Thread(target=self._infer, name="fastnst-infer", daemon=True)
         capturer.start()
@@ -339,7 +314,7 @@ class _WebcamRun:
             self.frames.close()
             capturer.join(timeout=5)
             if not self.options.headless:
-                import cv2
+                import cv2  # lazily, see the top
 
                 with contextlib.suppress(cv2.error):
                     cv2.destroyAllWindows()
@@ -356,9 +331,9 @@ class _WebcamRun:
 
     def _window_loop(self, worker: threading.Thread) -> None:
         """Show results with the overlay and handle keys until quit or the worker ends."""
-        import cv2
+        import cv2  # lazily, see the top
 
-        from .image import save_image
+        from .image import save_image  # lazily, see the top
 
         controls, styles = self.controls, self.styles
         cv2.namedWindow(_WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
@@ -372,7 +347,7 @@ class _WebcamRun:
                 _overlay(bgr, [f"{fps:4.1f} fps  {1000 * latency:4.0f} ms  {name} ({index + 1}/{len(styles)})",
                                f"strength {controls.strength:.1f}  stabilize {'on' if controls.stabilize else 'off'}"
                                f"  colour {'kept' if controls.preserve_color else 'styled'}",
-                               "n/p style  s stab  c colour  +/- strength  space snap  q quit"])
+                               _HINT])
                 cv2.imshow(_WINDOW, bgr)
             if controls.key(cv2.waitKey(1)) == "snapshot" and shown is not None:
                 stamp = time.strftime("%Y%m%d-%H%M%S")

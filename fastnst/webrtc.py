@@ -15,7 +15,7 @@ fails). The page's side is ``fastnst/web_rtc/live.js``.
 for the page); it runs on the peer's inference thread, so it may load a model.
 
 Frames: aiortc decodes the browser's track into ``av.VideoFrame``; the newest one (stale ones
-are dropped, :class:`fastnst.webcam.LatestFrame`, so latency stays one inference) becomes a
+are dropped, :class:`fastnst.stream.LatestFrame`, so latency stays one inference) becomes a
 uint8 RGB (H, W, 3) array, goes through the peer's :class:`fastnst.stream.FrameStylizer`, and
 comes back, same size, as a ``VideoFrame`` with the camera frame's timestamp.
 
@@ -36,8 +36,7 @@ from typing import Callable
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from .stream import FrameStylizer
-from .webcam import LatestFrame
+from .stream import FrameStylizer, LatestFrame
 
 __all__ = ["LivePeer", "LiveServer", "PeerLimit"]
 

@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -11,7 +12,7 @@ from helpers import clip_frames
 
 from fastnst.config import STABILIZE_STRENGTH, DemoConfig, VideoOptions, WebcamOptions
 from fastnst.errors import UserError
-from fastnst.stream import FrameStylizer, FrameTiming
+from fastnst.stream import FrameStylizer, FrameTiming, LatestFrame
 
 FRAMES = clip_frames(5, 96, 64)  # a panned texture: the stabilizer finds the motion and blends
 
@@ -174,3 +175,24 @@ def test_live_modules_do_not_import_torch():
             "assert 'torch' not in sys.modules, 'torch imported'")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_latest_frame_keeps_only_the_newest():
+    box = LatestFrame()
+    for i in range(3):
+        box.put(i)
+    assert box.get(timeout=0) == 2 and box.dropped == 2
+    assert box.get(timeout=0.01) is None  # nothing newer than what was taken
+    box.put(3)
+    box.close()
+    assert box.get() == 3 and box.get() is None  # what is left after close is still delivered
+
+
+def test_latest_frame_wakes_a_waiting_consumer():
+    box, got = LatestFrame(), []
+    consumer = threading.Thread(target=lambda: got.append(box.get(timeout=10)))
+    consumer.start()
+    time.sleep(0.05)
+    box.put("frame")
+    consumer.join(timeout=10)
+    assert got == ["frame"]

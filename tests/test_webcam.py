@@ -1,20 +1,18 @@
-"""The webcam loop: the newest-frame mailbox, the keys, and headless runs on a file source."""
+"""The webcam loop: the keys and their hint, and headless runs on a file source."""
 
 import os
 import shutil
 import subprocess
 import sys
-import threading
-import time
 
 import numpy as np
 import pytest
-from helpers import make_clip
+from helpers import make_clip, one_line_error
 
 from fastnst.config import WebcamOptions
 from fastnst.errors import UserError
 from fastnst.video import VideoReader
-from fastnst.webcam import KEYS, LatestFrame, _Controls, run_webcam
+from fastnst.webcam import _HINT, KEYS, _Controls, run_webcam
 
 
 def mad(a: np.ndarray, b: np.ndarray) -> float:
@@ -26,35 +24,7 @@ def run_cli(*args, env=None):
                           env=env, timeout=300)
 
 
-def one_line_error(r) -> str:
-    lines = r.stderr.strip().splitlines()
-    assert r.returncode == 2, r.stderr
-    assert len(lines) == 1 and lines[0].startswith("fastnst: error: "), r.stderr
-    return lines[0]
-
-
 # ----------------------------------------------------------------------------- pieces
-
-
-def test_latest_frame_keeps_only_the_newest():
-    box = LatestFrame()
-    for i in range(3):
-        box.put(i)
-    assert box.get(timeout=0) == 2 and box.dropped == 2
-    assert box.get(timeout=0.01) is None  # nothing newer than what was taken
-    box.put(3)
-    box.close()
-    assert box.get() == 3 and box.get() is None  # what is left after close is still delivered
-
-
-def test_latest_frame_wakes_a_waiting_consumer():
-    box, got = LatestFrame(), []
-    consumer = threading.Thread(target=lambda: got.append(box.get(timeout=10)))
-    consumer.start()
-    time.sleep(0.05)
-    box.put("frame")
-    consumer.join(timeout=10)
-    assert got == ["frame"]
 
 
 def test_keys():
@@ -75,6 +45,12 @@ def test_keys():
     c.key(27)  # Esc
     assert c.quit.is_set()
     assert {k for k, _ in KEYS} >= {"n / p", "s", "c", "+ / -", "space", "q / Esc"}
+
+
+def test_the_windows_hint_names_every_key():
+    assert _HINT == "n/p style  s stab  c colour  +/- strength  space snap  q/Esc quit"
+    for keys, _ in KEYS:
+        assert keys.replace(" / ", "/") + " " in _HINT
 
 
 # ----------------------------------------------------------------------------- runs
