@@ -177,6 +177,45 @@ def style_of_step(seed: int, step: int, num_styles: int) -> int:
     return int(torch.randperm(num_styles, generator=g)[pos])
 
 
+def grow_styles(base, new_rows: int = 1):
+    """A copy of the network ``base`` with ``new_rows`` more styles, for ``fastnst train --base``.
+
+    Every weight is copied; each conditional instance norm gains rows initialised to the mean of
+    the base's rows (for a one-style base: its norm's scale and shift). Returns (model, frozen
+    style count S): training must change only rows S.. (see :func:`train_new_rows_only`).
+    """
+    from dataclasses import replace
+
+    from .models import TransformerNet
+
+    old = base.num_styles
+    model = TransformerNet(replace(base.config, num_styles=old + new_rows), preset=base.preset)
+    state = {}
+    for key, value in base.state_dict().items():
+        target = model.state_dict()[key]
+        if value.shape != target.shape:  # a norm's (C,) or (S, C) table -> (S + new, C)
+            rows = value.reshape(-1, value.shape[-1])
+            value = torch.cat([rows, rows.mean(0, keepdim=True).expand(new_rows, -1)])
+        state[key] = value
+    model.load_state_dict(state)
+    return model, old
+
+
+def train_new_rows_only(model, frozen: int) -> list[torch.nn.Parameter]:
+    """Freeze every weight of ``model`` except its style tables, whose rows < ``frozen`` get zero
+    gradients (Adam then leaves them exactly as they are). Returns the parameters to optimise."""
+    from .models import ConditionalInstanceNorm2d
+
+    trained = []
+    for module in model.modules():
+        for p in module.parameters(recurse=False):
+            p.requires_grad_(isinstance(module, ConditionalInstanceNorm2d))
+            if isinstance(module, ConditionalInstanceNorm2d):
+                p.register_hook(lambda g: torch.cat([torch.zeros_like(g[:frozen]), g[frozen:]]))
+                trained.append(p)
+    return trained
+
+
 # ----------------------------------------------------------------------------- checkpoints
 
 
@@ -263,6 +302,16 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
         raise UserError("--style-name names a one-style network; a multi-style one takes its styles' file names")
     style_names = [cfg.style_name or Path(style_paths[0]).stem] if len(style_paths) == 1 else \
         [Path(p).stem for p in style_paths]
+    base_names: list[str] = []
+    if cfg.base:  # --add-style: the base network's styles come first
+        from .models import load_model_file
+
+        base_model, base_meta = load_model_file(cfg.base)
+        base_names = list(base_meta.get("styles") or [base_meta.get("style") or Path(cfg.base).stem])
+        if style_names[0] in base_names:
+            raise UserError(f"'{cfg.base}' already has a style named '{style_names[0]}': "
+                            "name the new one with --style-name")
+        style_names = base_names + style_names
     style_name = "+".join(style_names) if len(style_names) <= 3 else f"{len(style_names)} styles"
 
     rank, world, local_rank = _dist_info()
@@ -288,13 +337,21 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
                                     style_weight=cfg.style_weight, tv_weight=cfg.tv_weight,
                                     style_scales=cfg.style_scales))
     crit = crits[0]
-    num_styles = len(crits)
-    model = create_model(cfg.preset, num_styles=num_styles).to(device)
+    if cfg.base:
+        model, frozen = grow_styles(base_model)
+        model = model.to(device)
+        params = train_new_rows_only(model, frozen)
+        trained_styles = [frozen]  # the one new row
+    else:
+        model = create_model(cfg.preset, num_styles=len(crits)).to(device)
+        params = list(model.parameters())
+        trained_styles = list(range(len(crits)))
+    num_styles = model.num_styles
     memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
         net.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(params, lr=cfg.lr)
     steps = total_steps(cfg, len(files), world)
     if cfg.lr_schedule == "cosine":
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=cfg.lr / 10)
@@ -337,8 +394,8 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
     t0, seen, last_log = time.perf_counter(), 0, time.perf_counter()
     for x in loader:
         x = x.to(device, non_blocking=True, memory_format=memory_format)  # (B, 3, S, S) in [0, 1]
-        k = style_of_step(cfg.seed, step, num_styles)
-        crit = crits[k]
+        i = style_of_step(cfg.seed, step, len(crits))
+        crit, k = crits[i], trained_styles[i]
         style = None if num_styles == 1 else torch.nn.functional.one_hot(  # (S,): this step's style alone
             torch.tensor(k), num_styles).float().to(device)
         with autocast():
@@ -405,7 +462,11 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
             "fastnst_version": __version__,
         }
         if num_styles > 1:  # style k of the network is styles[k]
-            meta.update(styles=style_names, style_files=[os.path.basename(p) for p in style_paths])
+            meta["styles"] = style_names
+        if len(style_paths) > 1:
+            meta["style_files"] = [os.path.basename(p) for p in style_paths]
+        if cfg.base:  # the new style's own settings above; the other styles are the base's
+            meta.update(style=style_names[-1], base=os.path.basename(cfg.base), base_styles=base_names)
         save_model_file(out, model, meta, half=cfg.save_half)
     if world > 1:
         dist.barrier()

@@ -278,3 +278,53 @@ def test_style_images_errors_are_one_line(setup, tmp_path):
         with pytest.raises(UserError) as e:
             style_images(small_cfg(data, bad, tmp_path / "x"))
         assert "\n" not in str(e.value)
+
+
+@pytest.mark.slow
+def test_add_style_trains_only_the_new_rows_and_lowers_its_loss(setup):
+    data, style, tmp = setup
+    second = make_second_style(tmp / "stripes.png")
+    base = train(small_cfg(data, style, tmp / "base", iterations=4), progress=False)  # a one-style base
+    added = train(small_cfg(data, str(second), tmp / "added", iterations=12, base=str(base), lr=5e-2), progress=False)
+    old, _ = load_model_file(base)
+    new, meta = load_model_file(added)
+    assert new.num_styles == 2 and meta["styles"] == ["style", "stripes"]
+    changed = 0
+    for key, before in old.state_dict().items():
+        after = new.state_dict()[key]
+        if before.shape == after.shape:
+            assert torch.equal(before, after), key  # every shared weight untouched
+        else:
+            assert torch.equal(before, after[0]), key  # the base style's row untouched
+            changed += not torch.equal(after[1], before)
+    assert changed > 0  # the new row did train
+    # the new style's loss on fixed photos: the grown network before training (its new row the mean of
+    # the base's) against after
+    from fastnst import image as im
+    from fastnst.losses import PerceptualLoss
+    from fastnst.lossnet import build_loss_net
+    from fastnst.train import grow_styles
+
+    net = build_loss_net("random-vgg16:0", ("relu1_2", "relu2_2"), "relu2_2")
+    crit = PerceptualLoss(net, im.to_tensor(im.resize_long_side(im.load_image(str(second)), 48)),
+                          style_weight=1.0, content_weight=0.0)
+    photos = torch.cat([im.to_tensor(im.resize(im.load_image(p), (48, 48))) for p in find_images(str(data))[0][:4]])
+    start, _ = grow_styles(old)
+    w = torch.tensor([0.0, 1.0])
+    with torch.no_grad():
+        before = crit(start.eval()(photos, w), crit.content_target(photos))["style"]
+        after = crit(new(photos, w), crit.content_target(photos))["style"]
+    assert after < 0.95 * before  # 12 steps of the new row alone: 8% lower here
+    x = torch.rand(1, 3, 40, 40)
+    with torch.no_grad():  # style 0 of the grown network is the base network
+        assert torch.equal(new(x, torch.tensor([1.0, 0.0])), old(x)) or \
+            torch.allclose(new(x, torch.tensor([1.0, 0.0])), old(x), atol=1e-6)
+
+
+def test_add_style_refuses_a_name_the_base_has(setup):
+    from fastnst.errors import UserError
+
+    data, style, tmp = setup
+    base = train(small_cfg(data, style, tmp / "base", iterations=2), progress=False)
+    with pytest.raises(UserError, match="already has a style named 'style'"):
+        train(small_cfg(data, style, tmp / "again", iterations=2, base=str(base)), progress=False)
