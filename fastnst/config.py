@@ -12,7 +12,18 @@ from dataclasses import dataclass, fields
 
 from .errors import UserError
 
-PRESET_NAMES = ("lite", "johnson")  # fastnst.models.PRESETS' names (a test keeps them equal), free of torch
+# The model presets: each name's fastnst.models.ModelConfig fields that differ from the defaults (johnson's
+# layout). fastnst.models.PRESETS builds its ModelConfigs from this table; the names are here, free of torch.
+# `lite` was picked from six designs by FLOPs and onnxruntime fps at 640x480 on a 2-core x86 CPU (the table
+# is in the README's "Presets"): stride-2 stem, total stride 8, depthwise-separable residual blocks at 64
+# channels, 3x3 output conv; 0.028x johnson's FLOPs per pixel, ~19x its fps. Its skips (free at run time)
+# keep the photo's detail and remove the texture that repeated every 8 px without them (README, "Quality").
+PRESET_LAYOUTS: dict[str, dict] = {
+    "lite": {"stem_channels": 16, "stem_kernel": 5, "stem_stride": 2, "down_channels": (32, 64), "num_blocks": 5,
+             "block": "dwsep", "up_channels": (32, 16), "out_kernel": 3, "skips": True},
+    "johnson": {},
+}
+PRESET_NAMES = tuple(PRESET_LAYOUTS)  # in the order the styles list them
 
 
 def from_dict(cls, d: dict, strict: bool = True, what: str | None = None):

@@ -111,12 +111,6 @@ def test_styles_command_lists_bundled_onnx(tmp_path, monkeypatch, capsys):
     assert "starry_night" in capsys.readouterr().out
 
 
-def test_preset_names_are_the_model_registry():
-    from fastnst.models import list_presets
-
-    assert sorted(PRESET_NAMES) == list_presets()
-
-
 def test_style_file_names():
     s = style_file("a/starry_night_johnson.onnx")
     assert (s.name, s.preset, s.path) == ("starry_night", "johnson", Path("a/starry_night_johnson.onnx"))
