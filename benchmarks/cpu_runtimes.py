@@ -89,7 +89,7 @@ class _Echo:
 def host_only(frame: np.ndarray, model: str) -> dict[str, float]:
     """Median ms of the host's work per frame in ``Stylizer.stylize``: the float file (to_nchw and
     from_nchw around the network) against its uint8-I/O copy (the frame handed over as it is)."""
-    from fastnst.export import export_uint8_io
+    from fastnst.uint8io import export_uint8_io
     from fastnst.runtime import Stylizer
 
     with tempfile.TemporaryDirectory() as temp:
@@ -111,7 +111,7 @@ def host_only(frame: np.ndarray, model: str) -> dict[str, float]:
 def main() -> None:
     import onnxruntime as ort
 
-    from fastnst.export import export_uint8_io
+    from fastnst.uint8io import export_uint8_io
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=str(ROOT / "fastnst" / "pretrained" / "wave_lite.onnx"), help="fp32 .onnx")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fastnst.export import natural_image
+from fastnst.quality import natural_image
 from fastnst.image import from_nchw
 from fastnst.runtime import Stylizer
 from fastnst.webkit import write_web_kit

@@ -317,7 +317,7 @@ def _run_export(args) -> int:
         need_torch("export")
     if cfg.int8 or cfg.uint8_io or cfg.triton:
         need_torch("export --int8 / --uint8-io / --triton", "onnx")
-    from .export import run_export
+    from .exportchain import run_export
 
     for line in run_export(cfg):
         print(line, flush=True)

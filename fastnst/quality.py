@@ -10,6 +10,9 @@
 
 Images come in as uint8 RGB ``(H, W, 3)``, as everywhere at fastnst's edges. The distances
 need torch and a loss network (:class:`QualityJudge`); :func:`periodicity_score` is numpy only.
+
+The export checks (fp16, int8, uint8 I/O) and the tests share two more numpy-only pieces:
+:func:`natural_image`, a deterministic natural-looking test picture, and :func:`psnr`.
 """
 
 from __future__ import annotations
@@ -62,6 +65,39 @@ def periodicity_score(image: np.ndarray, periods=PERIODS) -> float:
             ring = power[np.abs(radius - radius[i, j]) <= ring_width]
             best = max(best, float(power[i, j] / (np.median(ring) + floor)))
     return best
+
+
+def natural_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth, natural-looking float32 (1, 3, H, W) image in [0, 1]: gradients, blobs, soft texture.
+
+    Deterministic for a ``seed``. Used instead of constant images, on which instance
+    normalisation amplifies rounding noise.
+    """
+    rng = np.random.default_rng(seed)
+    y, x = np.meshgrid(np.linspace(0, 1, height, dtype=np.float32), np.linspace(0, 1, width, dtype=np.float32),
+                       indexing="ij")
+    channels = []
+    for _ in range(3):
+        a, b, c = rng.uniform(0.2, 0.8, 3)
+        fx, fy = rng.uniform(1, 6, 2)
+        ph = rng.uniform(0, 2 * np.pi)
+        v = a * x + (1 - a) * y * b + 0.25 * np.sin(2 * np.pi * (fx * x + fy * y) + ph) * c
+        cx, cy = rng.uniform(0.2, 0.8, 2)
+        v += 0.3 * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / 0.02)
+        channels.append(v)
+    img = np.stack(channels)
+    # soft texture: low-amplitude noise, box-blurred so it is not white noise
+    noise = rng.normal(0, 0.05, img.shape).astype(np.float32)
+    noise = (noise + np.roll(noise, 1, 1) + np.roll(noise, 1, 2) + np.roll(noise, (1, 1), (1, 2))) / 4
+    img = img + noise
+    img = (img - img.min()) / (img.max() - img.min() + 1e-6)
+    return np.ascontiguousarray(np.clip(img, 0, 1)[None].astype(np.float32))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB of two same-shape images in [0, 1] (inf where they are equal)."""
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return float("inf") if mse == 0 else float(10 * np.log10(1.0 / mse))
 
 
 def relative_distance(a, b):

@@ -21,22 +21,26 @@ Before the file is written it runs against the fp32 file on held-out photos: PSN
 Photos: BSDS500 ``val`` (calibration) and ``test`` (the check) under a data root (a folder with
 ``content/bsds500/``: ``fastnst export --int8 --data-root DIR``, else ``$FASTNST_DATA``) when one is
 given; otherwise deterministic stand-ins: the bundled sample photo (scikit-image's astronaut) cut
-into crops, and :func:`fastnst.export.natural_image`.
+into crops, and :func:`fastnst.quality.natural_image`.
 
 Needs onnx and onnxruntime (no torch).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
+
+from .errors import UserError
+from .files import atomic_output
+from .image import from_nchw, load_image, resize, resize_long_side, sample_content, to_nchw
+from .metadata import model_metadata, write_metadata
+from .ortsession import open_session
+from .quality import natural_image, periodicity_score, psnr
+from .silence import silence
 
 __all__ = ["DATA_ENV", "INT8_OP_TYPES", "MIN_PSNR", "PERIODICITY_RATIO", "PERIODICITY_SLACK", "calibration_photos",
            "check_int8", "find_data_root", "float_convs", "quantize_int8"]
@@ -56,8 +60,6 @@ def find_data_root(given: str | os.PathLike | None = None) -> Path | None:
 
     A ``given`` folder without BSDS500 is a UserError; ``$FASTNST_DATA`` without it counts as unset.
     """
-    from .errors import UserError
-
     if given is not None:
         if not (Path(given) / "content" / "bsds500").is_dir():
             raise UserError(f"--data-root '{given}' has no content/bsds500/ folder (the calibration photos)")
@@ -75,22 +77,16 @@ def calibration_photos(split: str, count: int, side: int = PHOTO_SIDE,
     deterministic fallback: crops of the bundled sample photo for ``val`` and natural-like
     generated images for ``test``, so the check never sees the calibration pictures.
     """
-    from .image import from_nchw, load_image, resize, resize_long_side
-
     root = find_data_root(data_root)
     if root is not None:
         files = sorted((root / "content" / "bsds500" / split).glob("*.jpg"))[:count]
         if files:
             return [resize_long_side(load_image(f), side) for f in files], f"BSDS500 {split} ({len(files)} photos)"
     if split == "val":
-        from .image import sample_content
-
         photo = sample_content()  # (512, 512, 3)
         crops = [photo[y:y + 320, x:x + 256] for y in (0, 96, 192) for x in (0, 128, 256)]
         photos = [resize(c, (side, side * 4 // 5)) for c in crops][:count]
         return photos, f"sample photo crops ({len(photos)})"
-    from .export import natural_image
-
     photos = [from_nchw(natural_image(side * 2 // 3, side, seed=100 + i)) for i in range(count)]
     return photos, f"generated images ({len(photos)})"
 
@@ -99,8 +95,6 @@ class _Photos:
     """onnxruntime's CalibrationDataReader protocol over a list of uint8 photos (one per batch)."""
 
     def __init__(self, input_name: str, photos: list[np.ndarray]):
-        from .image import to_nchw
-
         self._items = iter([{input_name: to_nchw(p)} for p in photos])
 
     def get_next(self):
@@ -116,25 +110,9 @@ def float_convs(model) -> list[str]:
     return depthwise + dense[:2] + dense[2:][-1:]
 
 
-def _quiet():
-    """Silence onnxruntime.quantization's logging and warnings for one call."""
-    stack = contextlib.ExitStack()
-    stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
-    stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
-    stack.enter_context(warnings.catch_warnings())
-    warnings.simplefilter("ignore")
-    return stack
-
-
 def _outputs(path: str, photos: list[np.ndarray]) -> list[np.ndarray]:
     """The float (1, 3, H, W) outputs of ONNX file ``path`` on uint8 photos (CPU)."""
-    import onnxruntime as ort
-
-    from .image import to_nchw
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    session = open_session(path)
     name = session.get_inputs()[0].name
     return [session.run(None, {name: to_nchw(p)})[0] for p in photos]
 
@@ -144,10 +122,6 @@ def check_int8(int8_path: str, fp32_path: str, photos: list[np.ndarray]) -> dict
 
     Returns ``{"psnr_db": [...], "periodicity": [...], "periodicity_fp32": [...]}``, one value per photo.
     """
-    from .export import psnr
-    from .image import from_nchw
-    from .quality import periodicity_score
-
     report: dict = {"psnr_db": [], "periodicity": [], "periodicity_fp32": []}
     failures = []
     for i, (got, want) in enumerate(zip(_outputs(int8_path, photos), _outputs(fp32_path, photos))):
@@ -179,14 +153,12 @@ def quantize_int8(fp32_path, path, *, check: bool = True, data_root: str | os.Pa
     Report keys: ``path``, ``precision``, ``calibration``, ``checked``, ``file_size`` and, when
     checked, ``psnr_db``, ``periodicity`` and ``periodicity_fp32`` (lists, one per held-out photo).
     """
-    import onnx
+    import onnx  # the export side's package (fastnst[train])
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_static
-
-    from .files import atomic_output
 
     fp32_path = os.fspath(fp32_path)
     source = onnx.load(fp32_path)
-    meta = {p.key: p.value for p in source.metadata_props}
+    meta = model_metadata(source)
     if meta.get("precision", "fp32") != "fp32":
         raise ValueError(f"{fp32_path} is {meta['precision']}, not fp32: quantize the fp32 export")
     input_name = source.graph.input[0].name
@@ -194,23 +166,18 @@ def quantize_int8(fp32_path, path, *, check: bool = True, data_root: str | os.Pa
     report: dict = {"path": os.fspath(path), "precision": "int8", "calibration": calibration, "checked": check}
     with tempfile.TemporaryDirectory() as temp, atomic_output(path, suffix=".onnx") as out:
         prepared = os.path.join(temp, "prepared.onnx")
-        with _quiet():  # shape inference + onnxruntime's basic graph optimisations, as the tool recommends
+        with silence():  # shape inference + onnxruntime's basic graph optimisations, as the tool recommends
             quant_pre_process(fp32_path, prepared, skip_symbolic_shape=True)
         float_nodes = float_convs(onnx.load(prepared))
-        with _quiet():
+        with silence():  # onnxruntime.quantization's logging and warnings
             quantize_static(prepared, out, _Photos(input_name, photos), quant_format=QuantFormat.QDQ,
                             op_types_to_quantize=list(INT8_OP_TYPES), nodes_to_exclude=float_nodes,
                             per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                             calibrate_method=CalibrationMethod.MinMax)
-        model = onnx.load(out)
-        meta.update(precision="int8", quantization=json.dumps({
+        meta.update(precision="int8", quantization={
             "format": "QDQ", "calibration": calibration, "method": "MinMax", "weights": "int8 per channel",
-            "activations": "uint8", "int8_op_types": list(INT8_OP_TYPES), "float_nodes": float_nodes}))
-        del model.metadata_props[:]
-        for key, value in meta.items():
-            entry = model.metadata_props.add()
-            entry.key, entry.value = key, value
-        onnx.save(model, out)
+            "activations": "uint8", "int8_op_types": list(INT8_OP_TYPES), "float_nodes": float_nodes})
+        write_metadata(out, meta)
         if check:
             held_out, source_name = calibration_photos("test", CHECK_COUNT, data_root=data_root)
             report["held_out"] = source_name

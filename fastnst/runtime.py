@@ -21,8 +21,6 @@ the device that loaded (its int8 copy on a CPU, where that measured faster).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 
@@ -31,6 +29,8 @@ import onnxruntime as ort
 
 from .errors import UserError
 from .image import blend, from_nchw, resize, resize_long_side, to_nchw, transfer_luminance
+from .metadata import parse_metadata, read_metadata
+from .ortsession import open_session
 
 __all__ = ["DEVICES", "Stylizer", "describe_metadata", "load_style", "parse_metadata", "read_metadata"]
 
@@ -38,23 +38,9 @@ _TRT, _CUDA, _CPU, _OPENVINO = "TensorrtExecutionProvider", "CUDAExecutionProvid
 DEVICES = ("auto", "tensorrt", "cuda", "cpu", "openvino")
 _DEVICE_OF = {_TRT: "tensorrt", _CUDA: "cuda", _CPU: "cpu", _OPENVINO: "openvino"}
 _RUNTIME_OF = {"tensorrt": "gpu", "cuda": "gpu", "auto": "gpu", "cpu": "cpu", "openvino": "openvino"}
-_JSON_KEYS = ("io", "training", "model_config")
 _WARMUP_SIZE = 64  # pixels, side of the square warm-up image
 _STYLE_IO = ("a style model takes one float image (N, 3, H, W) and returns one (N, 3, H, W) "
              "(see 'fastnst export')")
-
-
-# onnxruntime's default logger severity as fastnst last set it. onnxruntime has a setter but no
-# getter, so this starts at its default (2: warnings) and is right unless other code sets it too.
-_logger_severity = 2
-
-
-def _set_logger_severity(level: int) -> int:
-    """Set onnxruntime's default logger severity; returns the one fastnst recorded before."""
-    global _logger_severity
-    previous, _logger_severity = _logger_severity, level
-    ort.set_default_logger_severity(level)
-    return previous
 
 
 def _as_rgb(frame) -> np.ndarray:
@@ -74,36 +60,6 @@ def _as_rgb(frame) -> np.ndarray:
 def _first_line(error: Exception) -> str:
     """An exception's message cut to its first non-empty line (onnxruntime's run to several)."""
     return next((line.strip() for line in str(error).splitlines() if line.strip()), "")
-
-
-def parse_metadata(props) -> dict:
-    """An ONNX file's ``metadata_props`` (key -> string) with fastnst's JSON values parsed back."""
-    out = dict(props)
-    for key in _JSON_KEYS:
-        if key in out:
-            try:
-                out[key] = json.loads(out[key])
-            except ValueError:
-                pass
-    return out
-
-
-def read_metadata(path) -> dict:
-    """The metadata of an ONNX file (:func:`parse_metadata`), read with onnxruntime on the CPU.
-
-    A missing file or one that is not ONNX raises UserError; an ONNX file without fastnst
-    metadata gives whatever ``metadata_props`` it has.
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise UserError(f"file not found: {path}")
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
-    try:
-        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    except Exception as e:
-        raise UserError(f"{path} is not an ONNX model onnxruntime can load ({type(e).__name__})") from None
-    return parse_metadata(session.get_modelmeta().custom_metadata_map)
 
 
 def describe_metadata(path, meta: dict) -> list[str]:
@@ -165,11 +121,8 @@ class _OpenVINOSession:
         except ImportError:
             raise UserError("device 'openvino' needs the openvino package, which is not installed: "
                             "pip install openvino") from None
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         try:
-            self._info = ort.InferenceSession(path, opts, providers=[_CPU])
+            self._info = open_session(path, [_CPU], optimize=False)
             config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}  # never a lower precision
             if threads is not None:
                 config["INFERENCE_NUM_THREADS"] = int(threads)
@@ -299,27 +252,12 @@ class Stylizer:
         h, w = shape[1:3] if self.uint8_io else shape[2:]
         return (h, w) if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 else None
 
-    def _options(self) -> ort.SessionOptions:
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        if self.threads is not None:
-            opts.intra_op_num_threads = self.threads
-        if not self.spin:
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return opts
-
     def _session(self, providers: list[str], *, quiet: bool = False) -> ort.InferenceSession:
+        """A session of ``self.path`` on ``providers`` (:func:`fastnst.ortsession.open_session`, with this
+        Stylizer's threads and spin). ``quiet``: a probe, silenced, whose errors propagate as they are;
+        otherwise a failure is a UserError."""
         try:
-            if not quiet:
-                return ort.InferenceSession(self.path, self._options(), providers=providers)
-            # A GPU provider that fails to load logs errors through onnxruntime's default
-            # logger and prints an "EP Error" banner; neither is news for a probe.
-            previous = _set_logger_severity(4)
-            try:
-                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                    return ort.InferenceSession(self.path, self._options(), providers=providers)
-            finally:
-                _set_logger_severity(previous)
+            return open_session(self.path, providers, threads=self.threads, spin=self.spin, quiet=quiet)
         except Exception as e:
             if quiet:
                 raise

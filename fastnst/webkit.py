@@ -9,7 +9,7 @@ so the folder works offline from any static host. `ort_web_dist` says where thos
 2. else the cache, ``$FASTNST_CACHE/onnxruntime-web/`` (default ``~/.cache/fastnst``), filled on
    first use by ``npm install onnxruntime-web@ORT_WEB_RANGE`` (needs npm and the npm registry).
 
-Torch-free: the standard library and onnxruntime (through :func:`fastnst.runtime.read_metadata`).
+Torch-free: the standard library and onnxruntime (through :func:`fastnst.metadata.read_metadata`).
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def write_web_kit(model, out_dir, *, ort_dist=None, overwrite: bool = False) -> 
     onnxruntime-web ``dist`` folder (see :func:`ort_web_dist`). Returns a report:
     ``path``, ``model`` (the source .onnx), ``style``, ``preset``, ``ort_version``, ``bytes``.
     """
-    from .runtime import read_metadata
+    from .metadata import read_metadata  # onnxruntime: only a kit being written needs it
 
     out = check_out_dir(out_dir, overwrite)
     source = _model_path(model)

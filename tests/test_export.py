@@ -9,8 +9,9 @@ import torch
 
 import fastnst.export
 from fastnst.cli import main
-from fastnst.export import IO_SPEC, export_onnx, natural_image, psnr
-from fastnst.runtime import read_metadata
+from fastnst.export import IO_SPEC, export_onnx
+from fastnst.metadata import read_metadata
+from fastnst.quality import natural_image, psnr
 from fastnst.models import load_model_file, random_model, save_model_file
 
 META = {"style": "mosaic", "loss_net": "random-vgg16", "image_size": 256, "iterations": 0, "style_layers": ["relu1_2"]}
@@ -178,7 +179,7 @@ def test_uint8_io_export_matches_the_float_model(exported, tmp_path):
     """--uint8-io: uint8 NHWC frames in and out, within one 8-bit level of the float model + from_nchw."""
     import onnxruntime as ort
 
-    from fastnst.export import UINT8_IO_SPEC, export_uint8_io
+    from fastnst.uint8io import UINT8_IO_SPEC, export_uint8_io
     from fastnst.image import from_nchw, to_nchw
 
     _, onnx_path, _ = exported
@@ -198,9 +199,10 @@ def test_uint8_io_export_matches_the_float_model(exported, tmp_path):
 
 
 def test_uint8_io_failed_check_writes_nothing(exported, tmp_path, monkeypatch):
-    from fastnst.export import export_uint8_io
+    import fastnst.uint8io
+    from fastnst.uint8io import export_uint8_io
 
-    monkeypatch.setattr(fastnst.export, "UINT8_IO_MAX_DIFF", -1)
+    monkeypatch.setattr(fastnst.uint8io, "UINT8_IO_MAX_DIFF", -1)
     with pytest.raises(RuntimeError, match="levels"):
         export_uint8_io(exported[1], tmp_path / "x.onnx")
     assert list(tmp_path.iterdir()) == []

@@ -22,9 +22,11 @@ import pytest
 
 from fastnst.cli import main
 from fastnst.errors import UserError
-from fastnst.export import IO_SPEC, natural_image, write_triton_repo
+from fastnst.export import IO_SPEC
 from fastnst.image import from_nchw, load_image, save_image
+from fastnst.quality import natural_image
 from fastnst.runtime import Stylizer
+from fastnst.triton import write_triton_repo
 
 EXPORT = Path(__file__).resolve().parents[1] / "export"
 FLOAT_ATOL = 1e-4  # OpenCV DNN vs onnxruntime, float outputs in [0, 1]

@@ -5,9 +5,10 @@ import onnx
 import pytest
 
 import fastnst.quantize as quantize
-from fastnst.export import natural_image, psnr
 from fastnst.image import from_nchw
-from fastnst.runtime import Stylizer, read_metadata
+from fastnst.metadata import read_metadata
+from fastnst.quality import natural_image, psnr
+from fastnst.runtime import Stylizer
 from fastnst.errors import UserError
 from fastnst.styles import PRETRAINED, list_styles, style_file
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from fastnst.errors import UserError
-from fastnst.export import natural_image, psnr
 from fastnst.image import _to_yiq, from_nchw, to_nchw
+from fastnst.quality import natural_image, psnr
 from fastnst.runtime import Stylizer, _starts, load_style
 
 
@@ -159,7 +159,7 @@ def test_io_binding_path_equals_plain_run(lite_onnx):
 
 @pytest.fixture(scope="module")
 def uint8_onnx(lite_onnx, tmp_path_factory):
-    from fastnst.export import export_uint8_io
+    from fastnst.uint8io import export_uint8_io
 
     path = tmp_path_factory.mktemp("u8") / "test_lite.uint8io.onnx"
     export_uint8_io(lite_onnx, path)

@@ -78,7 +78,7 @@ def test_every_recipe_ships_and_every_shipped_model_has_its_recipe():
 @pytest.mark.parametrize("style", list_styles(), ids=lambda s: s.path.name)
 def test_shipped_onnx_matches_its_model_file(style):
     """Every shipped .pth has its exported .onnx beside it, and the runtime reproduces PyTorch."""
-    from fastnst.export import natural_image
+    from fastnst.quality import natural_image
     from fastnst.image import from_nchw, to_nchw
     from fastnst.runtime import Stylizer
 

@@ -29,7 +29,7 @@ from onnx import TensorProto, helper
 import fakecam
 from fastnst.cli import main
 from fastnst.errors import UserError
-from fastnst.export import natural_image
+from fastnst.quality import natural_image
 from fastnst.image import from_nchw, save_image
 from fastnst.runtime import Stylizer
 from fastnst.webkit import ORT_FILES, PAGE_FILES, ort_web_dist, write_web_kit

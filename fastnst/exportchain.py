@@ -1,0 +1,87 @@
+"""``fastnst export`` as a chain of checked steps: model file -> ONNX -> int8 -> uint8 I/O -> where it goes.
+
+:func:`export_file` runs the conversions, each checked before the next: the torch export
+(:func:`fastnst.export.export_onnx`), int8 quantization (:func:`fastnst.quantize.quantize_int8`) and
+uint8 frame I/O (:func:`fastnst.uint8io.export_uint8_io`). :func:`run_export` is the command:
+it checks every destination first, then writes the ONNX file, the Triton entry
+(:func:`fastnst.triton.write_triton_repo`) and the web kit (:func:`fastnst.webkit.write_web_kit`).
+
+This module sits above export and quantize; neither imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+
+from .export import export_onnx, report_lines
+from .files import check_not_input
+from .quantize import find_data_root, quantize_int8
+from .triton import write_triton_repo
+from .uint8io import export_uint8_io
+from .webkit import check_out_dir, write_web_kit
+
+__all__ = ["export_file", "run_export"]
+
+
+def export_file(model_path, output, *, fp16: bool = False, int8: bool = False, uint8_io: bool = False,
+                check: bool = True, data_root=None) -> Iterator[str]:
+    """A model file (.pth) or a float ONNX export -> the checked ``output``; yields report lines as it goes.
+
+    A .pth is exported first (:func:`export_onnx`, fp32 or ``fp16``); ``int8`` then quantizes it
+    (:func:`fastnst.quantize.quantize_int8`) and ``uint8_io`` gives it uint8 NHWC frames
+    (:func:`export_uint8_io`). Each step is checked before the next; only ``output`` is written,
+    and nothing where a check fails.
+    """
+    model_path, output = os.fspath(model_path), os.fspath(output)
+    with tempfile.TemporaryDirectory(prefix="fastnst-export-") as temp:
+        source = model_path
+        if not source.lower().endswith(".onnx"):  # a model file: the checked ONNX export first
+            from .models import load_model_file  # torch: only a model file needs it
+
+            model, meta = load_model_file(source)
+            source = output if not (int8 or uint8_io) else os.path.join(temp, "float.onnx")
+            yield from report_lines(export_onnx(model, source, meta, fp16=fp16, check=check))
+        if int8:
+            target = output if not uint8_io else os.path.join(temp, "int8.onnx")
+            r = quantize_int8(source, target, check=check, data_root=data_root)
+            if r["checked"]:
+                yield (f"int8 vs fp32 on {r['held_out']}: PSNR dB " + ", ".join(f"{v:.1f}" for v in r["psnr_db"])
+                       + "; periodicity " + ", ".join(f"{a:.0f} ({b:.0f})" for a, b in
+                                                      zip(r["periodicity"], r["periodicity_fp32"])))
+            yield f"int8 (calibrated on {r['calibration']}), {r['file_size'] / 1e6:.2f} MB"
+            source = target
+        if uint8_io:
+            r = export_uint8_io(source, output, check=check)
+            if r["checked"]:
+                yield "uint8 I/O vs float, max 8-bit level difference: " + ", ".join(
+                    f"{k} {v}" for k, v in r["max_level_diff"].items())
+            yield f"uint8 NHWC frames in and out, {r['precision']}, {r['file_size'] / 1e6:.2f} MB"
+
+
+def run_export(cfg) -> Iterator[str]:
+    """``fastnst export`` (a :class:`fastnst.config.ExportConfig`): the ONNX file, then the Triton entry and
+    the web kit made from it; yields what to print. Every destination is checked before any work."""
+    cfg = cfg.resolved()  # a bundled style's name -> its file
+    cfg.validate()
+    if cfg.data_root:
+        find_data_root(cfg.data_root)  # a folder without the photos fails before any work
+    if cfg.web:
+        check_out_dir(cfg.web, cfg.overwrite)
+    with tempfile.TemporaryDirectory(prefix="fastnst-export-") as temp:
+        onnx_path = cfg.model
+        if cfg.converts:  # without -o the ONNX file lives only in the repository or the web kit
+            onnx_path = cfg.output or os.path.join(temp, os.path.splitext(os.path.basename(cfg.model))[0] + ".onnx")
+            check_not_input(onnx_path, [cfg.model])
+            yield from export_file(cfg.model, onnx_path, fp16=cfg.fp16, int8=cfg.int8, uint8_io=cfg.uint8_io,
+                                   check=not cfg.no_check, data_root=cfg.data_root)
+            if cfg.output:
+                yield f"wrote {cfg.output}"
+        if cfg.triton:
+            folder = write_triton_repo(onnx_path, cfg.triton, name=cfg.triton_name)
+            yield f"wrote Triton model {folder} (config.pbtxt, 1/model.onnx)"
+        if cfg.web:
+            kit = write_web_kit(onnx_path, cfg.web, overwrite=cfg.overwrite)
+            yield (f"wrote web kit {kit['path']} ({kit['style']}, onnxruntime-web {kit['ort_version']}, "
+                   f"{kit['bytes'] / 1e6:.0f} MB); serve it: python {os.path.join(kit['path'], 'serve.py')}")
