@@ -19,12 +19,10 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 
-from .config import BENCH_SIZES, BenchConfig
+from .config import BenchConfig
 
-__all__ = ["SIZES", "BenchConfig", "BenchResult", "bench_models", "export_presets", "format_table", "model_files",
+__all__ = ["BenchConfig", "BenchResult", "bench_models", "export_presets", "format_table", "model_files",
            "parse_sizes", "results_json"]
-
-SIZES = BENCH_SIZES  # (width, height)
 
 
 @dataclass
@@ -65,13 +63,14 @@ def model_files(items, every_shipped: bool = True) -> list[str]:
 
 
 def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:
-    """``"256x256,640x480"`` -> ((256, 256), (640, 480)); width x height, both >= 1."""
+    """``"256x256,640x480"`` -> ((256, 256), (640, 480)); width x height, whole numbers (``BenchConfig.validate``
+    checks that they are >= 1)."""
     sizes = []
     for item in (s.strip().lower() for s in text.split(",")):
         if not item:
             continue
         w, sep, h = item.partition("x")
-        if not sep or not w.isdigit() or not h.isdigit() or int(w) < 1 or int(h) < 1:
+        if not sep or not w.isdigit() or not h.isdigit():
             raise ValueError(f"'{item}' is not a size like 640x480 (width x height)")
         sizes.append((int(w), int(h)))
     if not sizes:
@@ -93,19 +92,18 @@ def _time_size(stylizer, width: int, height: int, runs: int, warmup: int) -> lis
     return times
 
 
-def bench_models(models, config: BenchConfig = BenchConfig(), progress=None) -> list[BenchResult]:
-    """Time each model (an .onnx path or a shipped style name) at each of ``config.sizes``.
+def bench_models(models, config: BenchConfig | None = None, progress=None) -> list[BenchResult]:
+    """Time each model (an .onnx path or a shipped style name) at each of ``config.sizes`` (None: ``BenchConfig()``).
 
     ``progress(done, total)``, if given, is called after each (model, size). Returns one
     `BenchResult` per model and size, in that order.
     """
     import numpy as np
 
-    from .errors import UserError
     from .runtime import Stylizer
 
-    if int(config.runs) < 1 or int(config.warmup) < 0:
-        raise UserError(f"runs must be >= 1 and warmup >= 0, got {config.runs} and {config.warmup}")
+    config = config or BenchConfig()
+    config.validate()  # a UserError naming the setting, before any model loads
     models = list(models)
     total, done = len(models) * len(config.sizes), 0
     results = []

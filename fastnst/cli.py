@@ -41,24 +41,8 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 RUNTIME_DEVICES = ("auto", "cpu", "cuda", "tensorrt", "openvino")  # = fastnst.runtime.DEVICES, no onnxruntime import
 
 
-def _number(convert, ok, requirement: str, name: str):
-    """An argparse type: ``convert`` the text, then check ``ok(value)``."""
-    def parse(text: str):
-        try:
-            v = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a{' whole' if convert is int else ''} number") from None
-        if not ok(v):
-            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
-        return v
-
-    parse.__name__ = name
-    return parse
-
-
-positive_int = _number(int, lambda v: v > 0, "positive", "positive_int")
-positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number", "positive_float")
-non_negative_float = _number(float, lambda v: 0 <= v < float("inf"), "a number >= 0", "non_negative_float")
+# Numeric flags are parsed with int / float only: their bounds are the config dataclasses' validate(), which
+# each command calls before any work (a bad value is the same one-line error, exit 2).
 
 
 def need_torch(command: str, module: str = "torch") -> None:
@@ -107,11 +91,11 @@ def add_loss_flags(p: argparse.ArgumentParser, defaults) -> None:
     ``defaults`` is the command's config dataclass instance, for the weights' defaults.
     """
     g = p.add_argument_group("loss")
-    g.add_argument("--content-weight", type=non_negative_float,
+    g.add_argument("--content-weight", type=float,
                    help=shown("weight of the content loss", defaults.content_weight))
-    g.add_argument("--style-weight", type=non_negative_float,
+    g.add_argument("--style-weight", type=float,
                    help=shown("weight of the style loss; higher: more style, less photo", defaults.style_weight))
-    g.add_argument("--tv-weight", type=non_negative_float,
+    g.add_argument("--tv-weight", type=float,
                    help=shown("weight of the total-variation (smoothness) loss", defaults.tv_weight))
     g.add_argument("--loss-net", metavar="SPEC", default=None,
                    help="loss network: vgg16, vgg19, vgg16:PATH, vgg19:PATH, vgg19-normalised:PATH, "
@@ -120,7 +104,7 @@ def add_loss_flags(p: argparse.ArgumentParser, defaults) -> None:
     g.add_argument("--style-layers", type=layer_list, metavar="L1,L2,..",
                    help="style layers, comma separated (default: the loss net's, e.g. relu1_1..relu5_1 for VGG-19)")
     g.add_argument("--content-layer", metavar="LAYER", help="content layer (default: the loss net's)")
-    g.add_argument("--style-scales", type=positive_int, metavar="N",
+    g.add_argument("--style-scales", type=int, metavar="N",
                    help=shown("Gaussian-pyramid levels of the style loss: each level matches the style at half "
                               "the resolution, for strokes 2x larger than the loss net alone sees (1: single scale)",
                               defaults.style_scales))
@@ -130,7 +114,7 @@ def add_loss_flags(p: argparse.ArgumentParser, defaults) -> None:
 
 
 def _add_optimize(sub) -> None:
-    from .config import OptimizeConfig
+    from .config import INITS, OPTIMIZERS, OptimizeConfig
 
     d = OptimizeConfig()
     p = sub.add_parser(
@@ -145,12 +129,12 @@ def _add_optimize(sub) -> None:
     p.add_argument("-o", "--output", help="output image, format from the extension (default: stylized.png, "
                                         "which is never replaced without --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace the default output if it exists")
-    p.add_argument("--size", type=positive_int, default=d.size, help="long side of the output, pixels")
-    p.add_argument("--iterations", type=positive_int, default=d.iterations, help="optimizer steps")
-    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer, help="optimizer")
-    p.add_argument("--lr", type=positive_float, default=None, help="step size (default: 1 for L-BFGS, 0.02 for Adam)")
-    p.add_argument("--init", choices=("content", "noise"), default=d.init, help="starting image")
-    p.add_argument("--style-scale", type=positive_float, default=d.style_scale,
+    p.add_argument("--size", type=int, default=d.size, help="long side of the output, pixels")
+    p.add_argument("--iterations", type=int, default=d.iterations, help="optimizer steps")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="optimizer")
+    p.add_argument("--lr", type=float, default=None, help="step size (default: 1 for L-BFGS, 0.02 for Adam)")
+    p.add_argument("--init", choices=INITS, default=d.init, help="starting image")
+    p.add_argument("--style-scale", type=float, default=d.style_scale,
                    help="style image long side relative to the output's; below 1 gives larger-scale strokes")
     p.add_argument("--preserve-color", action="store_true", help="keep the content's colours (luminance-only transfer)")
     add_loss_flags(p, d)
@@ -161,10 +145,13 @@ def _add_optimize(sub) -> None:
 
 
 def _run_optimize(args) -> int:
+    from .config import OptimizeConfig
+
+    cfg = config_from_args(OptimizeConfig, args)
+    cfg.validate()  # before torch, the images and the loss net
     need_torch("optimize")
     from . import image as im
     from .allocator import reuse_freed_memory
-    from .config import OptimizeConfig
     from .files import check_not_input, free_default
     from .optimize import optimize
 
@@ -173,7 +160,6 @@ def _run_optimize(args) -> int:
     inputs = [p for p in (args.content, args.style) if p]
     args.output = args.output or free_default("stylized.png", args.overwrite)
     check_not_input(args.output, inputs)
-    cfg = config_from_args(OptimizeConfig, args)
     reuse_freed_memory()  # this process is ours: keep freed activations' memory (fastnst.allocator)
     result, stats = optimize(content, style, cfg, progress=not args.quiet)
     im.save_image(args.output, result, inputs=inputs)
@@ -186,7 +172,7 @@ def _run_optimize(args) -> int:
 
 
 def _add_train(sub) -> None:
-    from .config import TrainConfig
+    from .config import AMP_MODES, LR_SCHEDULES, TrainConfig
 
     d = TrainConfig()
     p = sub.add_parser(
@@ -206,35 +192,35 @@ def _add_train(sub) -> None:
     p.add_argument("--data-root", metavar="DIR", help="folder that relative style/data/val paths in the recipe "
                                                       "are taken from (default: the recipe's folder)")
     p.add_argument("--preset", help=shown("network preset: johnson or lite", d.preset))
-    p.add_argument("--image-size", type=positive_int, help=shown("training crop size, pixels", d.image_size))
-    p.add_argument("--style-size", type=positive_int, help="style image long side (default: --image-size)")
-    p.add_argument("--crop-min", type=positive_float,
+    p.add_argument("--image-size", type=int, help=shown("training crop size, pixels", d.image_size))
+    p.add_argument("--style-size", type=int, help="style image long side (default: --image-size)")
+    p.add_argument("--crop-min", type=float,
                    help=shown("smallest training crop side, as a fraction of the photo's short side", d.crop_min))
-    p.add_argument("--crop-max", type=positive_float,
+    p.add_argument("--crop-max", type=float,
                    help=shown("largest training crop side, as a fraction of the photo's short side (with "
                         "--image-size it sets how much the photos are scaled down while training)", d.crop_max))
-    p.add_argument("--batch-size", type=positive_int, help=shown("images per step and process", d.batch_size))
+    p.add_argument("--batch-size", type=int, help=shown("images per step and process", d.batch_size))
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--iterations", type=positive_int, help=shown("training steps", d.iterations))
-    g.add_argument("--epochs", type=positive_float, help="passes over the data (instead of --iterations)")
-    p.add_argument("--lr", type=positive_float, help=shown("Adam learning rate", d.lr))
-    p.add_argument("--lr-schedule", choices=("cosine", "constant"),
+    g.add_argument("--iterations", type=int, help=shown("training steps", d.iterations))
+    g.add_argument("--epochs", type=float, help="passes over the data (instead of --iterations)")
+    p.add_argument("--lr", type=float, help=shown("Adam learning rate", d.lr))
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
                    help=shown("cosine decays to lr/10 over the run", d.lr_schedule))
     add_loss_flags(p, d)
-    p.add_argument("--temporal-weight", type=non_negative_float,
+    p.add_argument("--temporal-weight", type=float,
                    help=shown("weight of the temporal loss (0: off): each batch is also warped by a random smooth "
                         "flow, and outputs that do not follow the motion are penalised; steadier video, "
                         "one more network pass per step", d.temporal_weight))
     p.add_argument("--val", metavar="DIR", help="folder of preview images (default: the first training images)")
-    p.add_argument("--preview-every", type=positive_int, help=shown("steps between previews", d.preview_every))
-    p.add_argument("--log-every", type=positive_int, help=shown("steps between log.csv rows", d.log_every))
-    p.add_argument("--checkpoint-every", type=positive_int, help=shown("steps between checkpoints", d.checkpoint_every))
-    p.add_argument("--keep", type=positive_int, help=shown("checkpoints to keep", d.keep))
+    p.add_argument("--preview-every", type=int, help=shown("steps between previews", d.preview_every))
+    p.add_argument("--log-every", type=int, help=shown("steps between log.csv rows", d.log_every))
+    p.add_argument("--checkpoint-every", type=int, help=shown("steps between checkpoints", d.checkpoint_every))
+    p.add_argument("--keep", type=int, help=shown("checkpoints to keep", d.keep))
     p.add_argument("--workers", type=int, help="data-loading processes (0: in the main process; default: 0 on the CPU, 2 on a GPU)")
     p.add_argument("--seed", type=int, help=shown("random seed", d.seed))
     p.add_argument("--device", help=shown("cpu, cuda, cuda:N or auto", d.device))
     p.add_argument("--channels-last", action="store_true", default=None, help="channels-last memory format")
-    p.add_argument("--amp", choices=("none", "bf16", "fp16"),
+    p.add_argument("--amp", choices=AMP_MODES,
                    help=shown("mixed precision (bf16 on CPU or GPU, fp16 on GPU)", d.amp))
     p.add_argument("--style-name", help="name recorded in the model (default: the style file's name)")
     p.add_argument("--save-half", action="store_true", default=None,
@@ -244,21 +230,25 @@ def _add_train(sub) -> None:
 
 
 def _run_train(args) -> int:
-    need_torch("train")
-    from .allocator import reuse_freed_memory
     from .config import TrainConfig, load_recipe, train_config
-    from .train import train
 
-    reuse_freed_memory()  # this process is ours: keep freed activations' memory (fastnst.allocator)
-    if args.resume:
-        out = train(resume=args.resume, progress=not args.quiet)
+    if args.resume:  # the run's own settings are used; the values of flags given are checked all the same
+        train_config(None, given_flags(TrainConfig, args)).validate()
     else:
         recipe = load_recipe(args.recipe, args.data_root) if args.recipe else None
         cfg = train_config(recipe, given_flags(TrainConfig, args))  # flags beat the recipe
         missing = [f"--{n}" for n in ("style", "data", "output") if not getattr(cfg, n)]
         if missing:
             raise UserError(f"train needs {', '.join(missing)} (or --resume RUN_DIR)")
-        cfg.validate()  # before the data scan and the loss network
+        cfg.validate()  # before torch, the data scan and the loss network
+    need_torch("train")
+    from .allocator import reuse_freed_memory
+    from .train import train
+
+    reuse_freed_memory()  # this process is ours: keep freed activations' memory (fastnst.allocator)
+    if args.resume:
+        out = train(resume=args.resume, progress=not args.quiet)
+    else:
         out = train(cfg, progress=not args.quiet)
     print(f"wrote {out}")
     return 0
@@ -351,6 +341,9 @@ STYLE_HELP = "a style: a bundled name (wave), NAME_PRESET (wave_lite), a bundled
 
 
 def _add_stylize(sub) -> None:
+    from .config import MIN_TILE, StylizeOptions
+
+    d = StylizeOptions()
     p = sub.add_parser(
         "stylize", formatter_class=_Formatter,
         help="stylize images with a trained style (ONNX)",
@@ -365,13 +358,14 @@ def _add_stylize(sub) -> None:
     p.add_argument("-s", "--style", required=True, help=STYLE_HELP)
     p.add_argument("-o", "--output", help="output file (one input) or folder (several inputs)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.add_argument("--strength", type=unit_float, default=1.0, help="0: the input, 1: fully stylized")
+    p.add_argument("--strength", type=float, default=d.strength, help="0: the input, 1: fully stylized")
     p.add_argument("--preserve-color", action="store_true", help="keep the input's colours")
-    p.add_argument("--max-side", type=positive_int, help="stylize at most at this long side, then scale back up")
-    p.add_argument("--tile", type=positive_int, help="run in overlapping tiles of this size (bounded memory)")
+    p.add_argument("--max-side", type=int, help="stylize at most at this long side, then scale back up")
+    p.add_argument("--tile", type=int, help=f"run in overlapping tiles of this size, at least {MIN_TILE} "
+                                            "(bounded memory)")
     p.add_argument("--device", default="auto", choices=RUNTIME_DEVICES,
                    help="onnxruntime execution provider")
-    p.add_argument("--value-range", type=positive_float, default=1.0, metavar="R",
+    p.add_argument("--value-range", type=float, default=d.value_range, metavar="R",
                    help="the pixel range the model works in: 1 for fastnst models, 255 for the ONNX Model Zoo's "
                         "fast_neural_style models")
     p.add_argument("--format", default="png", help="output format for folder output (png, jpg, webp, ...)")
@@ -386,9 +380,12 @@ def _run_stylize(args) -> int:
     from tqdm import tqdm
 
     from .batch import batch_outputs, expand_inputs, stylize_files
+    from .config import StylizeOptions
     from .runtime import load_style
 
-    stylizer = load_style(args.style, "image", device=args.device, value_range=args.value_range)
+    options = config_from_args(StylizeOptions, args)
+    options.validate()  # before the model loads
+    stylizer = load_style(args.style, "image", device=args.device, value_range=options.value_range)
     files, skipped = expand_inputs(args.inputs, stylizer.style)
     if skipped and not args.quiet:
         print(f"{PROG}: skipped {len(skipped)} earlier output{'s' * (len(skipped) > 1)} of this style "
@@ -399,8 +396,8 @@ def _run_stylize(args) -> int:
     ext = "." + args.format.lstrip(".").lower() if folder else ".png"
     targets = batch_outputs(files, args.output, stylizer.style, ext, overwrite=args.overwrite)
     results, failed = [], 0
-    done = stylize_files(stylizer, files, targets, strength=args.strength, preserve_color=args.preserve_color,
-                         max_side=args.max_side, tile=args.tile)
+    done = stylize_files(stylizer, files, targets, strength=options.strength, preserve_color=options.preserve_color,
+                         max_side=options.max_side, tile=options.tile)
     for src, dst, error in tqdm(done, total=len(files), desc=f"stylize {stylizer.style}", unit="img",
                                 disable=args.quiet or len(files) < 2, dynamic_ncols=True):
         results.append({"input": src, "output": dst, "ok": error is None, **({"error": error} if error else {})})
@@ -449,21 +446,16 @@ def _run_styles(args) -> int:
     return 0
 
 
-def unit_float(text: str) -> float:
-    """An argparse type: a number in [0, 1]."""
-    return _number(float, lambda v: 0 <= v <= 1, "between 0 and 1", "unit_float")(text)
-
-
 def seconds(text: str) -> float:
-    """An argparse type: a time >= 0 as seconds (12.5) or [HH:]MM:SS(.s) (1:02.5)."""
+    """An argparse type: a time as seconds (12.5) or [HH:]MM:SS(.s) (1:02.5); VideoOptions.validate checks it."""
     try:
         value = 0.0
         for part in text.split(":"):
             value = value * 60 + float(part)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a time (seconds, or [HH:]MM:SS)") from None
-    if not 0 <= value < float("inf") or text.count(":") > 2:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a time >= 0")
+    if text.count(":") > 2:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a time (seconds, or [HH:]MM:SS)")
     return value
 
 
@@ -486,7 +478,7 @@ def _add_frame_style_flags(p: argparse.ArgumentParser, d) -> None:
 
 
 def _add_video(sub) -> None:
-    from .config import VideoOptions
+    from .config import X264_PRESETS, VideoOptions
 
     d = VideoOptions()
     p = sub.add_parser(
@@ -507,8 +499,8 @@ def _add_video(sub) -> None:
     p.add_argument("--duration", type=seconds, help="convert this long (seconds or [HH:]MM:SS; default: to the end)")
     p.add_argument("--crf", type=int, default=d.crf, help="H.264 quality, 0-51: lower is better and bigger")
     p.add_argument("--x264-preset", default=d.x264_preset,
-                   help="x264 speed preset (ultrafast, superfast, veryfast, ... veryslow): slower ones make smaller "
-                        "files of the same quality but take CPU time from the network")
+                   help=f"x264 speed preset ({', '.join(X264_PRESETS)}): slower ones make smaller files of the "
+                        "same quality but take CPU time from the network")
     p.add_argument("--encode-threads", type=int, default=d.encode_threads,
                    help="x264 encoder threads (0: x264's own choice, about 1.5 per CPU core)")
     p.add_argument("--report", action="store_true",
@@ -587,6 +579,7 @@ def _run_webcam(args) -> int:
 
     quiet_ffmpeg_log()  # before the source is opened
     options = config_from_args(WebcamOptions, args)
+    options.validate()  # before the styles and the camera open
     with sigterm_as_exit():
         s = run_webcam(args.style, options)
     print(f"{s.frames} frames in {s.seconds:.1f} s: {s.fps:.2f} fps; latency {s.latency_ms:.0f} ms mean, "
@@ -615,18 +608,18 @@ def _add_demo(sub) -> None:
                         "Default: the bundled styles")
     p.add_argument("--device", default="auto", choices=RUNTIME_DEVICES,
                    help="onnxruntime execution provider; the webcam uses the lite preset on a CPU, johnson on a GPU")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every network interface)")
-    p.add_argument("--port", type=positive_int, default=7860, help="port to listen on")
+    p.add_argument("--host", default=d.host, help="address to listen on (0.0.0.0: every network interface)")
+    p.add_argument("--port", type=int, default=d.port, help="port to listen on")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
-    p.add_argument("--max-upload-mb", type=positive_float, default=d.max_upload_mb, help="largest upload, MB")
-    p.add_argument("--max-video-seconds", type=positive_float, default=d.max_video_seconds,
+    p.add_argument("--max-upload-mb", type=float, default=d.max_upload_mb, help="largest upload, MB")
+    p.add_argument("--max-video-seconds", type=float, default=d.max_video_seconds,
                    help="longest clip the Video tab converts, seconds")
-    p.add_argument("--max-streams", type=positive_int, default=d.max_streams,
+    p.add_argument("--max-streams", type=int, default=d.max_streams,
                    help="webcam streams served at once (more wait in the queue)")
-    p.add_argument("--stream-max-side", type=positive_int,
+    p.add_argument("--stream-max-side", type=int,
                    help="webcam frames are stylized at most at this long side "
                         f"(default: {cpu.stream_max_side} on a CPU, {gpu.stream_max_side} on a GPU)")
-    p.add_argument("--max-live", type=positive_int, default=d.max_live,
+    p.add_argument("--max-live", type=int, default=d.max_live,
                    help="WebRTC live webcam connections served at once (more are told to wait)")
     p.add_argument("--ice-server", dest="ice_servers", action="append", metavar="URL",
                    help="a STUN/TURN server for WebRTC, e.g. stun:stun.example.org:3478; repeat for several. "
@@ -636,10 +629,12 @@ def _add_demo(sub) -> None:
 
 def _run_demo(args) -> int:
     from .config import DemoConfig
+
+    options = config_from_args(DemoConfig, args)  # host and port included
+    options.validate()  # before gradio loads
     from .webapp import launch
 
-    options = config_from_args(DemoConfig, args)
-    launch(args.style, args.device, args.host, args.port, options=options, open_browser=not args.no_browser)
+    launch(args.style, args.device, options=options, open_browser=not args.no_browser)
     return 0
 
 
@@ -653,7 +648,6 @@ def _sizes(text: str):
 
 
 def _add_bench(sub) -> None:
-    from .bench import SIZES
     from .config import BenchConfig
 
     d = BenchConfig()
@@ -674,12 +668,12 @@ def _add_bench(sub) -> None:
                                                        "unchecked: random weights)")
     p.add_argument("--device", default=d.device, choices=RUNTIME_DEVICES,
                    help="onnxruntime execution provider, or openvino (OpenVINO on the CPU, pip install openvino)")
-    p.add_argument("--sizes", type=_sizes, default=",".join(f"{w}x{h}" for w, h in SIZES), metavar="WxH,..",
+    p.add_argument("--sizes", type=_sizes, default=",".join(f"{w}x{h}" for w, h in d.sizes), metavar="WxH,..",
                    help="frame sizes, width x height")
-    p.add_argument("--runs", type=positive_int, default=d.runs, help="timed runs per model and size")
-    p.add_argument("--warmup", type=_number(int, lambda v: v >= 0, "a whole number >= 0", "non_negative_int"),
+    p.add_argument("--runs", type=int, default=d.runs, help="timed runs per model and size")
+    p.add_argument("--warmup", type=int,
                    default=d.warmup, help="untimed runs before timing")
-    p.add_argument("--threads", type=positive_int, help="onnxruntime intra-op threads (default: onnxruntime's)")
+    p.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: onnxruntime's)")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_bench)

@@ -7,7 +7,10 @@ torch); checkpoints and model files store them, so nothing has to be guessed lat
 from __future__ import annotations
 
 import json
+import math
 import os
+import types
+import typing
 from dataclasses import dataclass, fields
 
 from .errors import UserError
@@ -37,12 +40,67 @@ def from_dict(cls, d: dict, strict: bool = True, what: str | None = None):
     unknown = sorted(set(d) - set(known))
     if unknown and strict:
         raise UserError(f"{what or cls.__name__} has unknown keys: {', '.join(unknown)}")
+    hints = typing.get_type_hints(cls)
     values = {}
     for key, value in d.items():
         if key in known:
-            tuple_field = "tuple" in str(known[key].type)
-            values[key] = tuple(value) if tuple_field and isinstance(value, list) else value
+            values[key] = tuple(value) if isinstance(value, list) and _holds_tuple(hints[key]) else value
     return cls(**values)
+
+
+def _holds_tuple(hint) -> bool:
+    """Whether a field annotated ``hint`` holds a tuple: ``tuple[...]``, or a union with one (``tuple[str, ...] | None``)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_holds_tuple(arg) for arg in typing.get_args(hint))
+    return hint is tuple or origin is tuple
+
+
+# --------------------------------------------------------------------------- the rules of flag values
+# Every bound of a flag's value is checked by its dataclass's validate(), with these; the CLI only parses.
+
+OPTIMIZERS = ("lbfgs", "adam")  # optimize --optimizer
+INITS = ("content", "noise")  # optimize --init: the starting image
+LR_SCHEDULES = ("cosine", "constant")  # train --lr-schedule
+AMP_MODES = ("none", "bf16", "fp16")  # train --amp
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+SEED_MAX = 2**32 - 1  # seeds are 0 .. 2^32 - 1 (train mixes the seed into 64-bit generator seeds)
+LOSS_NET_MIN_SIDE = 16  # the smallest image side the VGG loss nets take: relu5_1 sees it at 1 px
+MIN_TILE = 16  # the smallest tile of Stylizer.stylize(tile=...)
+
+
+def check_number(flag: str, value, low, high=None, *, above: bool = False) -> None:
+    """UserError naming ``flag`` unless ``value`` is None or a finite number >= ``low`` (> ``low`` where ``above``)
+    and <= ``high`` (where given). NaN and infinity are out of range."""
+    if value is None:
+        return
+    ok = (value > low if above else value >= low) and (value <= high if high is not None else value < math.inf)
+    if ok:
+        return
+    if high is not None:
+        need = f"in [{low:g}, {high:g}]"
+    elif above:
+        need = "positive" if low == 0 else f"above {low:g}"
+    else:
+        need = f"at least {low:g}"
+    raise UserError(f"{flag} must be {need}, got {value}")
+
+
+def check_choice(flag: str, value, choices) -> None:
+    """UserError naming ``flag`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise UserError(f"{flag} must be {', '.join(choices[:-1])} or {choices[-1]}, got '{value}'")
+
+
+def check_style_scales(style_scales: int, *sizes: int | None) -> None:
+    """UserError unless ``style_scales`` >= 1 and every pyramid level of an image of each long side in ``sizes``
+    keeps :data:`LOSS_NET_MIN_SIDE` (each level halves the side, rounding up)."""
+    check_number("--style-scales", style_scales, 1)
+    for size in filter(None, sizes):
+        smallest = ((size - 1) >> (style_scales - 1)) + 1  # the side halved style_scales - 1 times, rounded up
+        if smallest < LOSS_NET_MIN_SIDE:
+            raise UserError(f"--style-scales {style_scales} halves a {size} px side to {smallest} px, below the "
+                            f"loss net's {LOSS_NET_MIN_SIDE}: use fewer levels or a larger size")
 
 
 @dataclass
@@ -67,20 +125,17 @@ class OptimizeConfig:
     lr: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam
 
     def validate(self) -> None:
-        if self.size < 16:
-            raise UserError(f"--size must be at least 16, got {self.size}")
-        if self.iterations < 1:
-            raise UserError(f"--iterations must be at least 1, got {self.iterations}")
-        if self.optimizer not in ("lbfgs", "adam"):
-            raise UserError(f"--optimizer must be lbfgs or adam, got '{self.optimizer}'")
-        if self.init not in ("content", "noise"):
-            raise UserError(f"--init must be content or noise, got '{self.init}'")
-        if not self.style_scale > 0:
-            raise UserError(f"--style-scale must be positive, got {self.style_scale}")
-        if self.style_scales < 1:
-            raise UserError(f"--style-scales must be at least 1, got {self.style_scales}")
-        if min(self.content_weight, self.style_weight, self.tv_weight) < 0:
-            raise UserError("loss weights must not be negative")
+        check_number("--size", self.size, LOSS_NET_MIN_SIDE)
+        check_number("--iterations", self.iterations, 1)
+        check_choice("--optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("--init", self.init, INITS)
+        check_number("--lr", self.lr, 0, above=True)
+        check_number("--style-scale", self.style_scale, 0, above=True)
+        style_side = max(LOSS_NET_MIN_SIDE, round(self.style_scale * self.size))  # as fastnst.optimize scales it
+        check_style_scales(self.style_scales, self.size, style_side)
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            check_number(f"--{name.replace('_', '-')}", getattr(self, name), 0)
+        check_number("--seed", self.seed, 0, SEED_MAX)
 
 
 @dataclass
@@ -124,29 +179,23 @@ class TrainConfig:
     def validate(self) -> None:
         if self.preset not in PRESET_NAMES:
             raise UserError(f"unknown preset '{self.preset}' (choose from {', '.join(PRESET_NAMES)})")
-        for name in ("image_size", "batch_size", "preview_every", "log_every", "checkpoint_every", "keep"):
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.image_size < 32:
-            raise UserError(f"--image-size must be at least 32, got {self.image_size}")
-        if self.iterations is not None and self.iterations < 1 and self.epochs is None:
-            raise UserError(f"--iterations must be at least 1, got {self.iterations}")
-        if self.epochs is not None and not self.epochs > 0:
-            raise UserError(f"--epochs must be positive, got {self.epochs}")
-        if not self.lr > 0:
-            raise UserError(f"--lr must be positive, got {self.lr}")
-        if self.lr_schedule not in ("cosine", "constant"):
-            raise UserError(f"--lr-schedule must be cosine or constant, got '{self.lr_schedule}'")
-        if self.amp not in ("none", "bf16", "fp16"):
-            raise UserError(f"--amp must be none, bf16 or fp16, got '{self.amp}'")
-        if min(self.content_weight, self.style_weight, self.tv_weight, self.temporal_weight) < 0:
-            raise UserError("loss weights must not be negative")
-        if self.style_scales < 1:
-            raise UserError(f"--style-scales must be at least 1, got {self.style_scales}")
+        check_number("--image-size", self.image_size, 32)
+        check_number("--style-size", self.style_size, LOSS_NET_MIN_SIDE)
+        for name in ("batch_size", "preview_every", "log_every", "checkpoint_every", "keep"):
+            check_number(f"--{name.replace('_', '-')}", getattr(self, name), 1)
+        if self.epochs is None:
+            check_number("--iterations", self.iterations, 1)
+        check_number("--epochs", self.epochs, 0, above=True)
+        check_number("--lr", self.lr, 0, above=True)
+        check_choice("--lr-schedule", self.lr_schedule, LR_SCHEDULES)
+        check_choice("--amp", self.amp, AMP_MODES)
+        for name in ("content_weight", "style_weight", "tv_weight", "temporal_weight"):
+            check_number(f"--{name.replace('_', '-')}", getattr(self, name), 0)
+        check_style_scales(self.style_scales, self.image_size, self.style_size)
         if not 0 < self.crop_min <= self.crop_max <= 1:
             raise UserError(f"need 0 < --crop-min <= --crop-max <= 1, got {self.crop_min} and {self.crop_max}")
-        if self.workers is not None and self.workers < 0:
-            raise UserError(f"--workers must be >= 0, got {self.workers}")
+        check_number("--workers", self.workers, 0)
+        check_number("--seed", self.seed, 0, SEED_MAX)
 
     def loader_workers(self, device_type: str) -> int:
         """Data-loading processes: ``workers``, or where None 2 on a GPU and 0 on the CPU.
@@ -210,6 +259,7 @@ class DemoConfig:
     ``max_live``: WebRTC live connections served at once (the page says so when full);
     ``ice_servers``: STUN/TURN URLs for WebRTC (e.g. ``stun:stun.example.org:3478``); empty:
     none is contacted, the server's own addresses serve (enough on one machine or a LAN).
+    ``host``, ``port``: where the app listens (loopback only by default).
     """
 
     max_upload_mb: float = 50.0
@@ -225,6 +275,8 @@ class DemoConfig:
     mirror: bool = False
     max_live: int = 4
     ice_servers: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 7860
 
     # (CPU, GPU) values of the settings that None leaves to the device.
     _BY_DEVICE = {"stream_max_side": (384, 720), "stream_every": (0.1, 0.05), "video_max_side": (480, 1080)}
@@ -240,33 +292,64 @@ class DemoConfig:
         return replace(self, **{name: values[bool(gpu)] for name, values in self._BY_DEVICE.items()
                                 if getattr(self, name) is None})
 
+    def validate(self) -> None:
+        for name in ("max_upload_mb", "max_video_seconds", "stream_every"):
+            check_number(f"--{name.replace('_', '-')}", getattr(self, name), 0, above=True)
+        for name in ("max_video_pixels", "image_max_side", "video_max_side", "stream_max_side", "max_streams",
+                     "stream_time_limit", "max_live"):
+            check_number(f"--{name.replace('_', '-')}", getattr(self, name), 1)
+        check_number("--stabilize-strength", self.stabilize_strength, 0, 1)
+        check_number("--port", self.port, 1, 65535)
+
 
 # --------------------------------------------------------------------------- video and webcam
 
 
 def check_fraction(name: str, value: float | None) -> None:
     """UserError naming ``name`` (a flag) unless ``value`` is None or a number in [0, 1]."""
-    if value is not None and not 0.0 <= value <= 1.0:
-        raise UserError(f"{name} must be in [0, 1], got {value}")
+    check_number(name, value, 0, 1)
 
 
 @dataclass
-class FrameOptions:
-    """The per-frame settings that ``fastnst video`` and ``fastnst webcam`` share (flags of the same names).
-
-    ``strength``, ``preserve_color``, ``max_side``: as in ``Stylizer.stylize``.
-    ``stabilize``: None (off) or the strength in [0, 1] of :class:`fastnst.flow.Stabilizer`.
-    """
+class ImageOptions:
+    """How each image or frame is stylized, in ``fastnst stylize``, ``video`` and ``webcam`` (flags of the same
+    names): ``strength``, ``preserve_color``, ``max_side`` as in ``Stylizer.stylize``."""
 
     strength: float = 1.0
     preserve_color: bool = False
     max_side: int | None = None
-    stabilize: float | None = None
 
     def validate(self) -> None:
         check_fraction("--strength", self.strength)
-        if self.max_side is not None and self.max_side < 1:
-            raise UserError(f"--max-side must be at least 1, got {self.max_side}")
+        check_number("--max-side", self.max_side, 1)
+
+
+@dataclass
+class StylizeOptions(ImageOptions):
+    """Settings of ``fastnst stylize``: the :class:`ImageOptions`, and ``tile`` (run the network on tiles of this
+    size, None: whole) and ``value_range`` (the pixel range the model works in: 1, or 255 for the ONNX Model Zoo's)."""
+
+    tile: int | None = None
+    value_range: float = 1.0
+
+    def validate(self) -> None:
+        super().validate()
+        check_number("--tile", self.tile, MIN_TILE)
+        check_number("--value-range", self.value_range, 0, above=True)
+
+
+@dataclass
+class FrameOptions(ImageOptions):
+    """The per-frame settings that ``fastnst video`` and ``fastnst webcam`` share (flags of the same names).
+
+    The :class:`ImageOptions`, and ``stabilize``: None (off) or the strength in [0, 1] of
+    :class:`fastnst.flow.Stabilizer`.
+    """
+
+    stabilize: float | None = None
+
+    def validate(self) -> None:
+        super().validate()
         check_fraction("--stabilize", self.stabilize)
 
 
@@ -292,17 +375,11 @@ class VideoOptions(FrameOptions):
 
     def validate(self) -> None:
         super().validate()
-        if not 0 <= self.start < float("inf"):
-            raise UserError(f"--start must be a time >= 0, got {self.start}")
-        if self.duration is not None and not 0 < self.duration < float("inf"):
-            raise UserError(f"--duration must be positive, got {self.duration}")
-        if not 0 <= self.crf <= 51:
-            raise UserError(f"--crf must be between 0 and 51, got {self.crf}")
-        presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
-        if self.x264_preset not in presets:
-            raise UserError(f"unknown --x264-preset '{self.x264_preset}' (choose from {', '.join(presets)})")
-        if self.encode_threads < 0:
-            raise UserError(f"--encode-threads must be 0 (x264's choice) or more, got {self.encode_threads}")
+        check_number("--start", self.start, 0)
+        check_number("--duration", self.duration, 0, above=True)
+        check_number("--crf", self.crf, 0, 51)
+        check_choice("--x264-preset", self.x264_preset, X264_PRESETS)
+        check_number("--encode-threads", self.encode_threads, 0)  # 0: x264's own choice
 
 
 @dataclass
@@ -328,8 +405,8 @@ class WebcamOptions(FrameOptions):
 
     def validate(self) -> None:
         super().validate()
-        if self.frames is not None and self.frames < 1:
-            raise UserError(f"--frames must be at least 1, got {self.frames}")
+        check_number("--camera", self.camera, 0)
+        check_number("--frames", self.frames, 1)
 
 
 # --------------------------------------------------------------------------- export
@@ -416,9 +493,6 @@ class BenchConfig:
     def validate(self) -> None:
         if not self.sizes or any(w < 1 or h < 1 for w, h in self.sizes):
             raise UserError(f"--sizes must be positive WxH sizes, got {self.sizes}")
-        if self.runs < 1:
-            raise UserError(f"--runs must be at least 1, got {self.runs}")
-        if self.warmup < 0:
-            raise UserError(f"--warmup must be >= 0, got {self.warmup}")
-        if self.threads is not None and self.threads < 1:
-            raise UserError(f"--threads must be at least 1, got {self.threads}")
+        check_number("--runs", self.runs, 1)
+        check_number("--warmup", self.warmup, 0)
+        check_number("--threads", self.threads, 1)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from . import image as im
-from .config import OptimizeConfig
+from .config import LOSS_NET_MIN_SIDE, OptimizeConfig
 from .devices import resolve_device
 from .losses import PerceptualLoss
 from .lossnet import build_loss_net
@@ -39,7 +39,7 @@ def optimize(content: np.ndarray, style: np.ndarray, cfg: OptimizeConfig | None 
     torch.manual_seed(cfg.seed)
 
     content = im.resize_long_side(content, cfg.size)
-    style = im.resize_long_side(style, max(16, round(cfg.style_scale * max(content.shape[:2]))))
+    style = im.resize_long_side(style, max(LOSS_NET_MIN_SIDE, round(cfg.style_scale * max(content.shape[:2]))))
     if cfg.preserve_color:  # luminance-only transfer (Gatys et al. 2016)
         content_in, style = im.gray_rgb(content), im.gray_rgb(style)
     else:

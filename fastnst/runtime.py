@@ -27,6 +27,7 @@ import os
 import numpy as np
 import onnxruntime as ort
 
+from .config import MIN_TILE
 from .errors import UserError
 from .image import blend, from_nchw, resize, resize_long_side, to_nchw, transfer_luminance
 from .metadata import parse_metadata, read_metadata
@@ -389,8 +390,8 @@ class Stylizer:
         if max_side is not None and int(max_side) < 1:
             raise UserError(f"max_side must be a positive number of pixels, got {max_side}")
         if tile is not None:
-            if int(tile) < 16:
-                raise UserError(f"tile must be at least 16 pixels, got {tile}")
+            if int(tile) < MIN_TILE:
+                raise UserError(f"tile must be at least {MIN_TILE} pixels, got {tile}")
             if not 0 <= int(tile_overlap) <= int(tile) // 2:
                 raise UserError(f"tile_overlap must be in [0, tile / 2], got {tile_overlap}")
 

@@ -354,9 +354,10 @@ class Demo:
 
     # ------------------------------------------------------------------ serving
 
-    def launch(self, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False, block: bool = True,
+    def launch(self, host: str | None = None, port: int | None = None, open_browser: bool = False, block: bool = True,
                quiet: bool = False) -> gr.Blocks:
-        """Serve the app on http://HOST:PORT; with ``block``, until Ctrl-C. Returns the gr.Blocks.
+        """Serve the app on http://HOST:PORT (None: the options' ``host`` / ``port``); with ``block``, until Ctrl-C.
+        Returns the gr.Blocks.
 
         Also silences FFmpeg's own log in this process (see :func:`fastnst.video.quiet_ffmpeg_log`):
         an unreadable upload is reported in the page, not in the server log.
@@ -364,6 +365,8 @@ class Demo:
         from .video import quiet_ffmpeg_log
 
         quiet_ffmpeg_log()
+        host = self.options.host if host is None else host
+        port = self.options.port if port is None else port
         try:
             app, url, _ = self.blocks.launch(
                 server_name=host, server_port=port, share=False, inbrowser=False, prevent_thread_lock=True,
@@ -388,8 +391,9 @@ def build_app(styles=None, device: str = "auto", options: DemoConfig | None = No
     return Demo(styles, device, options).blocks
 
 
-def launch(styles=None, device: str = "auto", host: str = "127.0.0.1", port: int = 7860,
+def launch(styles=None, device: str = "auto", host: str | None = None, port: int | None = None,
            options: DemoConfig | None = None, open_browser: bool = False, block: bool = True,
            quiet: bool = False) -> gr.Blocks:
-    """Build and serve the demo on http://HOST:PORT (127.0.0.1 by default, no share link)."""
+    """Build and serve the demo on http://HOST:PORT (None: ``options``' host and port, by default 127.0.0.1:7860;
+    no share link)."""
     return Demo(styles, device, options).launch(host, port, open_browser=open_browser, block=block, quiet=quiet)

@@ -9,6 +9,7 @@ import pytest
 import fastnst.styles
 from fastnst.bench import BenchConfig, bench_models, format_table, parse_sizes
 from fastnst.cli import main
+from fastnst.errors import UserError
 
 
 def test_bench_json(lite_onnx, capsys):
@@ -35,9 +36,11 @@ def test_bench_table(lite_onnx):
 
 def test_parse_sizes():
     assert parse_sizes("256x256, 640X480") == ((256, 256), (640, 480))
-    for bad in ("", "640", "640x", "0x10", "axb", "-1x5"):
+    for bad in ("", "640", "640x", "axb", "-1x5"):
         with pytest.raises(ValueError):
             parse_sizes(bad)
+    with pytest.raises(UserError, match="--sizes"):  # a size, but not a frame: the config's bound
+        BenchConfig(sizes=parse_sizes("0x10")).validate()
 
 
 def test_errors(tmp_path, monkeypatch, capsys, lite_onnx):
@@ -48,10 +51,12 @@ def test_errors(tmp_path, monkeypatch, capsys, lite_onnx):
     assert main(["bench", "--preset", "nope"]) == 2
     assert main(["bench", str(tmp_path / "missing.onnx")]) == 2
     assert "not found" in capsys.readouterr().err
-    for flags in (["--runs", "0"], ["--warmup", "-1"], ["--sizes", "12"]):
-        with pytest.raises(SystemExit) as e:
-            main(["bench", str(lite_onnx), *flags])
-        assert e.value.code == 2
+    for flags in (["--runs", "0"], ["--warmup", "-1"], ["--sizes", "0x5"]):  # BenchConfig.validate's bounds
+        assert main(["bench", str(lite_onnx), *flags]) == 2
+        assert flags[0] in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # not a size at all: argparse
+        main(["bench", str(lite_onnx), "--sizes", "12"])
+    assert e.value.code == 2
 
 
 def test_bench_imports_no_torch(lite_onnx):

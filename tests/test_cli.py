@@ -1,5 +1,6 @@
 """The command line as a user meets it: help, one-line errors, exit codes, outputs."""
 
+import argparse
 import subprocess
 import sys
 
@@ -95,7 +96,8 @@ def test_optimize_end_to_end(tmp_path, capsys):
 
 @pytest.mark.parametrize("command,config", [("optimize", "OptimizeConfig"), ("train", "TrainConfig"),
                                             ("bench", "BenchConfig"), ("export m.pth", "ExportConfig"),
-                                            ("video in.mp4 -s wave", "VideoOptions"), ("webcam -s wave", "WebcamOptions")])
+                                            ("video in.mp4 -s wave", "VideoOptions"), ("webcam -s wave", "WebcamOptions"),
+                                            ("stylize in.png -s wave", "StylizeOptions")])
 def test_every_config_field_has_a_flag(command, config):
     from dataclasses import fields
 
@@ -274,3 +276,111 @@ def test_train_flags_beat_the_recipe_and_defaults_come_from_the_dataclass(tmp_pa
     assert cfg.style == str(tmp_path / "s.jpg") and cfg.batch_size == TrainConfig().batch_size
     r = run("train", "--recipe", str(recipe_file), "-o", str(tmp_path / "run"), "--preset", "tiny")
     assert "unknown preset 'tiny'" in one_line_error(r) and not (tmp_path / "run").exists()  # before any work
+
+
+# ----------------------------------------------------------------------------- flag values: every bound, at its edge
+
+# (command line before the flag, flag, a value just out of range, the value at the bound). The bounds are the config
+# dataclasses' validate(); the CLI only parses numbers. Several bounds of a flag are several rows.
+BOUNDS = [
+    *[(["optimize"], *row) for row in [
+        ("--size", "15", "16"), ("--iterations", "0", "1"), ("--lr", "0", "1e-9"), ("--lr", "nan", "1e-9"),
+        ("--style-scale", "0", "1e-9"), ("--content-weight", "-1e-9", "0"), ("--style-weight", "-1", "0"),
+        ("--tv-weight", "-1", "0"), ("--tv-weight", "inf", "0"), ("--style-scales", "0", "1"),
+        ("--style-scales", "6", "5"),  # 384 px halved 5 times is 12 px, below the loss net's 16 (4 times: 24)
+        ("--seed", "-1", "0"), ("--seed", str(2**32), str(2**32 - 1))]],
+    *[(["train", "--style", "s.png", "--data", "photos", "-o", "run"], *row) for row in [
+        ("--image-size", "31", "32"), ("--style-size", "15", "16"), ("--crop-min", "0", "1e-9"),
+        ("--crop-max", "1.01", "1"), ("--batch-size", "0", "1"), ("--iterations", "0", "1"), ("--epochs", "0", "1e-9"),
+        ("--lr", "0", "1e-9"), ("--content-weight", "-1", "0"), ("--style-weight", "-1", "0"),
+        ("--tv-weight", "-1", "0"), ("--temporal-weight", "-1", "0"), ("--style-scales", "0", "1"),
+        ("--style-scales", "6", "5"),  # 256 px: 16 px after 4 halvings, 8 after 5
+        ("--preview-every", "0", "1"), ("--log-every", "0", "1"), ("--checkpoint-every", "0", "1"),
+        ("--keep", "0", "1"), ("--workers", "-1", "0"), ("--seed", "-1", "0"), ("--seed", str(2**32), str(2**32 - 1))]],
+    (["train", "--resume", "run"], "--lr", "0", "1e-9"),  # --resume uses the run's settings, but checks a flag's value
+    *[(["stylize", "photo.png", "-s", "wave"], *row) for row in [
+        ("--strength", "-0.01", "0"), ("--strength", "1.01", "1"), ("--strength", "nan", "1"), ("--max-side", "0", "1"),
+        ("--tile", "15", "16"), ("--value-range", "0", "1e-9")]],
+    *[(["video", "in.mp4", "-s", "wave"], *row) for row in [
+        ("--strength", "-0.01", "0"), ("--strength", "1.01", "1"), ("--max-side", "0", "1"), ("--stabilize", "-0.1", "0"),
+        ("--stabilize", "1.1", "1"), ("--start", "-1", "0"), ("--duration", "0", "0.001"), ("--crf", "-1", "0"),
+        ("--crf", "52", "51"), ("--encode-threads", "-1", "0")]],
+    *[(["webcam", "-s", "wave", "--headless"], *row) for row in [
+        ("--camera", "-1", "0"), ("--frames", "0", "1"), ("--strength", "-0.01", "0"), ("--strength", "1.01", "1"),
+        ("--max-side", "0", "1"), ("--stabilize", "-0.1", "0"), ("--stabilize", "1.1", "1")]],
+    *[(["demo"], *row) for row in [
+        ("--port", "0", "1"), ("--port", "65536", "65535"), ("--max-upload-mb", "0", "0.001"),
+        ("--max-upload-mb", "inf", "0.001"), ("--max-video-seconds", "0", "0.001"), ("--max-streams", "0", "1"),
+        ("--stream-max-side", "0", "1"), ("--max-live", "0", "1")]],
+    *[(["bench", "wave"], *row) for row in [
+        ("--runs", "0", "1"), ("--warmup", "-1", "0"), ("--threads", "0", "1"), ("--sizes", "0x5", "1x1"),
+        ("--sizes", "5x0", "1x1")]],
+]
+CONFIGS = {"optimize": "OptimizeConfig", "train": "TrainConfig", "stylize": "StylizeOptions", "video": "VideoOptions",
+           "webcam": "WebcamOptions", "demo": "DemoConfig", "bench": "BenchConfig"}
+
+
+def run_here(capsys, argv):
+    """``main(argv)`` in this process, as a CompletedProcess (status and output) for one_line_error."""
+    try:
+        status = main(argv)
+    except SystemExit as e:
+        status = e.code
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(argv, status, out, err)
+
+
+@pytest.mark.parametrize("before,flag,bad,edge", BOUNDS, ids=lambda v: v if isinstance(v, str) else v[0])
+def test_a_flag_value_out_of_range_is_one_line_before_any_work(tmp_path, monkeypatch, capsys, before, flag, bad, edge):
+    monkeypatch.chdir(tmp_path)  # no input exists here: the value is refused before any file is looked at
+    assert flag in one_line_error(run_here(capsys, [*before, flag, bad]))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("before,flag,bad,edge", BOUNDS, ids=lambda v: v if isinstance(v, str) else v[0])
+def test_a_flag_value_at_its_bound_is_accepted(before, flag, bad, edge):
+    import fastnst.config
+    from fastnst.cli import config_from_args
+
+    args = build_parser().parse_args([*before, flag, edge])
+    config_from_args(getattr(fastnst.config, CONFIGS[before[0]]), args).validate()
+
+
+def test_every_numeric_flag_has_its_bounds_tested():
+    from fastnst.cli import _sizes, seconds
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    numeric = {(name, a.option_strings[-1]) for name, p in commands.items() for a in p._actions
+               if a.type in (int, float, seconds, _sizes)}
+    tested = {(before[0], flag) for before, flag, _, _ in BOUNDS}
+    assert numeric - tested == set() and tested - numeric == set()
+
+
+def test_demo_host_and_port_are_the_config_defaults(monkeypatch):
+    import fastnst.webapp
+    from fastnst.config import DemoConfig
+
+    served = []
+    monkeypatch.setattr(fastnst.webapp, "launch", lambda *args, options, **kw: served.append(options))
+    assert main(["demo", "--no-browser"]) == 0 and main(["demo", "--no-browser", "--port", "8123"]) == 0
+    assert [(o.host, o.port) for o in served] == [(DemoConfig.host, DemoConfig.port), (DemoConfig.host, 8123)]
+
+
+def test_from_dict_makes_tuples_where_the_field_holds_one():
+    from dataclasses import dataclass
+
+    from fastnst.config import BenchConfig, OptimizeConfig, from_dict
+
+    @dataclass
+    class Fields:
+        either: str | tuple[str, ...] = ""
+        sizes: tuple[tuple[int, int], ...] = ()
+        items: list | None = None
+        pairs: list[tuple[int, int]] | None = None  # a list: "tuple" in the annotation's text made it one
+
+    assert from_dict(OptimizeConfig, {"style_layers": ["relu1_1"], "loss_net": "vgg16"}).style_layers == ("relu1_1",)
+    assert from_dict(BenchConfig, {"sizes": [[64, 48]]}).sizes == ([64, 48],)  # the outer list only, as before
+    got = from_dict(Fields, {"either": ["a", "b"], "sizes": [[1, 2]], "items": [1], "pairs": [(1, 2)]})
+    assert got == Fields(either=("a", "b"), sizes=([1, 2],), items=[1], pairs=[(1, 2)])
+    assert from_dict(Fields, {"either": "a"}).either == "a"
