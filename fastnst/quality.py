@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from .image import LUMA
+
 PERIODS = (2, 4, 8)  # pixels: the strides of fastnst's networks and their harmonics
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
-    """uint8 (H, W, 3) RGB or (H, W) grey -> float64 (H, W) luma in [0, 1]."""
+    """uint8 (H, W, 3) RGB or (H, W) grey -> float64 (H, W) luma (:data:`fastnst.image.LUMA`) in [0, 1]."""
     img = np.asarray(image, dtype=np.float64) / 255.0
     if img.ndim == 3:
-        img = img[..., :3] @ np.array([0.299, 0.587, 0.114])
+        img = img[..., :3] @ np.array(LUMA)
     return img
 
 
