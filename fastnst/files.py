@@ -13,7 +13,9 @@ This module owns:
   (no lock, older than a minute) left beside an output, and :func:`scratch` is a locked,
   always-deleted temp file for intermediate results;
 - :func:`sigterm_as_exit`: SIGTERM as SystemExit while a long write runs, so that its temp
-  files are removed as on Ctrl-C.
+  files are removed as on Ctrl-C;
+- :func:`cache_dir`: where fastnst keeps what it fetched or measured once (onnxruntime-web's
+  files, the runtime speed measurements of :mod:`fastnst.runtime_devices`).
 """
 
 from __future__ import annotations
@@ -24,14 +26,22 @@ import re
 import secrets
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from .errors import UserError
 
-__all__ = ["STALE_AFTER_S", "atomic_output", "check_not_input", "free_default", "locked", "remove_stale_temps",
-           "scratch", "sigterm_as_exit", "temp_beside"]
+__all__ = ["STALE_AFTER_S", "atomic_output", "cache_dir", "check_not_input", "free_default", "locked",
+           "remove_stale_temps", "scratch", "sigterm_as_exit", "temp_beside"]
 
 STALE_AFTER_S = 60.0  # a temp file this old whose lock is free belongs to a killed run
 _TEMP = re.compile(r"\.[0-9a-f]{8}\.tmp")  # what temp_beside adds after ".NAME"
+
+
+def cache_dir() -> Path:
+    """fastnst's cache: $FASTNST_CACHE, else $XDG_CACHE_HOME/fastnst, else ~/.cache/fastnst."""
+    if os.environ.get("FASTNST_CACHE"):
+        return Path(os.environ["FASTNST_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "fastnst"
 
 
 # --------------------------------------------------------------------------- inputs

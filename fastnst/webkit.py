@@ -23,6 +23,7 @@ import subprocess
 from pathlib import Path
 
 from .errors import UserError
+from .files import cache_dir
 
 ORT_WEB_RANGE = "~1.30.0"  # the onnxruntime-web versions the page is tested with (npm semver range)
 # The page imports one of onnxruntime-web's two ES modules, each with the WASM build it loads: the CPU
@@ -33,13 +34,6 @@ ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-th
 PAGE = Path(__file__).resolve().parent / "web"
 PAGE_FILES = ("index.html", "app.js", "style.css", "serve.py")
 _NETWORK_ERRORS = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "network", "offline")
-
-
-def cache_dir() -> Path:
-    """fastnst's download cache: $FASTNST_CACHE, else $XDG_CACHE_HOME/fastnst, else ~/.cache/fastnst."""
-    if os.environ.get("FASTNST_CACHE"):
-        return Path(os.environ["FASTNST_CACHE"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "fastnst"
 
 
 def _check_dist(dist: Path, origin: str) -> Path:
