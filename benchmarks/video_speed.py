@@ -65,10 +65,10 @@ def stylizer_alone(stylizer: Stylizer, frames: list[np.ndarray], max_side: int |
     return len(frames) / (time.perf_counter() - t)
 
 
-def command(args, clip: str, max_side: int | None, preset: str, stabilize: float | None, seconds: float) -> str:
+def command(args, clip: str, max_side: int | None, x264_preset: str, stabilize: float | None, seconds: float) -> str:
     """The ``fastnst video`` command line that makes the same conversion."""
     parts = ["fastnst video", clip, "-o out.mp4", f"-s {args.style or 'lite.onnx'}", f"--duration {seconds:g}",
-             f"--x264-preset {preset}", f"--encode-threads {args.encode_threads}"]
+             f"--x264-preset {x264_preset}", f"--encode-threads {args.encode_threads}"]
     if max_side:
         parts.append(f"--max-side {max_side}")
     if stabilize:
@@ -78,7 +78,7 @@ def command(args, clip: str, max_side: int | None, preset: str, stabilize: float
 
 def run_case(args, clip: str, stylizer: Stylizer, converter: Stylizer, frames: list[np.ndarray], fps: float,
              max_side: int | None, tmp: str) -> None:
-    """Time one frame size: ``stylizer`` alone and every (preset, stabilize) conversion with ``converter``,
+    """Time one frame size: ``stylizer`` alone and every (x264 preset, stabilize) conversion with ``converter``,
     interleaved."""
     n = len(frames)
     seconds = n / fps
@@ -89,24 +89,24 @@ def run_case(args, clip: str, stylizer: Stylizer, converter: Stylizer, frames: l
     runs: dict[tuple, list] = {m: [] for m in modes}
     for _ in range(args.repeat):
         alone.append(stylizer_alone(stylizer, frames, max_side))
-        for preset, stabilize in modes:
-            out = os.path.join(tmp, f"{preset}-{stabilize}.mp4")
-            opts = VideoOptions(max_side=max_side, stabilize=stabilize, duration=seconds, x264_preset=preset,
+        for x264_preset, stabilize in modes:
+            out = os.path.join(tmp, f"{x264_preset}-{stabilize}.mp4")
+            opts = VideoOptions(max_side=max_side, stabilize=stabilize, duration=seconds, x264_preset=x264_preset,
                                 encode_threads=args.encode_threads)
             r = convert_video(clip, out, converter, opts, quiet=True)
-            runs[(preset, stabilize)].append((r, os.path.getsize(out)))
+            runs[(x264_preset, stabilize)].append((r, os.path.getsize(out)))
     base = statistics.median(alone)
     h, w = frames[0].shape[:2]
     size = f"max_side {max_side}" if max_side else f"full size ({w}x{h})"
     print(f"\n{size}: Stylizer alone {base:.2f} fps (median of {[round(a, 1) for a in alone]})")
-    for preset, stabilize in modes:
-        results = runs[(preset, stabilize)]
+    for x264_preset, stabilize in modes:
+        results = runs[(x264_preset, stabilize)]
         fps_end = statistics.median(r.convert_fps for r, _ in results)
         # The ratio of each conversion to the Stylizer-alone run just before it, then the median:
         # on a shared machine whose speed drifts, neighbours in time are what compares.
         paired = statistics.median(r.convert_fps / a for (r, _), a in zip(results, alone))
         r, nbytes = results[-1]
-        line = (f"  {preset:<9} {'stabilize %g' % stabilize if stabilize else 'plain':<13} {fps_end:6.2f} fps, "
+        line = (f"  {x264_preset:<9} {'stabilize %g' % stabilize if stabilize else 'plain':<13} {fps_end:6.2f} fps, "
                 f"ratio {paired:.2f} (median of paired runs; of medians {fps_end / base:.2f}); "
                 f"{nbytes / 1e6:.2f} MB; {r.frames} frames")
         if args.report:
@@ -115,7 +115,7 @@ def run_case(args, clip: str, stylizer: Stylizer, converter: Stylizer, frames: l
             with VideoReader(r.output) as reader:
                 line += f"; warping error {warping_error(frames, list(reader)):.5f}"
         print(line)
-        print(f"    {command(args, clip, max_side, preset, stabilize, seconds)}")
+        print(f"    {command(args, clip, max_side, x264_preset, stabilize, seconds)}")
 
 
 def main() -> None:

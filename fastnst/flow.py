@@ -29,7 +29,7 @@ from .config import STABILIZE_STRENGTH, check_fraction
 from .image import check_frame, resize_long_side
 
 __all__ = [
-    "PRESETS",
+    "DIS_PRESETS",
     "Stabilizer",
     "WarpingError",
     "consistency_mask",
@@ -43,24 +43,24 @@ __all__ = [
 # 49 ms at half size. "fast" is the default: with "ultrafast" the forward-backward check
 # keeps only 62% of the pixels of a frame pair (fast: 80%, its flow is noisier), and
 # "medium" costs 4.5 times as much for a small gain.
-PRESETS = {
+DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
     "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
     "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
 
-_local = threading.local()  # one DIS object per thread and preset (they keep internal buffers)
+_local = threading.local()  # one DIS object per thread and DIS preset (they keep internal buffers)
 
 
-def _dis(preset: str) -> cv2.DISOpticalFlow:
+def _dis(dis_preset: str) -> cv2.DISOpticalFlow:
     cache = getattr(_local, "dis", None)
     if cache is None:
         cache = _local.dis = {}
-    if preset not in cache:
-        if preset not in PRESETS:
-            raise ValueError(f"unknown DIS preset {preset!r} (choose from {', '.join(PRESETS)})")
-        cache[preset] = cv2.DISOpticalFlow.create(PRESETS[preset])
-    return cache[preset]
+    if dis_preset not in cache:
+        if dis_preset not in DIS_PRESETS:
+            raise ValueError(f"unknown DIS preset {dis_preset!r} (choose from {', '.join(DIS_PRESETS)})")
+        cache[dis_preset] = cv2.DISOpticalFlow.create(DIS_PRESETS[dis_preset])
+    return cache[dis_preset]
 
 
 def _grey(frame: np.ndarray) -> np.ndarray:
@@ -87,13 +87,13 @@ def _upscale_flow(flow: np.ndarray, h: int, w: int) -> np.ndarray:
     return big
 
 
-def optical_flow(src: np.ndarray, dst: np.ndarray, *, preset: str = "fast",
+def optical_flow(src: np.ndarray, dst: np.ndarray, *, dis_preset: str = "fast",
                  max_side: int | None = None) -> np.ndarray:
     """Dense optical flow from ``src`` to ``dst`` with OpenCV's DIS, on grey frames.
 
     Args:
         src, dst: uint8 frames of one size, (H, W, 3) RGB (or (H, W) grey).
-        preset: DIS preset, ``"ultrafast"``, ``"fast"`` (default) or ``"medium"``.
+        dis_preset: DIS preset, ``"ultrafast"``, ``"fast"`` (default) or ``"medium"``.
         max_side: when the long side is larger, the flow is computed on frames downscaled
             to this long side (INTER_AREA), then upscaled bilinearly and its vectors scaled
             back to full-size pixels. Cheaper by about the square of the factor.
@@ -105,7 +105,7 @@ def optical_flow(src: np.ndarray, dst: np.ndarray, *, preset: str = "fast",
     if a.shape != b.shape:
         raise ValueError(f"frames differ in size: {a.shape} vs {b.shape}")
     h, w = a.shape
-    flow = _dis(preset).calc(_downscale(a, max_side), _downscale(b, max_side), None)
+    flow = _dis(dis_preset).calc(_downscale(a, max_side), _downscale(b, max_side), None)
     return _upscale_flow(flow, h, w).astype(np.float32, copy=False)
 
 
@@ -216,8 +216,8 @@ class WarpingError:
         pairs: number of frame pairs counted.
     """
 
-    def __init__(self, *, preset: str = "fast", max_side: int | None = None):
-        self.preset = preset
+    def __init__(self, *, dis_preset: str = "fast", max_side: int | None = None):
+        self.dis_preset = dis_preset
         self.max_side = max_side
         self.frames = 0
         self.pairs = 0
@@ -237,7 +237,7 @@ class WarpingError:
         prev, self._prev = self._prev, (inp.copy(), out.copy())
         if prev is None or prev[0].shape != inp.shape:
             return float("nan")
-        kw = {"preset": self.preset, "max_side": self.max_side}
+        kw = {"dis_preset": self.dis_preset, "max_side": self.max_side}
         fwd = optical_flow(inp, prev[0], **kw)
         bwd = optical_flow(prev[0], inp, **kw)
         mask = consistency_mask(fwd, bwd)
@@ -256,7 +256,7 @@ def warping_error(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray], *
 
     Args:
         inputs, outputs: equal-length sequences of uint8 RGB (H, W, 3) frames.
-        kwargs: ``preset`` / ``max_side`` for the flow.
+        kwargs: ``dis_preset`` / ``max_side`` for the flow.
 
     Returns:
         Mean over t >= 1 of the masked mean squared difference between output t and output
@@ -291,7 +291,7 @@ class Stabilizer:
     Args:
         strength: blend weight of the history in [0, 1]; 0 turns stabilization off, 1 keeps
             the history wherever it agrees with the stylized frame (the most stable).
-        preset, max_side: flow settings, see :func:`optical_flow`. The flow is computed
+        dis_preset, max_side: flow settings, see :func:`optical_flow`. The flow is computed
             on frames downscaled to ``max_side`` (default 480): twice per frame, and at
             half size it costs about a quarter.
         agree: (low, high) mean absolute RGB difference in [0, 1] between the warped
@@ -304,13 +304,13 @@ class Stabilizer:
         cut_fraction: a frame with fewer consistent pixels than this fraction is a cut.
     """
 
-    def __init__(self, strength: float = STABILIZE_STRENGTH, *, preset: str = "fast", max_side: int | None = 480,
+    def __init__(self, strength: float = STABILIZE_STRENGTH, *, dis_preset: str = "fast", max_side: int | None = 480,
                  agree: tuple[float, float] = (0.25, 0.5), cut_fraction: float = 0.3):
         check_fraction("stabilization strength", float(strength))
         if not 0.0 <= agree[0] < agree[1]:
             raise ValueError(f"agree must be (low, high) with 0 <= low < high, got {agree}")
         self.strength = float(strength)
-        self.preset = preset
+        self.dis_preset = dis_preset
         self.max_side = max_side
         self.agree = (float(agree[0]), float(agree[1]))
         self.cut_fraction = float(cut_fraction)
@@ -340,7 +340,7 @@ class Stabilizer:
             return self._restart(frame, grey, stylized)
         h, w = frame.shape[:2]
         # Flows between the downscaled grey inputs, t -> t-1 and t-1 -> t.
-        dis = _dis(self.preset)
+        dis = _dis(self.dis_preset)
         fwd = dis.calc(grey, self._grey, None)
         bwd = dis.calc(self._grey, grey, None)
         mask = consistency_mask(fwd, bwd)

@@ -293,7 +293,7 @@ class VideoWriter:
     ``path``: the file to write (its extension picks the container; mp4/mov get
     ``+faststart``); ``size``: (width, height); ``fps``: constant frame rate. Frames of
     another size are resized to ``size``. ``crf``: x264 quality (lower: better, bigger;
-    18 is visually near-lossless); ``preset``: x264 speed preset; ``threads``: x264
+    18 is visually near-lossless); ``x264_preset``: x264 speed preset; ``threads``: x264
     threads (0: x264's choice, about 1.5 per core). yuv420p for even
     sizes, yuv444p for odd ones (see the module docstring). ``close()`` finishes the
     file (UserError if ffmpeg failed); ``abort()`` kills the encoder, leaving a partial
@@ -301,7 +301,7 @@ class VideoWriter:
     """
 
     def __init__(self, path, size: tuple[int, int], fps: float, *, crf: int = VideoOptions.crf,
-                 preset: str = VideoOptions.x264_preset, threads: int = VideoOptions.encode_threads):
+                 x264_preset: str = VideoOptions.x264_preset, threads: int = VideoOptions.encode_threads):
         self.path = os.fspath(path)
         self.size = (int(size[0]), int(size[1]))
         self.fps = float(fps)
@@ -314,7 +314,7 @@ class VideoWriter:
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", _rate(self.fps),
                "-i", "pipe:0", "-an",
                "-vf", "scale=out_color_matrix=bt601:out_range=tv", "-c:v", "libx264",
-               "-preset", preset, "-crf", str(int(crf)), "-pix_fmt", pix_fmt,
+               "-preset", x264_preset, "-crf", str(int(crf)), "-pix_fmt", pix_fmt,
                "-threads", str(int(threads)),
                "-colorspace", "smpte170m", "-color_range", "tv"]
         if os.path.splitext(self.path)[1].lower() in (".mp4", ".m4v", ".mov"):
@@ -569,7 +569,7 @@ def _pipeline(reader: VideoReader, path: str, stylizer, options: VideoOptions, p
     try:
         # Inside the try: an interrupt right after ffmpeg starts must still stop it (ffmpeg creates
         # its output lazily, so one left running would recreate the temp file after its removal).
-        writer = VideoWriter(path, reader.size, reader.fps, crf=options.crf, preset=options.x264_preset,
+        writer = VideoWriter(path, reader.size, reader.fps, crf=options.crf, x264_preset=options.x264_preset,
                              threads=options.encode_threads)
         for stage in stages:
             stage.start()

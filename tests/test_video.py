@@ -114,9 +114,9 @@ def x264_settings(path) -> str:
 
 
 def test_writer_passes_the_preset_and_thread_count_to_x264(tmp_path):
-    for preset, threads, subme in [("ultrafast", 1, "subme=0"), ("veryfast", 2, "subme=2")]:
-        path = tmp_path / f"{preset}.mp4"
-        with VideoWriter(path, (64, 48), 10, preset=preset, threads=threads) as writer:
+    for x264_preset, threads, subme in [("ultrafast", 1, "subme=0"), ("veryfast", 2, "subme=2")]:
+        path = tmp_path / f"{x264_preset}.mp4"
+        with VideoWriter(path, (64, 48), 10, x264_preset=x264_preset, threads=threads) as writer:
             for i in range(3):
                 writer.write(np.full((48, 64, 3), 60 * i, np.uint8))
         settings = x264_settings(path)
