@@ -49,7 +49,8 @@ def from_dict(cls, d: dict, strict: bool = True, what: str | None = None):
 
 
 def _holds_tuple(hint) -> bool:
-    """Whether a field annotated ``hint`` holds a tuple: ``tuple[...]``, or a union with one (``tuple[str, ...] | None``)."""
+    """Whether a field annotated ``hint`` holds a tuple: ``tuple[...]``, or a union with one
+    (``tuple[str, ...] | None``)."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         return any(_holds_tuple(arg) for arg in typing.get_args(hint))

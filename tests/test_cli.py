@@ -96,7 +96,8 @@ def test_optimize_end_to_end(tmp_path, capsys):
 
 @pytest.mark.parametrize("command,config", [("optimize", "OptimizeConfig"), ("train", "TrainConfig"),
                                             ("bench", "BenchConfig"), ("export m.pth", "ExportConfig"),
-                                            ("video in.mp4 -s wave", "VideoOptions"), ("webcam -s wave", "WebcamOptions"),
+                                            ("video in.mp4 -s wave", "VideoOptions"),
+                                            ("webcam -s wave", "WebcamOptions"),
                                             ("stylize in.png -s wave", "StylizeOptions")])
 def test_every_config_field_has_a_flag(command, config):
     from dataclasses import fields
@@ -302,8 +303,9 @@ BOUNDS = [
         ("--strength", "-0.01", "0"), ("--strength", "1.01", "1"), ("--strength", "nan", "1"), ("--max-side", "0", "1"),
         ("--tile", "15", "16"), ("--value-range", "0", "1e-9")]],
     *[(["video", "in.mp4", "-s", "wave"], *row) for row in [
-        ("--strength", "-0.01", "0"), ("--strength", "1.01", "1"), ("--max-side", "0", "1"), ("--stabilize", "-0.1", "0"),
-        ("--stabilize", "1.1", "1"), ("--start", "-1", "0"), ("--duration", "0", "0.001"), ("--crf", "-1", "0"),
+        ("--strength", "-0.01", "0"), ("--strength", "1.01", "1"), ("--max-side", "0", "1"),
+        ("--stabilize", "-0.1", "0"), ("--stabilize", "1.1", "1"), ("--start", "-1", "0"), ("--duration", "0", "0.001"),
+        ("--crf", "-1", "0"),
         ("--crf", "52", "51"), ("--encode-threads", "-1", "0")]],
     *[(["webcam", "-s", "wave", "--headless"], *row) for row in [
         ("--camera", "-1", "0"), ("--frames", "0", "1"), ("--strength", "-0.01", "0"), ("--strength", "1.01", "1"),
