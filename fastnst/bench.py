@@ -33,7 +33,7 @@ class BenchResult:
     style: str
     preset: str | None
     precision: str  # "fp32", "fp16" or "int8" (from the file's metadata)
-    provider: str  # the onnxruntime execution provider that ran it
+    provider: str  # the onnxruntime execution provider that ran it, or "OpenVINO"
     width: int
     height: int
     runs: int
@@ -44,6 +44,8 @@ class BenchResult:
     fps: float
     times_ms: list[float] = field(repr=False, default_factory=list)
     io: str = "float"  # "float" (float32 NCHW, converted on the host) or "uint8" (frames as they are)
+    device: str = ""  # the device it ran on ("cpu", "openvino", "cuda", "tensorrt"): --device, or what auto picked
+    picked: str = ""  # with --device auto on a CPU: why that device (fastnst.styles.Choice.why), else ""
 
 
 def model_files(items, every_shipped: bool = True) -> list[str]:
@@ -95,12 +97,15 @@ def _time_size(stylizer, width: int, height: int, runs: int, warmup: int) -> lis
 def bench_models(models, config: BenchConfig | None = None, progress=None) -> list[BenchResult]:
     """Time each model (an .onnx path or a shipped style name) at each of ``config.sizes`` (None: ``BenchConfig()``).
 
+    Each runs what :func:`fastnst.styles.choose` picks for it on ``config.device`` (``auto``: the GPU
+    where one loads, else the CPU runtime measured faster for the file; ``picked`` says which and why).
     ``progress(done, total)``, if given, is called after each (model, size). Returns one
     `BenchResult` per model and size, in that order.
     """
     import numpy as np
 
     from .runtime import Stylizer
+    from .styles import choose
 
     config = config or BenchConfig()
     config.validate()  # a UserError naming the setting, before any model loads
@@ -108,7 +113,8 @@ def bench_models(models, config: BenchConfig | None = None, progress=None) -> li
     total, done = len(models) * len(config.sizes), 0
     results = []
     for model in models:
-        stylizer = Stylizer(model, device=config.device, threads=config.threads)
+        choice = choose(model, "any", config.device)
+        stylizer = Stylizer(choice.file.path, device=choice.device.name, threads=config.threads)
         for width, height in config.sizes:
             times = _time_size(stylizer, width, height, int(config.runs), int(config.warmup))
             median = float(np.median(times))
@@ -118,7 +124,7 @@ def bench_models(models, config: BenchConfig | None = None, progress=None) -> li
                 width=width, height=height, runs=len(times), median_ms=median,
                 p90_ms=float(np.percentile(times, 90)), mean_ms=float(np.mean(times)),
                 min_ms=float(np.min(times)), fps=1000.0 / median, times_ms=times,
-                io="uint8" if stylizer.uint8_io else "float"))
+                io="uint8" if stylizer.uint8_io else "float", device=stylizer.device, picked=choice.why))
             done += 1
             if progress is not None:
                 progress(done, total)
@@ -163,6 +169,7 @@ def format_table(results: list[BenchResult]) -> str:
         provider = r.provider.replace("ExecutionProvider", "")
         rows.append(f"{r.style[:16]:<16} {(r.preset or '-')[:8]:<8} {r.precision:<5} {r.io:<5} {provider[:10]:<10} "
                     f"{f'{r.width}x{r.height}':>10} {r.fps:>8.2f} {r.median_ms:>10.1f} {r.p90_ms:>9.1f}")
+    rows += list(dict.fromkeys(r.picked for r in results if r.picked))  # --device auto: what it took, and why
     return "\n".join(rows)
 
 

@@ -14,6 +14,7 @@ import sys
 
 from . import __version__
 from .errors import UserError
+from .runtime_devices import DEVICE_NAMES  # the devices of the runtime commands' --device (no onnxruntime import)
 
 PROG = "fastnst"
 
@@ -36,9 +37,6 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 # ----------------------------------------------------------------------------- flag types
-
-
-RUNTIME_DEVICES = ("auto", "cpu", "cuda", "tensorrt", "openvino")  # = fastnst.runtime.DEVICES, no onnxruntime import
 
 
 # Numeric flags are parsed with int / float only: their bounds are the config dataclasses' validate(), which
@@ -328,9 +326,9 @@ def _add_info(sub) -> None:
 
 def _run_info(args) -> int:
     from .runtime import describe_metadata, read_metadata
-    from .styles import pick
+    from .styles import choose
 
-    args.model = str(pick(args.model).path)  # a file, or a bundled style's name
+    args.model = str(choose(args.model).file.path)  # a file, or the file a bundled style's name runs here
     meta = read_metadata(args.model)
     print("\n".join(describe_metadata(args.model, meta)))
     return 0
@@ -363,7 +361,7 @@ def _add_stylize(sub) -> None:
     p.add_argument("--max-side", type=int, help="stylize at most at this long side, then scale back up")
     p.add_argument("--tile", type=int, help=f"run in overlapping tiles of this size, at least {MIN_TILE} "
                                             "(bounded memory)")
-    p.add_argument("--device", default="auto", choices=RUNTIME_DEVICES,
+    p.add_argument("--device", default="auto", choices=DEVICE_NAMES,
                    help="onnxruntime execution provider")
     p.add_argument("--value-range", type=float, default=d.value_range, metavar="R",
                    help="the pixel range the model works in: 1 for fastnst models, 255 for the ONNX Model Zoo's "
@@ -470,7 +468,7 @@ def _add_frame_style_flags(p: argparse.ArgumentParser, d) -> None:
     p.add_argument("--preserve-color", action="store_true", help="keep the input's colours")
     p.add_argument("--max-side", type=int, help="stylize at most at this long side, then scale back up "
                                                 "(faster on big frames)")
-    p.add_argument("--device", default="auto", choices=RUNTIME_DEVICES,
+    p.add_argument("--device", default="auto", choices=DEVICE_NAMES,
                    help="onnxruntime execution provider")
     p.add_argument("--stabilize", type=float, nargs="?", const=STABILIZE_STRENGTH, metavar="STRENGTH",
                    help="temporal stabilization against flicker: blend with the previous output warped along "
@@ -606,7 +604,7 @@ def _add_demo(sub) -> None:
                    help="a style model to offer; repeat for several (files named STYLE_PRESET.onnx, e.g. "
                         "wave_lite.onnx and wave_johnson.onnx, are one style with two presets). "
                         "Default: the bundled styles")
-    p.add_argument("--device", default="auto", choices=RUNTIME_DEVICES,
+    p.add_argument("--device", default="auto", choices=DEVICE_NAMES,
                    help="onnxruntime execution provider; the webcam uses the lite preset on a CPU, johnson on a GPU")
     p.add_argument("--host", default=d.host, help="address to listen on (0.0.0.0: every network interface)")
     p.add_argument("--port", type=int, default=d.port, help="port to listen on")
@@ -666,7 +664,7 @@ def _add_bench(sub) -> None:
     p.add_argument("--fp16", action="store_true", help="with --preset: also time half-precision exports")
     p.add_argument("--int8", action="store_true", help="with --preset: also time int8 copies (fastnst export --int8, "
                                                        "unchecked: random weights)")
-    p.add_argument("--device", default=d.device, choices=RUNTIME_DEVICES,
+    p.add_argument("--device", default=d.device, choices=DEVICE_NAMES,
                    help="onnxruntime execution provider, or openvino (OpenVINO on the CPU, pip install openvino)")
     p.add_argument("--sizes", type=_sizes, default=",".join(f"{w}x{h}" for w, h in d.sizes), metavar="WxH,..",
                    help="frame sizes, width x height")

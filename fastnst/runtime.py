@@ -15,8 +15,9 @@ The result is always uint8 RGB (H, W, 3) of the input's height and width.
 A model exported with uint8 frame I/O (``fastnst export --uint8-io``: uint8 NHWC in and out,
 the scale, cast and transposes inside the graph) is handed the frame as it is; on a GPU provider
 the uint8 buffers go through an IO binding (6 MB a 1080p frame each way instead of 25 MB).
-A shipped style named by its name runs the copy :func:`fastnst.styles.best_variant` picks for
-the device that loaded (its int8 copy on a CPU, where that measured faster).
+A Stylizer runs the file it is given on the device it is given. Given a style's name or a
+catalog entry, or ``device="auto"``, it asks :func:`fastnst.styles.choose` once (the one choice of
+preset, copy and device, as every front end does); :func:`load_style` does the same for a use.
 """
 
 from __future__ import annotations
@@ -25,20 +26,16 @@ import json
 import os
 
 import numpy as np
-import onnxruntime as ort
 
 from .config import MIN_TILE
 from .errors import UserError
 from .image import blend, from_nchw, resize, resize_long_side, to_nchw, transfer_luminance
 from .metadata import parse_metadata, read_metadata
-from .ortsession import open_session
+from .runtime_devices import DEVICES, device_named, first_line, open_on
+from .styles import StyleFile, choose, is_file_argument, resolve_styles
 
-__all__ = ["DEVICES", "Stylizer", "describe_metadata", "load_style", "parse_metadata", "read_metadata"]
+__all__ = ["Stylizer", "describe_metadata", "load_style", "parse_metadata", "read_metadata"]
 
-_TRT, _CUDA, _CPU, _OPENVINO = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider", "OpenVINO"
-DEVICES = ("auto", "tensorrt", "cuda", "cpu", "openvino")
-_DEVICE_OF = {_TRT: "tensorrt", _CUDA: "cuda", _CPU: "cpu", _OPENVINO: "openvino"}
-_RUNTIME_OF = {"tensorrt": "gpu", "cuda": "gpu", "auto": "gpu", "cpu": "cpu", "openvino": "openvino"}
 _WARMUP_SIZE = 64  # pixels, side of the square warm-up image
 _STYLE_IO = ("a style model takes one float image (N, 3, H, W) and returns one (N, 3, H, W) "
              "(see 'fastnst export')")
@@ -56,11 +53,6 @@ def _as_rgb(frame) -> np.ndarray:
     if frame.ndim == 3 and frame.shape[2] == 3:
         return frame
     raise UserError(f"frames must have shape (H, W), (H, W, 3) or (H, W, 4), got {frame.shape}")
-
-
-def _first_line(error: Exception) -> str:
-    """An exception's message cut to its first non-empty line (onnxruntime's run to several)."""
-    return next((line.strip() for line in str(error).splitlines() if line.strip()), "")
 
 
 def describe_metadata(path, meta: dict) -> list[str]:
@@ -108,50 +100,16 @@ def _ramp(start: int, size: int, length: int, overlap: int) -> np.ndarray:
     return w
 
 
-class _OpenVINOSession:
-    """What the Stylizer uses of an onnxruntime InferenceSession, run by OpenVINO on the CPU.
-
-    ``get_inputs``, ``get_outputs`` and ``get_modelmeta`` come from an onnxruntime session of the same
-    file with graph optimisations off (cheap); ``run`` goes through one OpenVINO infer request
-    (latency hint) and returns a copy (OpenVINO reuses its output buffer).
-    """
-
-    def __init__(self, path: str, threads: int | None):
-        try:
-            import openvino as ov
-        except ImportError:
-            raise UserError("device 'openvino' needs the openvino package, which is not installed: "
-                            "pip install openvino") from None
-        try:
-            self._info = open_session(path, [_CPU], optimize=False)
-            config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}  # never a lower precision
-            if threads is not None:
-                config["INFERENCE_NUM_THREADS"] = int(threads)
-            self._request = ov.Core().compile_model(path, "CPU", config).create_infer_request()
-        except Exception as e:
-            raise UserError(f"cannot load style model {path} with OpenVINO: {type(e).__name__}: {_first_line(e)}") from None
-        self.get_inputs, self.get_outputs = self._info.get_inputs, self._info.get_outputs
-        self.get_modelmeta = self._info.get_modelmeta
-
-    def get_providers(self) -> list[str]:
-        return [_OPENVINO]
-
-    def get_provider_options(self) -> dict:
-        return {}
-
-    def run(self, output_names, feeds: dict) -> list[np.ndarray]:
-        (x,) = feeds.values()
-        return [np.array(self._request.infer({0: x})[0], copy=True)]
-
-
 class Stylizer:
     """One loaded style: an onnxruntime session plus pre- and post-processing.
 
-    ``style_or_path``: an .onnx file, or the name of a shipped style (``fastnst.styles``).
-    ``device``: ``"auto"`` (TensorRT, then CUDA, then CPU: whatever actually loads),
-    ``"tensorrt"``, ``"cuda"`` (UserError where not usable, never a silent CPU run), ``"cpu"``
-    or ``"openvino"`` (OpenVINO on the CPU, the fastest CPU runtime measured; UserError where the
-    ``openvino`` package is not installed). ``threads``: onnxruntime intra-op threads (None: onnxruntime's default).
+    ``style_or_path``: an .onnx file, run as it is; or a shipped style's name or a catalog entry
+    (:class:`fastnst.styles.StyleFile`), for which :func:`fastnst.styles.choose` picks the file.
+    ``device``: one of :data:`fastnst.runtime_devices.DEVICE_NAMES`: ``"tensorrt"``, ``"cuda"``
+    (UserError where not usable, never a silent CPU run), ``"cpu"``, ``"openvino"`` (OpenVINO on
+    the CPU; UserError where the ``openvino`` package is not installed), or ``"auto"``, which
+    :func:`fastnst.styles.choose` resolves (the GPU where one loads, else the faster CPU runtime for
+    the file). ``threads``: intra-op threads (None: the runtime's default).
     ``spin``: whether onnxruntime's idle threads spin between runs (its default, the fastest alone); False
     where other work shares the cores, as the video pipeline's decoder and encoder do (a spinning
     thread takes the core they need).
@@ -161,32 +119,29 @@ class Stylizer:
     fast_neural_style (never guessed: a fastnst file's metadata must agree). A model with a
     fixed input size (the zoo's 224x224) is run on the frame resized to that size.
 
-    Attributes: ``path``, ``provider`` (the execution provider in use), ``device``
-    ("tensorrt" / "cuda" / "cpu"), ``metadata`` (the file's fastnst metadata, JSON values
-    parsed), ``style`` and ``preset``.
+    Attributes: ``path``, ``provider`` (the execution provider in use, or "OpenVINO"), ``device``
+    (the name of the device it runs on: "tensorrt", "cuda", "cpu" or "openvino"), ``metadata`` (the
+    file's fastnst metadata, JSON values parsed), ``style`` and ``preset``.
     """
 
     def __init__(self, style_or_path, device: str = "auto", threads: int | None = None, value_range: float = 1.0,
                  spin: bool = True):
-        self.path, self._plain = self._resolve(style_or_path, _RUNTIME_OF.get(device, "cpu"))
-        if device not in DEVICES:
-            raise UserError(f"unknown device '{device}' (choose from {', '.join(DEVICES)})")
         if threads is not None and int(threads) < 1:
             raise UserError(f"threads must be >= 1, got {threads}")
         if not float(value_range) > 0:
             raise UserError(f"value range must be positive, got {value_range}")
+        on = device_named(device)  # UserError for an unknown name; None: auto
+        if on is None or isinstance(style_or_path, (StyleFile, list, tuple)) or not is_file_argument(style_or_path):
+            choice = choose(style_or_path, "any", device)  # a name, a catalog entry or "auto": chosen once, there
+            path, on = choice.file.path, choice.device
+        else:
+            path = resolve_styles(style_or_path)[0].path  # a file, or a shipped file's name; UserError if missing
+        self.path = str(path)
         self.threads = None if threads is None else int(threads)
         self.spin = bool(spin)
-        self.session = self._open(device)
+        self.session = open_on(self.path, on, self.threads, self.spin)
         self.provider = self.session.get_providers()[0]
-        self.device = _DEVICE_OF.get(self.provider, self.provider)
-        if self._plain is not None:  # a shipped style by name: the copy that suits the device that loaded
-            from .styles import best_variant
-
-            better = str(best_variant(self._plain, _RUNTIME_OF.get(self.device, "cpu")).path)
-            if better != self.path:
-                self.path, self.session = better, None
-                self.session = self._open(self.device)
+        self.device = on.name
         self.metadata = self._read_metadata()
         self.style = str(self.metadata.get("style") or os.path.splitext(os.path.basename(self.path))[0])
         self.preset = str(self.metadata.get("preset") or "") or None
@@ -197,7 +152,7 @@ class Stylizer:
         self._scale = float(value_range)
         self._buffer: np.ndarray | None = None  # reused batch input, see _run_batch
         # On a GPU provider, run through an IO binding (see _run_bound); the CPU path is a plain run.
-        self._io_binding = self.device in ("cuda", "tensorrt")
+        self._io_binding = on.gpu
         self._binding = None
         h, w = self.fixed_size or (_WARMUP_SIZE, _WARMUP_SIZE)
         try:  # warm-up, and a check of what comes out
@@ -206,28 +161,11 @@ class Stylizer:
             else:
                 y = self._run(np.zeros((1, 3, h, w), np.float32))
         except Exception as e:
-            raise UserError(f"cannot run style model {self.path}: {type(e).__name__}: {_first_line(e)}") from None
+            raise UserError(f"cannot run style model {self.path}: {type(e).__name__}: {first_line(e)}") from None
         if y.ndim != 4 or y.shape[1] != 3:
             raise UserError(f"{self.path} is not a style model: it returned shape {tuple(y.shape)}; {_STYLE_IO}")
 
     # ------------------------------------------------------------------ loading
-
-    @staticmethod
-    def _resolve(style_or_path, runtime: str):
-        """(the file to load first, the shipped plain StyleFile whose copies may serve instead, or None).
-
-        A style name, ``NAME_PRESET`` or a catalog entry (a StyleFile) in ``fastnst/pretrained`` may
-        run a copy (:func:`fastnst.styles.best_variant`); a file name or path runs as given.
-        """
-        from .styles import PRETRAINED, StyleFile, best_variant, is_file_argument, pick
-
-        if isinstance(style_or_path, StyleFile):
-            found, by_name = style_or_path, True
-        else:
-            found, by_name = pick(style_or_path), not is_file_argument(style_or_path)  # UserError listing styles
-        if by_name and not found.is_variant and found.preset and found.path.parent == PRETRAINED:
-            return str(best_variant(found, runtime).path), found
-        return str(found.path), None
 
     def _check_io(self, value_range: float) -> tuple[int, int] | None:
         """UserError unless the model is one image in, one image out; the fixed (H, W) of its input, if any.
@@ -252,49 +190,6 @@ class Stylizer:
                             f"not [0, {value_range:g}]")
         h, w = shape[1:3] if self.uint8_io else shape[2:]
         return (h, w) if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 else None
-
-    def _session(self, providers: list[str], *, quiet: bool = False) -> ort.InferenceSession:
-        """A session of ``self.path`` on ``providers`` (:func:`fastnst.ortsession.open_session`, with this
-        Stylizer's threads and spin). ``quiet``: a probe, silenced, whose errors propagate as they are;
-        otherwise a failure is a UserError."""
-        try:
-            return open_session(self.path, providers, threads=self.threads, spin=self.spin, quiet=quiet)
-        except Exception as e:
-            if quiet:
-                raise
-            raise UserError(f"cannot load style model {self.path}: {type(e).__name__}: {_first_line(e)}") from None
-
-    def _open(self, device: str) -> ort.InferenceSession:
-        available = ort.get_available_providers()
-        if device == "cpu":
-            return self._session([_CPU])
-        if device == "openvino":
-            return _OpenVINOSession(self.path, self.threads)
-        if device == "auto":
-            gpu = [p for p in (_TRT, _CUDA) if p in available]
-            if gpu:
-                # get_available_providers() lists what the build supports, not what loads
-                # (e.g. onnxruntime-gpu on a machine without CUDA): check what did load.
-                try:
-                    session = self._session(gpu + [_CPU], quiet=True)
-                    if session.get_providers()[0] in gpu:
-                        return session
-                except Exception:
-                    pass
-            return self._session([_CPU])
-        wanted = _TRT if device == "tensorrt" else _CUDA
-        if wanted not in available:
-            raise UserError(f"device '{device}' is not available: this onnxruntime has no {wanted} "
-                            f"(available: {', '.join(available)})")
-        chain = [_TRT, _CUDA, _CPU] if device == "tensorrt" else [_CUDA, _CPU]
-        try:
-            session = self._session([p for p in chain if p in available], quiet=True)
-        except Exception as e:
-            raise UserError(f"device '{device}' is not usable: {type(e).__name__}: {e}") from None
-        if session.get_providers()[0] != wanted:
-            raise UserError(f"device '{device}' is not usable here: {wanted} failed to load "
-                            "(missing GPU, driver, CUDA/cuDNN or TensorRT libraries?)")
-        return session
 
     def _read_metadata(self) -> dict:
         return parse_metadata(self.session.get_modelmeta().custom_metadata_map)
@@ -338,7 +233,7 @@ class Stylizer:
         """
         if self._binding is None:
             self._binding = self.session.io_binding()
-            kind = "cpu" if self.device == "cpu" else "cuda"  # TensorRT's outputs live in CUDA memory
+            kind = "cuda" if DEVICES[self.device].gpu else "cpu"  # TensorRT's outputs live in CUDA memory
             options = self.session.get_provider_options().get(self.provider, {})
             self._out_device = (kind, int(options.get("device_id", 0) or 0))
         self._binding.bind_cpu_input(self._in, np.ascontiguousarray(x, dtype=np.uint8 if self.uint8_io else np.float32))
@@ -450,24 +345,12 @@ class Stylizer:
 
 def load_style(style, use: str = "any", device: str = "auto", threads: int | None = None,
                value_range: float = 1.0, spin: bool = True) -> Stylizer:
-    """The :class:`Stylizer` of the model that serves ``style`` for ``use`` on this machine.
+    """The :class:`Stylizer` of what :func:`fastnst.styles.choose` picks for ``style``, ``use`` and ``device``:
+    one file (preset and copy) on one device, opened once.
 
-    ``style``: a style argument (:func:`fastnst.styles.resolve_styles`) or a list of one style's
-    :class:`fastnst.styles.StyleFile` (a :class:`fastnst.styles.Catalog` entry); where there are
-    several presets, :data:`fastnst.styles.PREFERENCE` picks one for ``use`` on the device that
-    loads (``device="auto"``: the CPU table unless a GPU provider loads).
+    ``style``: a style argument (:func:`fastnst.styles.resolve_styles`), a StyleFile or a list of one
+    style's :class:`fastnst.styles.StyleFile` (a :class:`fastnst.styles.Catalog` entry); the other
+    arguments as for :class:`Stylizer`.
     """
-    from .styles import best_of, is_file_argument, resolve_styles
-
-    files = list(style) if isinstance(style, (list, tuple)) else resolve_styles(style)
-    exact = not isinstance(style, (list, tuple)) and is_file_argument(style)  # a file runs as given
-
-    def open_(f, on):
-        return Stylizer(f.path if exact else f, device=on, threads=threads, value_range=value_range, spin=spin)
-
-    first = best_of(files, use, gpu=device in ("cuda", "tensorrt"))
-    stylizer = open_(first, device)
-    best = best_of(files, use, gpu=stylizer.device in ("cuda", "tensorrt"))
-    if best != first:  # "auto" found a GPU: the GPU row of the table
-        stylizer = open_(best, stylizer.device)
-    return stylizer
+    choice = choose(style, use, device)
+    return Stylizer(choice.file.path, choice.device.name, threads=threads, value_range=value_range, spin=spin)

@@ -17,6 +17,14 @@ one style and preset (``fastnst styles`` lists the plain file); :func:`best_vari
 that runs, by the measured table :data:`VARIANT_PREFERENCE`, wherever a style is named by its name
 (``wave``, ``wave_lite``) or a catalog entry. A file name or path runs exactly that file.
 
+:func:`choose` is the one choice of what runs: for a style argument, a use and a device
+(:data:`fastnst.runtime_devices.DEVICES`, or ``"auto"``), the file (preset and copy) and the device.
+Every front end asks it: the CLI's ``stylize``, ``video``, ``webcam``, ``bench`` and ``info``, the
+web app and its WebRTC stream, and :class:`fastnst.runtime.Stylizer` given a name. ``"auto"`` becomes a
+device first: the GPU where one loads here, else the CPU; there, once the file is chosen, OpenVINO
+where it is installed and measured faster for that file on this machine
+(:func:`fastnst.runtime_devices.cpu_speeds`, measured once and cached).
+
 :class:`Catalog` is the set of styles a front end offers (the web app's dropdowns, the webcam's
 n/p keys), grouped by style name.
 
@@ -32,14 +40,17 @@ from pathlib import Path
 
 from .config import PRESET_NAMES
 from .errors import UserError
+from .runtime_devices import (CPU, MEASURE_SIZE, OPENVINO, RUNTIMES, Device, cpu_speeds, device_named, gpu_here,
+                              openvino_installed)
 
 __all__ = ["PRECISIONS", "PREFERENCE", "PRESET_NAMES", "PRETRAINED", "RUNTIMES", "USES", "VARIANT_PREFERENCE",
-           "VARIANT_TAGS", "Catalog", "StyleFile", "best_of", "best_variant", "find_style", "is_file_argument",
-           "list_styles", "pick", "resolve_styles", "style_file", "variants"]
+           "VARIANT_TAGS", "Catalog", "Choice", "StyleFile", "best_of", "best_variant", "choose",
+           "find_style", "is_file_argument", "list_styles", "pick", "resolve_styles", "style_file", "variants"]
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 
-# The one table of which preset serves a use, best first, on a CPU and on a GPU. Live frames
+# The one table of which preset serves a use, best first, on a CPU and on a GPU (Device.gpu: OpenVINO
+# is a CPU runtime). Live frames
 # (webcam, web app stream) and video need speed on a CPU; a still image is worth johnson's
 # time anywhere. "any" is what a bare name means where no use is known (Stylizer("wave")).
 USES = ("stream", "video", "image", "any")
@@ -60,8 +71,9 @@ PRECISIONS = ("fp32", "fp16", "int8")
 UINT8_IO_TAG = "uint8io"  # the file takes and returns uint8 NHWC frames (fastnst export --uint8-io)
 VARIANT_TAGS = ("fp16", "int8", UINT8_IO_TAG)
 
-# Which copy of a shipped style runs, best first, for a preset on a runtime: "cpu" (onnxruntime's
-# CPU provider), "gpu" (CUDA / TensorRT) or "openvino": (precision, uint8 frame I/O). Measured with
+# Which copy of a shipped style runs, best first, for a preset on a runtime (Device.runtime, one of
+# RUNTIMES): "cpu" (onnxruntime's CPU provider), "gpu" (CUDA / TensorRT) or "openvino": (precision,
+# uint8 frame I/O). Measured with
 # benchmarks/cpu_runtimes.py and 'fastnst bench' on the project's 2-core AVX2 CPU (README "Speed"):
 # on onnxruntime's CPU provider the lite int8 copy is slower than fp32 (57-63 ms against 43 ms a
 # 640x480 frame) and uint8 I/O too (65 ms: its transposes break the NCHWc convs), so lite runs its
@@ -70,7 +82,6 @@ VARIANT_TAGS = ("fp16", "int8", UINT8_IO_TAG)
 # row, or a copy that is not shipped, falls through to the next entry and finally to the plain
 # file. On a GPU the uint8 I/O copy moves 6 MB a 1080p frame instead of 25 MB (not measured: no
 # GPU so far).
-RUNTIMES = ("cpu", "gpu", "openvino")
 VARIANT_PREFERENCE: dict[tuple[str | None, str], tuple[tuple[str, bool], ...]] = {
     ("lite", "cpu"): (("fp32", False),),
     ("johnson", "cpu"): (("int8", False), ("fp32", False)),
@@ -210,6 +221,87 @@ def find_style(name, preset: str | None = None, suffix: str = ".pth") -> StyleFi
     return matches[0]
 
 
+@dataclass(frozen=True)
+class Choice:
+    """What runs a style: ``file`` (the preset's file, or the copy of it that runs) on ``device``.
+
+    ``measured``: where ``"auto"`` compared the CPU runtimes, (device name, milliseconds a
+    :data:`fastnst.runtime_devices.MEASURE_SIZE` frame took, None where it did not run) for each;
+    else empty.
+    """
+
+    file: StyleFile
+    device: Device
+    measured: tuple[tuple[str, float | None], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """What runs, for a status line: ``wave (lite) on cpu``, ``wave (lite, uint8io) on openvino``."""
+        what = ", ".join(t for t in (self.file.preset or "model", self.file.tags) if t)
+        return f"{self.file.name} ({what}) on {self.device.name}"
+
+    @property
+    def why(self) -> str:
+        """Why ``auto`` took this device (its measurement), or "" where nothing was compared."""
+        if not self.measured:
+            return ""
+        w, h = MEASURE_SIZE
+        times = ", ".join(f"{name} {'-' if ms is None else f'{ms:.1f} ms'}" for name, ms in self.measured)
+        return f"auto: {self.device.name}, measured faster here for {self.file.path.name} ({times} a {w}x{h} frame)"
+
+
+def _runs_copies(f: StyleFile) -> bool:
+    """Whether ``f``, named by a style name or a catalog entry, may run one of its copies: a shipped plain file."""
+    return not f.is_variant and bool(f.preset) and f.path.parent == PRETRAINED
+
+
+def choose(style, use: str = "any", device: str = "auto") -> Choice:
+    """The one choice of what runs: for the style argument ``style``, ``use`` (:data:`USES`) and ``device``
+    (a name of :data:`fastnst.runtime_devices.DEVICE_NAMES`), which file and on which device.
+
+    ``style``: a style argument (:func:`resolve_styles`), a :class:`StyleFile` or a list of one style's
+    StyleFiles (a :class:`Catalog` entry). In that order:
+
+    1. the device: as named, or for ``"auto"`` the GPU where one loads here
+       (:func:`fastnst.runtime_devices.gpu_here`), else the CPU;
+    2. the preset: :data:`PREFERENCE`'s first for ``use`` on a GPU or not (OpenVINO is a CPU runtime);
+    3. for ``"auto"`` on a CPU where OpenVINO is installed: OpenVINO if its copy of the file (step 4)
+       measured faster than onnxruntime's (:func:`fastnst.runtime_devices.cpu_speeds`, once per
+       machine), else onnxruntime's CPU provider;
+    4. the copy: a file named by its file name or path runs as it is; a shipped style named by its name
+       (``wave``, ``wave_lite``) or a catalog entry runs the copy :func:`best_variant` ranks first for
+       the device.
+
+    A UserError for an unknown style or device; a device that does not load is the Stylizer's error.
+    """
+    if use not in USES:
+        raise ValueError(f"unknown use '{use}' (one of {', '.join(USES)})")
+    asked = device_named(device)  # None: auto
+    if isinstance(style, StyleFile):
+        files, exact = [style], False
+    elif isinstance(style, (list, tuple)):
+        files, exact = list(style), False
+        if not files:
+            raise UserError("no style files to choose from")
+    else:
+        files, exact = resolve_styles(style), is_file_argument(style)
+    on = asked or gpu_here(files[0].path) or CPU
+    plain = best_of(files, use, on.gpu)
+
+    def copy_on(d: Device) -> StyleFile:
+        return best_variant(plain, d.runtime) if not exact and _runs_copies(plain) else plain
+
+    measured: tuple[tuple[str, float | None], ...] = ()
+    if asked is None and not on.gpu and openvino_installed():
+        pair = (CPU, OPENVINO)
+        times = cpu_speeds([(copy_on(d).path, d) for d in pair])
+        measured = tuple((d.name, ms) for d, ms in zip(pair, times))
+        cpu_ms, openvino_ms = times
+        if openvino_ms is not None and (cpu_ms is None or openvino_ms < cpu_ms):
+            on = OPENVINO
+    return Choice(copy_on(on), on, measured)
+
+
 class Catalog:
     """The styles a front end offers, by name: ``{style name: [its model files]}``, in the given order.
 
@@ -237,8 +329,9 @@ class Catalog:
     def names(self) -> list[str]:
         return list(self.styles)
 
-    def pick(self, name: str, use: str, gpu: bool) -> StyleFile:
-        """The file serving style ``name`` for ``use`` (:data:`USES`) on a CPU or GPU; UserError if not offered."""
+    def entry(self, name: str) -> list[StyleFile]:
+        """Style ``name``'s files (every preset offered), for :func:`choose`; UserError if it is not offered."""
         if name not in self.styles:
             raise UserError(f"unknown style '{name}' (choose from {', '.join(self.styles)})")
-        return best_of(self.styles[name], use, gpu)
+        return self.styles[name]
+

@@ -20,9 +20,11 @@ Tabs:
   are stylized at most at ``stream_max_side`` pixels, style, strength, colour preservation
   and stabilization apply to the next frame while streaming, and each connection or browser
   session keeps its own :class:`fastnst.stream.FrameStylizer` (stabilizer history, when to
-  reset it, and timing; Gradio's in a ``gr.State``). Which preset serves the stream, the
-  image, the video and the gallery is :data:`fastnst.styles.PREFERENCE`'s (lite for live
-  frames on a CPU, johnson on a GPU and for images, where both exist).
+  reset it, and timing; Gradio's in a ``gr.State``). Which file serves the stream, the
+  image, the video and the gallery, and on which device, is :func:`fastnst.styles.choose`'s, as
+  for the CLI (lite for live frames on a CPU, OpenVINO included, johnson on a GPU and for images,
+  where both exist; a shipped style's int8 or uint8-I/O copy where the device runs it faster);
+  the status lines name it.
 * **Image**: upload (or the bundled example), stylize, download a PNG. The same function is
   the plain API endpoint ``/stylize`` (``gradio_client.Client(url).predict(handle_file(png),
   "wave", 1.0, False, api_name="/stylize")``).
@@ -51,7 +53,7 @@ import numpy as np
 from .config import DemoConfig, VideoOptions
 from .errors import UserError
 from .stream import FrameStylizer
-from .styles import Catalog, StyleFile
+from .styles import Catalog, Choice, StyleFile, choose
 
 __all__ = ["Demo", "DemoConfig", "build_app", "launch"]
 
@@ -98,10 +100,11 @@ class Demo:
     """The app's state shared by all sessions: styles, loaded models, temp folder, options.
 
     ``styles``: style arguments (:class:`fastnst.styles.Catalog`: files named
-    ``<style>_<preset>.onnx`` group presets), or None for the bundled styles. ``device``:
-    ``auto``, ``cpu``, ``cuda`` or ``tensorrt`` (see :class:`fastnst.runtime.Stylizer`); ``auto``
-    is resolved once, by the first model loaded. Which preset serves each tab is the
-    catalog's table (:data:`fastnst.styles.PREFERENCE`).
+    ``<style>_<preset>.onnx`` group presets), or None for the bundled styles. ``device``: a
+    name of :data:`fastnst.runtime_devices.DEVICE_NAMES`. What serves each tab, file and device, is
+    :func:`fastnst.styles.choose`'s for the style's catalog entry and ``device`` (:meth:`choice`);
+    ``device`` (the first style's device) and ``gpu`` (whether that is a GPU; OpenVINO is not) set
+    the stream settings (:meth:`fastnst.config.DemoConfig.resolve`).
     """
 
     def __init__(self, styles=None, device: str = "auto", options: DemoConfig | None = None):
@@ -110,13 +113,11 @@ class Demo:
         self._stylizers: dict[tuple[Path, str], object] = {}
         self._lock = threading.Lock()
         self._gallery: list | None = None
-        from .runtime import Stylizer
-
-        first = self.catalog.pick(self.catalog.names[0], "stream", gpu=device in ("cuda", "tensorrt"))
-        loaded = Stylizer(first.path, device=device)  # resolves "auto" once
-        self.device = loaded.device  # "cpu", "cuda" or "tensorrt"
-        self._stylizers[(first.path, self.device)] = loaded
-        self.gpu = gpu = self.device != "cpu"
+        self.asked = device  # what --device said: "auto" is resolved by each choice (the GPU probe once a process)
+        first = choose(self.catalog.entry(self.catalog.names[0]), "stream", device)  # a bad device fails here
+        self.device = first.device.name  # the first style's stream device: "cpu", "openvino", "cuda" or "tensorrt"
+        self.gpu = gpu = first.device.gpu  # OpenVINO runs on the CPU: the CPU stream settings and lite
+        self.stylizer(first)  # a style that does not load fails here, not in the page
         resolved = self.options.resolve(gpu)
         self.stream_max_side, self.stream_every = resolved.stream_max_side, resolved.stream_every
         self.video_max_side = resolved.video_max_side
@@ -134,14 +135,14 @@ class Demo:
 
     # ------------------------------------------------------------------ models
 
-    def stylizer(self, model: StyleFile):
-        """The loaded :class:`Stylizer` of ``model`` on this demo's device (one per model and device)."""
+    def stylizer(self, choice: Choice):
+        """The loaded :class:`Stylizer` of ``choice`` (:meth:`choice`): its file on its device, loaded once."""
         from .runtime import Stylizer
 
-        key = (model.path, self.device)
+        key = (choice.file.path, choice.device.name)
         with self._lock:
             if key not in self._stylizers:
-                self._stylizers[key] = Stylizer(model.path, device=self.device)
+                self._stylizers[key] = Stylizer(choice.file.path, device=choice.device.name)
             return self._stylizers[key]
 
     @property
@@ -149,12 +150,17 @@ class Demo:
         """Style name -> its model files (every preset offered), in the dropdowns' order."""
         return self.catalog.styles
 
-    def model(self, style: str, use: str) -> StyleFile:
-        """The file serving ``style`` for ``use`` ("stream", "image", "video") on this demo's device."""
+    def choice(self, style: str, use: str) -> Choice:
+        """What serves ``style`` for ``use`` ("stream", "image", "video"): :func:`fastnst.styles.choose` on the
+        style's catalog entry and this demo's ``--device``, the choice the CLI makes for the same style."""
         try:
-            return self.catalog.pick(style, use, self.gpu)
+            return choose(self.catalog.entry(style), use, self.asked)
         except UserError as e:
             raise _user_error(str(e)) from None
+
+    def model(self, style: str, use: str) -> StyleFile:
+        """The file (preset and copy) serving ``style`` for ``use`` (:meth:`choice`)."""
+        return self.choice(style, use).file
 
     # ------------------------------------------------------------------ handlers
 
@@ -167,7 +173,7 @@ class Demo:
         started = time.perf_counter()
         if frame is None:
             return None, "waiting for the camera", session
-        settings, model = self._frame_settings(style, strength, preserve_color, stabilize)
+        settings, choice = self._frame_settings(style, strength, preserve_color, stabilize)
         if not isinstance(session, FrameStylizer):
             session = FrameStylizer(max_side=self.stream_max_side, **settings)
         session.update(**settings)
@@ -175,31 +181,30 @@ class Demo:
         h, w = frame.shape[:2]
         timing = session.timing
         fps = f"{timing.fps:.1f} fps" if timing.fps else "-- fps"
-        status = (f"{fps} · {timing.latency_ms:.0f} ms server latency · {w}x{h} · "
-                  f"{_label(model.name)} ({model.preset or 'model'}) on {self.device}")
+        status = f"{fps} · {timing.latency_ms:.0f} ms server latency · {w}x{h} · {_label(choice.label)}"
         return out, status, session
 
-    def _frame_settings(self, style, strength, preserve_color, stabilize) -> tuple[dict, StyleFile]:
-        """The webcam controls as :meth:`FrameStylizer.update` keywords, and the model serving them."""
-        model = self.model(style, "stream")
-        return {"stylizer": self.stylizer(model), "strength": min(1.0, max(0.0, float(strength))),
+    def _frame_settings(self, style, strength, preserve_color, stabilize) -> tuple[dict, Choice]:
+        """The webcam controls as :meth:`FrameStylizer.update` keywords, and the choice serving them."""
+        choice = self.choice(style, "stream")
+        return {"stylizer": self.stylizer(choice), "strength": min(1.0, max(0.0, float(strength))),
                 "preserve_color": bool(preserve_color),
-                "stabilize": self.options.stabilize_strength if stabilize else None}, model
+                "stabilize": self.options.stabilize_strength if stabilize else None}, choice
 
     def live_settings(self, settings: dict) -> tuple[dict, str]:
         """The WebRTC page's settings -> (FrameStylizer.update keywords, description); see :mod:`fastnst.webrtc`."""
-        update, model = self._frame_settings(settings.get("style") or self.catalog.names[0],
-                                             settings.get("strength", 1.0), settings.get("preserve_color"),
-                                             settings.get("stabilize"))
-        return update, f"{_label(model.name)} ({model.preset or 'model'}) on {self.device}"
+        update, choice = self._frame_settings(settings.get("style") or self.catalog.names[0],
+                                              settings.get("strength", 1.0), settings.get("preserve_color"),
+                                              settings.get("stabilize"))
+        return update, _label(choice.label)
 
     def stylize_image(self, image, style, strength=1.0, preserve_color=False):
         """Image tab and the ``/stylize`` API: uint8 RGB image in, stylized uint8 RGB image out."""
         if image is None:
             raise _user_error("upload an image first")
-        model = self.model(style, "image")
+        choice = self.choice(style, "image")
         try:
-            return self.stylizer(model).stylize(image, strength=float(strength), preserve_color=bool(preserve_color),
+            return self.stylizer(choice).stylize(image, strength=float(strength), preserve_color=bool(preserve_color),
                                                 max_side=self.options.image_max_side)
         except UserError as e:
             raise _user_error(str(e)) from None
@@ -230,14 +235,14 @@ class Demo:
         from .video import convert_video
 
         self.check_video(path)
-        model = self.model(style, "video")
-        stylizer = self.stylizer(model)
+        choice = self.choice(style, "video")
+        stylizer = self.stylizer(choice)
         options = VideoOptions(strength=float(strength), preserve_color=bool(preserve_color),
                                max_side=self.video_max_side,
                                stabilize=self.options.stabilize_strength if stabilize else None)
         _prune(self.temp_dir, keep=self.example_path, age=3600.0)  # Gradio serves its own copies
         folder = tempfile.mkdtemp(dir=self.temp_dir)
-        dst = os.path.join(folder, f"{Path(path).stem}_{model.name}.mp4")
+        dst = os.path.join(folder, f"{Path(path).stem}_{choice.file.name}.mp4")
         progress((0, None), desc="stylizing", unit="frames")
         try:
             report = convert_video(path, dst, stylizer, options,
@@ -249,7 +254,7 @@ class Demo:
         w, h = report.size
         text = (f"{report.frames} frames, {w}x{h} at {report.fps:.3g} fps, converted in {report.seconds:.1f} s "
                 f"({report.convert_fps:.1f} frames/s; the network alone {report.stylize_fps:.1f} frames/s) "
-                f"with {_label(model.name)} ({model.preset or 'model'}) on {self.device}"
+                f"with {_label(choice.label)}"
                 f"{'' if report.audio else '; no audio'}")
         return report.output, text
 
@@ -263,8 +268,8 @@ class Demo:
         photo = resize_long_side(sample_content(), 384)
         items = [(photo, "the photo")]
         for name in self.catalog.names:
-            model = self.model(name, "image")
-            items.append((self.stylizer(model).stylize(photo), f"{_label(name)} ({model.preset or 'model'})"))
+            choice = self.choice(name, "image")
+            items.append((self.stylizer(choice).stylize(photo), f"{_label(name)} ({choice.file.preset or 'model'})"))
         with self._lock:
             self._gallery = items
         return items

@@ -34,3 +34,17 @@ def lite_onnx(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("lite_onnx") / "test_lite.onnx"
     export_onnx(random_model("lite"), path, {"style": "test", "preset": "lite"}, check=False)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory) -> Path:
+    """fastnst's cache ($FASTNST_CACHE: runtime speed measurements, onnxruntime-web) in a temp folder for the
+    run, commands run in subprocesses included, never the user's."""
+    folder = tmp_path_factory.mktemp("fastnst_cache")
+    old = os.environ.get("FASTNST_CACHE")
+    os.environ["FASTNST_CACHE"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("FASTNST_CACHE", None)
+    else:
+        os.environ["FASTNST_CACHE"] = old

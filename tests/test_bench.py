@@ -90,3 +90,24 @@ def test_export_presets_int8(tmp_path):
     paths = export_presets(["lite"], tmp_path, int8=True)
     assert [p.rsplit("/", 1)[-1] for p in paths] == ["random_lite.onnx", "random_lite.int8.onnx"]
     assert read_metadata(paths[1])["precision"] == "int8"
+
+
+def test_bench_auto_reports_the_device_it_picked_and_why(capsys):
+    """--device auto: each file runs where fastnst.styles.choose puts it (on a CPU with OpenVINO installed, the
+    runtime measured faster for that file), and the output says which and, where it compared, why."""
+    from fastnst.styles import PRETRAINED, choose
+
+    lite = str(PRETRAINED / "wave_lite.onnx")
+    args = ["bench", lite, "--device", "auto", "--sizes", "32x24", "--runs", "1", "--warmup", "0", "-q"]
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    picked = choose(lite)  # the same choice: the measurement is kept
+    assert picked.device.provider.replace("ExecutionProvider", "") in table
+    if picked.measured:  # OpenVINO is installed: both CPU runtimes were timed, the faster one runs
+        assert picked.why in table
+        times = {name: ms for name, ms in picked.measured if ms is not None}
+        assert times[picked.device.name] == min(times.values())
+    assert main([*args, "--json"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert (result["device"], result["provider"], result["picked"]) == \
+        (picked.device.name, picked.device.provider, picked.why)

@@ -1,5 +1,6 @@
 """fastnst.runtime: the torch-free onnxruntime Stylizer, on a small exported lite model."""
 
+import os
 import subprocess
 import sys
 
@@ -114,12 +115,67 @@ def test_batch_equals_single(stylizer):
 
 
 def test_devices(onnx_path):
-    with pytest.raises(UserError):
-        Stylizer(onnx_path, device="cuda")  # no GPU on the test machine
-    with pytest.raises(UserError):
+    from fastnst.runtime_devices import DEVICES
+    from fastnst.styles import choose
+
+    for name, device in DEVICES.items():  # every device of the table: it runs there, or says why not
+        try:
+            s = Stylizer(onnx_path, device=name, threads=1)
+        except UserError as e:
+            assert "unknown device" not in str(e) and name in ("tensorrt", "cuda", "openvino"), str(e)
+        else:
+            assert (s.device, s.provider) == (name, device.provider)
+    with pytest.raises(UserError, match="unknown device 'bogus'"):
         Stylizer(onnx_path, device="bogus")
     auto = Stylizer(onnx_path, threads=1)
-    assert auto.provider == "CPUExecutionProvider" and auto.device == "cpu"
+    assert auto.device == choose(onnx_path).device.name  # "auto": the one choice's device
+    assert auto.provider == DEVICES[auto.device].provider
+
+
+def test_a_style_by_name_on_the_cpu_opens_only_the_file_it_runs(monkeypatch):
+    """Stylizer("wave") with "auto" on a CPU: its plain lite file only, not first the GPU's uint8-I/O copy."""
+    import onnxruntime as ort
+
+    import fastnst.styles
+
+    monkeypatch.setattr(fastnst.styles, "openvino_installed", lambda: False, raising=False)  # onnxruntime only
+    opened, real = [], ort.InferenceSession
+
+    def recording(path, *args, **kwargs):
+        opened.append(os.path.basename(os.fspath(path)))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(ort, "InferenceSession", recording)
+    s = Stylizer("wave")
+    if s.device != "cpu":
+        pytest.skip(f"a GPU loads here ({s.device})")
+    assert os.path.basename(s.path) == "wave_lite.onnx"
+    assert set(opened) == {"wave_lite.onnx"}, opened
+
+
+def test_cpu_speeds_are_measured_once_per_machine_and_kept(tmp_path, monkeypatch):
+    import json
+
+    import fastnst.runtime_devices as rd
+    from fastnst.styles import PRETRAINED
+
+    monkeypatch.setenv("FASTNST_CACHE", str(tmp_path / "cache"))
+    lite, broken = PRETRAINED / "wave_lite.onnx", tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    (ms, none) = rd.cpu_speeds([(lite, rd.CPU), (broken, rd.CPU)])
+    assert ms > 0 and none is None
+    kept = json.loads((tmp_path / "cache" / "runtime_speed.json").read_text())
+    (machine, entries), = kept.items()
+    assert f"{os.cpu_count()} CPUs" in machine and "onnxruntime" in machine
+    assert list(entries) == [f"{rd._digest(str(lite))} cpu 320x240"]  # by content; a failure is not kept
+
+    def measure(candidates):
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(rd, "_measure", measure)
+    assert rd.cpu_speeds([(lite, rd.CPU)]) == [pytest.approx(ms, abs=1e-3)]
+    with pytest.raises(ValueError):
+        rd.cpu_speeds([(lite, rd.CUDA)])
 
 
 def test_missing_file(tmp_path):

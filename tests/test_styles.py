@@ -157,7 +157,7 @@ def test_the_preference_table_covers_every_use_and_device():
 
 def test_catalog_groups_presets_and_picks_by_the_table(tmp_path, monkeypatch):
     import fastnst.styles as styles
-    from fastnst.styles import PREFERENCE, Catalog, pick
+    from fastnst.styles import PREFERENCE, Catalog, choose, pick
 
     shipped = tmp_path / "pretrained"
     shipped.mkdir()
@@ -170,14 +170,15 @@ def test_catalog_groups_presets_and_picks_by_the_table(tmp_path, monkeypatch):
     catalog = Catalog(["wave_lite", "wave_johnson.onnx", own, "scream"])
     assert catalog.names == ["wave", "mine", "scream"]  # given order; two arguments of one style are one entry
     for (use, gpu), order in PREFERENCE.items():
-        assert catalog.pick("wave", use, gpu).preset == order[0]
+        device = "cuda" if gpu else "cpu"  # named: nothing is opened or measured
+        assert choose(catalog.entry("wave"), use, device).file.preset == order[0]
         assert pick("wave", use, gpu).preset == order[0]
-        assert catalog.pick("scream", use, gpu).preset == "lite"  # the only one there is
-        assert catalog.pick("mine", use, gpu).path == own
+        assert choose(catalog.entry("scream"), use, device).file.preset == "lite"  # the only one there is
+        assert choose(catalog.entry("mine"), use, device).file.path == own
     assert [f.preset for f in Catalog(["wave_lite"]).styles["wave"]] == ["lite"]  # an exact name: that file only
     assert Catalog().names == ["scream", "wave"]  # None: every shipped style
     with pytest.raises(UserError, match="unknown style 'x'"):
-        catalog.pick("x", "stream", False)
+        catalog.entry("x")
     with pytest.raises(UserError, match="no style file or shipped style 'candy'"):
         Catalog(["wave", "candy"])
     assert [s.path.name for s in resolve_styles("wave_lite.onnx")] == ["wave_lite.onnx"]  # a shipped file's name
@@ -213,3 +214,48 @@ def test_variant_file_names_and_the_table(tmp_path, monkeypatch):
     assert best_variant(plain[0], "cpu").path.name == "wave_johnson.onnx"  # no copies: the plain file
     with pytest.raises(ValueError):
         best_variant(lite, "tpu")
+
+
+def test_choose_takes_every_device_and_resolves_auto(monkeypatch):
+    """choose: each device of the table as named (OpenVINO a CPU runtime); "auto" the GPU where one loads,
+    else onnxruntime's CPU provider, or OpenVINO where it is installed and measured faster for its copy."""
+    import fastnst.styles as styles
+    from fastnst.runtime_devices import DEVICES
+    from fastnst.styles import best_variant, choose, pick
+
+    def no_measuring(candidates):
+        raise AssertionError("a named device is never measured")
+
+    monkeypatch.setattr(styles, "cpu_speeds", no_measuring)
+    for name, device in DEVICES.items():
+        c = choose("wave", "stream", name)
+        assert c.device is device and c.measured == () and c.why == ""
+        assert c.file == best_variant(pick("wave", "stream", device.gpu), device.runtime)
+    assert not DEVICES["openvino"].gpu  # the CPU presets and the demo's CPU settings
+    assert choose("wave_lite.onnx", "stream", "openvino").file.path.name == "wave_lite.onnx"  # a file: that file
+    with pytest.raises(UserError, match="unknown device 'gpu'"):
+        choose("wave", "stream", "gpu")
+
+    monkeypatch.setattr(styles, "gpu_here", lambda probe: DEVICES["cuda"])
+    assert choose("wave", "stream").device.name == "cuda"  # a GPU loads: nothing measured
+    monkeypatch.setattr(styles, "gpu_here", lambda probe: None)
+    monkeypatch.setattr(styles, "openvino_installed", lambda: False)
+    assert choose("wave", "stream").device.name == "cpu"
+    monkeypatch.setattr(styles, "openvino_installed", lambda: True)
+    timed = []
+
+    def speeds(ms):
+        def measure(candidates):
+            timed.append([(Path(p).name, d.name) for p, d in candidates])
+            return ms
+        return measure
+
+    monkeypatch.setattr(styles, "cpu_speeds", speeds([44.0, 31.0]))
+    c = choose("wave", "stream")
+    assert timed[-1] == [("wave_lite.onnx", "cpu"), ("wave_lite.uint8io.onnx", "openvino")]  # each runtime's copy
+    assert (c.device.name, c.file.path.name) == ("openvino", "wave_lite.uint8io.onnx")
+    assert c.label == "wave (lite, uint8io) on openvino" and "31.0 ms" in c.why and "44.0 ms" in c.why
+    monkeypatch.setattr(styles, "cpu_speeds", speeds([44.0, 50.0]))
+    assert choose("wave", "stream").file.path.name == "wave_lite.onnx"  # slower: onnxruntime, its plain file
+    monkeypatch.setattr(styles, "cpu_speeds", speeds([44.0, None]))  # OpenVINO could not run it
+    assert choose("wave", "stream").device.name == "cpu"

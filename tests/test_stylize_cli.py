@@ -10,7 +10,8 @@ from fastnst.cli import main
 from fastnst.export import export_onnx
 from fastnst.image import load_image, save_image
 from fastnst.models import create_model
-from fastnst.runtime import Stylizer
+from fastnst.runtime import load_style
+from fastnst.styles import choose
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_one_file(onnx_model, tmp_path):
     save_image(src, photo(45, 61))
     assert main(["stylize", str(src), "-s", onnx_model, "-o", str(tmp_path / "out.png"), "-q"]) == 0
     out = load_image(tmp_path / "out.png")
-    np.testing.assert_array_equal(out, Stylizer(onnx_model, device="cpu").stylize(photo(45, 61)))
+    np.testing.assert_array_equal(out, load_style(onnx_model, "image").stylize(photo(45, 61)))  # the same choice
     # default name beside the input
     assert main(["stylize", str(src), "-s", onnx_model, "-q"]) == 0
     assert (tmp_path / "in_test.png").exists()
@@ -58,7 +59,7 @@ def test_folder_gray_rgba_and_a_broken_file(onnx_model, tmp_path, capsys):
     assert load_image(tmp_path / "out" / "a.png").shape == (30, 40, 3)
     assert load_image(tmp_path / "out" / "b.png").shape == (33, 21, 3)
     assert load_image(tmp_path / "out" / "c.png").shape == (20, 20, 3)
-    assert summary["provider"] == "CPUExecutionProvider"
+    assert summary["provider"] == choose(onnx_model, "image").device.provider  # where "auto" runs it here
 
 
 def test_glob_strength_zero_and_never_overwrite(onnx_model, tmp_path, capsys):

@@ -82,7 +82,60 @@ def test_presets_of_one_style_grouped_and_picked_by_device(lite_onnx, tmp_path):
     assert d.model("wave", "video").path.name == "wave_lite.onnx"
     assert d.model("wave", "image").path.name == "wave_johnson.onnx"  # the image tab's and the gallery's
     assert d.model("plain", "image").preset is None
-    assert d.stylizer(d.model("wave", "stream")) is d.stylizer(d.model("wave", "stream"))  # loaded once
+    assert d.stylizer(d.choice("wave", "stream")) is d.stylizer(d.choice("wave", "stream"))  # loaded once
+    d.blocks.close()
+
+
+def test_an_openvino_demo_gets_the_cpu_settings_and_lite(lite_onnx, tmp_path, monkeypatch):
+    """OpenVINO runs on the CPU: the demo's CPU stream settings, and lite for live frames and video."""
+    import fastnst.runtime_devices
+    from fastnst.config import DemoConfig
+    from fastnst.ortsession import open_session
+    from fastnst.webapp import Demo
+
+    class OpenVINOOnOnnxruntime:  # the choice is under test, not OpenVINO (which need not be installed)
+        def __init__(self, path, threads):
+            self._session = open_session(path)
+
+        def __getattr__(self, name):
+            return getattr(self._session, name)
+
+        def get_providers(self):
+            return ["OpenVINO"]
+
+    monkeypatch.setattr(fastnst.runtime_devices, "_OpenVINOSession", OpenVINOOnOnnxruntime, raising=False)
+    for preset in ("lite", "johnson"):
+        shutil.copy(lite_onnx, tmp_path / f"wave_{preset}.onnx")
+    d = Demo([tmp_path / "wave_lite.onnx", tmp_path / "wave_johnson.onnx"], device="openvino")
+    cpu = DemoConfig().resolve(gpu=False)
+    assert d.device == "openvino" and not d.gpu
+    assert (d.stream_max_side, d.stream_every, d.video_max_side) == \
+        (cpu.stream_max_side, cpu.stream_every, cpu.video_max_side)
+    assert d.model("wave", "stream").path.name == "wave_lite.onnx"
+    assert d.model("wave", "video").path.name == "wave_lite.onnx"
+    _, status, session = d.stream_frame(synthetic(), "wave", 1.0, False, False, None)
+    assert status.endswith("wave (lite) on openvino") and session.stylizer.provider == "OpenVINO", status
+    d.blocks.close()
+
+
+def test_the_demo_runs_the_copy_the_cli_picks_and_names_it(monkeypatch):
+    """The web app's stream, WebRTC, image and video run the file (and copy) the CLI runs for the style."""
+    from fastnst.runtime import load_style
+    from fastnst.styles import VARIANT_PREFERENCE
+    from fastnst.webapp import Demo
+
+    # As if lite's int8 copy had measured faster on this CPU: the table picks it for the CLI
+    monkeypatch.setitem(VARIANT_PREFERENCE, ("lite", "cpu"), (("int8", False), ("fp32", False)))
+    cli = {use: load_style("wave", use, device="cpu").path for use in ("stream", "image", "video")}
+    assert cli["stream"].endswith("wave_lite.int8.onnx")
+    d = Demo(["wave"], device="cpu")
+    _, status, session = d.stream_frame(synthetic(), "wave", 1.0, False, False, None)
+    assert session.stylizer.path == cli["stream"]
+    assert status.endswith("wave (lite, int8) on cpu"), status
+    update, text = d.live_settings({"style": "wave"})  # WebRTC
+    assert update["stylizer"].path == cli["stream"] and text == "wave (lite, int8) on cpu"
+    for use in ("image", "video"):
+        assert str(d.model("wave", use).path) == cli[use]
     d.blocks.close()
 
 
