@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 
 from . import __version__
 from .errors import UserError
@@ -299,7 +300,10 @@ def _add_export(sub) -> None:
 def _run_export(args) -> int:
     from .config import ExportConfig
 
-    cfg = config_from_args(ExportConfig, args).resolved()  # a bundled style's name -> its file
+    from .styles import export_source
+
+    cfg = config_from_args(ExportConfig, args)
+    cfg = replace(cfg, model=export_source(cfg.model, cfg.output, cfg.int8, cfg.uint8_io))  # a style's name: its file
     cfg.validate()  # before torch is asked for
     if not cfg.from_onnx:
         need_torch("export")

@@ -416,8 +416,8 @@ class WebcamOptions(FrameOptions):
 @dataclass
 class ExportConfig:
     """What ``fastnst export`` writes (flags of the same names): ``model`` (a .pth model file, an .onnx
-    export, or a bundled style's name: :meth:`resolved`) to ``output``, in ``fp16`` or ``int8``, with
-    ``uint8_io`` frames; also a Triton repository entry (``triton``, ``triton_name``) and a web kit
+    export, or a bundled style's name: :func:`fastnst.styles.export_source`) to ``output``, in ``fp16`` or
+    ``int8``, with ``uint8_io`` frames; also a Triton repository entry (``triton``, ``triton_name``) and a web kit
     (``web``; ``overwrite`` replaces an earlier kit there). ``no_check`` skips the checks; ``data_root``
     holds the int8 calibration photos (``content/bsds500/``, :func:`fastnst.quantize.find_data_root`)."""
 
@@ -435,21 +435,9 @@ class ExportConfig:
 
     @property
     def from_onnx(self) -> bool:
-        """Whether ``model`` is already ONNX (for a bundled style's name: once :meth:`resolved`)."""
+        """Whether ``model`` is already ONNX (for a bundled style's name: once :func:`fastnst.styles.export_source`
+        made it a file)."""
         return self.model.lower().endswith(".onnx")
-
-    def resolved(self) -> ExportConfig:
-        """A copy whose ``model`` is a file: a bundled style's name (``wave``, ``wave_lite``) becomes its
-        shipped .pth where a new ONNX file is exported from it (``output`` without ``int8`` or ``uint8_io``),
-        else its shipped .onnx (no torch needed); a UserError lists the shipped styles for an unknown name."""
-        from dataclasses import replace
-
-        from .styles import find_style, is_file_argument
-
-        if not self.model or is_file_argument(self.model):
-            return self
-        exported = bool(self.output) and not (self.int8 or self.uint8_io)
-        return replace(self, model=str(find_style(self.model, suffix=".pth" if exported else ".onnx").path))
 
     @property
     def converts(self) -> bool:

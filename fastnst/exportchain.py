@@ -14,10 +14,12 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 
 from .export import export_onnx, report_lines
 from .files import check_not_input
 from .quantize import find_data_root, quantize_int8
+from .styles import export_source
 from .triton import write_triton_repo
 from .uint8io import export_uint8_io
 from .webkit import check_out_dir, write_web_kit
@@ -63,7 +65,7 @@ def export_file(model_path, output, *, fp16: bool = False, int8: bool = False, u
 def run_export(cfg) -> Iterator[str]:
     """``fastnst export`` (a :class:`fastnst.config.ExportConfig`): the ONNX file, then the Triton entry and
     the web kit made from it; yields what to print. Every destination is checked before any work."""
-    cfg = cfg.resolved()  # a bundled style's name -> its file
+    cfg = replace(cfg, model=export_source(cfg.model, cfg.output, cfg.int8, cfg.uint8_io))  # a style's name: its file
     cfg.validate()
     if cfg.data_root:
         find_data_root(cfg.data_root)  # a folder without the photos fails before any work

@@ -44,7 +44,7 @@ from .runtime_devices import (CPU, MEASURE_SIZE, OPENVINO, RUNTIMES, Device, cpu
                               openvino_installed)
 
 __all__ = ["PRECISIONS", "PREFERENCE", "PRESET_NAMES", "PRETRAINED", "RUNTIMES", "USES", "VARIANT_PREFERENCE",
-           "VARIANT_TAGS", "Catalog", "Choice", "StyleFile", "best_of", "best_variant", "choose",
+           "VARIANT_TAGS", "Catalog", "Choice", "StyleFile", "best_of", "best_variant", "choose", "export_source",
            "find_style", "is_file_argument", "list_styles", "pick", "resolve_styles", "style_file", "variants"]
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
@@ -219,6 +219,17 @@ def find_style(name, preset: str | None = None, suffix: str = ".pth") -> StyleFi
     if not matches:
         raise UserError(f"no shipped style '{name}' for preset {preset}; shipped: {_shipped_names(suffix)}")
     return matches[0]
+
+
+def export_source(model: str, output: str | None, int8: bool = False, uint8_io: bool = False) -> str:
+    """The file ``fastnst export`` starts from for its ``model`` argument: a file as given; a bundled style's
+    name (``wave``, ``wave_lite``) its shipped .pth where a new ONNX file is exported from it (``output``
+    without ``int8`` or ``uint8_io``), else its shipped .onnx (no torch needed). A UserError lists the
+    shipped styles for an unknown name."""
+    if not model or is_file_argument(model):
+        return model
+    exported = bool(output) and not (int8 or uint8_io)
+    return str(find_style(model, suffix=".pth" if exported else ".onnx").path)
 
 
 @dataclass(frozen=True)

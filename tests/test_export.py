@@ -219,14 +219,13 @@ def test_cli_export_uint8_io_from_a_model_file(exported, tmp_path, capsys):
 
 
 def test_a_bundled_styles_name_exports_its_shipped_file(tmp_path, capsys):
-    from fastnst.config import ExportConfig
-    from fastnst.styles import PRETRAINED
+    from fastnst.styles import PRETRAINED, export_source
 
     # -o alone exports the shipped .pth afresh; the copies (and Triton, web) start from the shipped .onnx
-    assert ExportConfig(model="wave", output="x.onnx").resolved().model == str(PRETRAINED / "wave_lite.pth")
-    assert ExportConfig(model="wave_lite", output="x.onnx", uint8_io=True).resolved().model == \
-        str(PRETRAINED / "wave_lite.onnx")
-    assert ExportConfig(model="wave", triton="repo").resolved().from_onnx
+    assert export_source("wave", "x.onnx") == str(PRETRAINED / "wave_lite.pth")
+    assert export_source("wave_lite", "x.onnx", uint8_io=True) == str(PRETRAINED / "wave_lite.onnx")
+    assert export_source("wave", None) == str(PRETRAINED / "wave_lite.onnx")  # --triton / --web: the .onnx
+    assert export_source("my.pth", "x.onnx") == "my.pth"  # a file as given
     out = tmp_path / "wave.onnx"
     assert main(["export", "wave", "-o", str(out)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == f"wrote {out}"
