@@ -181,7 +181,9 @@ def _add_train(sub) -> None:
                     "Writes RUN_DIR/model.pth, checkpoints, log.csv and previews. Several processes or GPUs: "
                     "torchrun --nproc-per-node N -m fastnst train ...",
     )
-    p.add_argument("--style", help="style image (required unless --resume)")
+    p.add_argument("--style", action="append", metavar="IMAGE_OR_FOLDER",
+                   help="style image (required unless --resume); give it several times, or a folder of paintings, "
+                        "to train one multi-style network on all of them")
     p.add_argument("--data", help="folder of content images, searched recursively (required unless --resume)")
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="run folder (required unless --resume)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its newest checkpoint "
@@ -222,6 +224,12 @@ def _add_train(sub) -> None:
     p.add_argument("--amp", choices=AMP_MODES,
                    help=shown("mixed precision (bf16 on CPU or GPU, fp16 on GPU)", d.amp))
     p.add_argument("--style-name", help="name recorded in the model (default: the style file's name)")
+    p.add_argument("--add-style", dest="style", action="append", metavar="PAINTING",
+                   help="with --base: the painting to add to that network as a new style (same as --style)")
+    p.add_argument("--base", metavar="MODEL.pth",
+                   help="add the style to this trained network (one- or multi-style): only the new style's "
+                        "instance-norm scale and shift are trained, every other weight is kept as it is; "
+                        "minutes instead of a full training")
     p.add_argument("--save-half", action="store_true", default=None,
                    help="store the final model's weights as fp16 (half the size)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -281,6 +289,10 @@ def _add_export(sub) -> None:
                    help="the file takes and returns uint8 RGB NHWC frames (scale, cast and transposes inside the "
                         "graph: 6 MB a 1080p frame instead of 25 MB); checked within one 8-bit level of the float "
                         "file. MODEL may also be a float .onnx export")
+    p.add_argument("--style", metavar="NAME|BLEND",
+                   help="for a multi-style model file: export one of its styles (wave) or a blend (wave+starry_night, "
+                        "wave:0.7,starry_night:0.3) as a plain one-input file, e.g. for OpenCV DNN; without it the "
+                        "file takes the style weights as a second input ('style') and runs any blend")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch comparison")
     p.add_argument("--triton", metavar="DIR",
                    help="also add the model to this Triton Inference Server model repository: "

@@ -143,7 +143,7 @@ class OptimizeConfig:
 class TrainConfig:
     """Settings of ``fastnst train`` (one field per flag). Stored in every checkpoint and model file."""
 
-    style: str = ""  # style image path
+    style: str | tuple[str, ...] = ""  # style image, or several / a folder of them: one multi-style network
     data: str = ""  # folder of content images, searched recursively
     output: str = ""  # run folder
     preset: str = "johnson"
@@ -174,8 +174,9 @@ class TrainConfig:
     keep: int = 3  # checkpoints kept
     channels_last: bool = False
     amp: str = "none"  # "none", "bf16" or "fp16" (fp16 on CUDA only)
-    style_name: str | None = None  # default: the style file's stem
+    style_name: str | None = None  # default: the style file's stem (one style only)
     save_half: bool = False  # final model weights stored as fp16
+    base: str | None = None  # a trained model file: add --style to it as a new style, training only its norm rows
 
     def validate(self) -> None:
         if self.preset not in PRESET_NAMES:
@@ -197,6 +198,12 @@ class TrainConfig:
             raise UserError(f"need 0 < --crop-min <= --crop-max <= 1, got {self.crop_min} and {self.crop_max}")
         check_number("--workers", self.workers, 0)
         check_number("--seed", self.seed, 0, SEED_MAX)
+        if self.base and len(self.style_paths()) != 1:
+            raise UserError("--base adds one style: give one --add-style PAINTING")
+
+    def style_paths(self) -> tuple[str, ...]:
+        """``style`` as a tuple of paths as given (files or folders; :func:`fastnst.train.style_images` expands)."""
+        return (self.style,) if isinstance(self.style, str) else tuple(self.style)
 
     def loader_workers(self, device_type: str) -> int:
         """Data-loading processes: ``workers``, or where None 2 on a GPU and 0 on the CPU.
@@ -212,6 +219,17 @@ class TrainConfig:
 
 
 STABILIZE_STRENGTH = 0.5  # the Stabilizer strength where stabilization is switched on without one
+
+
+def loss_net_file(spec: str | None) -> str | None:
+    """The weights file a ``--loss-net`` spec names, or None: the one rule of which specs carry a file.
+
+    ``NAME:PATH`` carries PATH (``vgg16:PATH``, ``vgg19:PATH``, ``vgg19-normalised[+random-deep]:PATH``);
+    ``vgg16`` / ``vgg19`` (torchvision's cache) and ``random-vgg16[:SEED]`` / ``random-vgg19[:SEED]``
+    (a seed after the colon) carry none. Torch-free, so recipes use it as :mod:`fastnst.lossnet` does.
+    """
+    name, sep, arg = (spec or "").partition(":")
+    return arg if sep and arg and not name.startswith("random") else None
 
 
 RECIPE_PATH_KEYS = ("style", "data", "val")  # recipe paths taken from its data root when relative
@@ -236,11 +254,14 @@ def load_recipe(path: str, data_root: str | None = None) -> dict:
     from_dict(TrainConfig, recipe, strict=True, what=f"recipe '{path}'")  # unknown keys fail here
     root = data_root or os.path.dirname(os.path.abspath(path))
     for key in RECIPE_PATH_KEYS:
-        if recipe.get(key) and not os.path.isabs(recipe[key]):
-            recipe[key] = os.path.join(root, recipe[key])
-    kind, sep, weights = (recipe.get("loss_net") or "").partition(":")
-    if sep and weights and not os.path.isabs(weights) and not kind.startswith("random"):
-        recipe["loss_net"] = f"{kind}:{os.path.join(root, weights)}"
+        value = recipe.get(key)
+        if isinstance(value, list):  # several style images
+            recipe[key] = [v if os.path.isabs(v) else os.path.join(root, v) for v in value]
+        elif value and not os.path.isabs(value):
+            recipe[key] = os.path.join(root, value)
+    weights = loss_net_file(recipe.get("loss_net"))
+    if weights and not os.path.isabs(weights):
+        recipe["loss_net"] = f"{recipe['loss_net'].partition(':')[0]}:{os.path.join(root, weights)}"
     return recipe
 
 
@@ -432,6 +453,7 @@ class ExportConfig:
     web: str | None = None
     overwrite: bool = False
     data_root: str | None = None
+    style: str | None = None  # a multi-style .pth: export one style or blend of it as a one-input file
 
     @property
     def from_onnx(self) -> bool:
@@ -445,6 +467,9 @@ class ExportConfig:
         return not self.from_onnx or self.int8 or self.uint8_io
 
     def validate(self) -> None:
+        if self.style and self.from_onnx:
+            raise UserError("--style picks a style of a multi-style model file (.pth); an .onnx export already has "
+                            "its styles fixed or takes their weights as an input")
         if not (self.output or self.triton or self.web):
             raise UserError("give -o OUT.onnx, --triton DIR, --web DIR, or several")
         if self.triton_name and not self.triton:

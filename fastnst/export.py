@@ -25,9 +25,12 @@ from .fp16 import half_model
 from .metadata import write_metadata
 from .ortsession import open_session
 from .quality import natural_image, psnr
+from .errors import UserError
 from .silence import silence
+from .styles import blend_name, blend_weights
 
-__all__ = ["CHECK_SIZES", "FP16_MIN_PSNR", "IO_SPEC", "OPSET", "export_onnx", "report_lines"]
+__all__ = ["CHECK_SIZES", "FP16_MIN_PSNR", "IO_SPEC", "OPSET", "STYLE_INPUT", "export_onnx", "fixed_blend", "io_spec",
+           "report_lines"]
 
 OPSET = 18  # opset 17 fails with the dynamo exporter (torch 2.14); the legacy exporter fails too
 
@@ -41,22 +44,41 @@ IO_SPEC: dict = {
     "dynamic": ["batch", "height", "width"],  # any batch >= 1, any height, width >= 1
 }
 
+# A multi-style network's second input: the weights of its styles (metadata "styles" names them),
+# one-hot for one style, any convex combination for a blend. The scale and shift tables stay in the
+# graph, so every blend runs without a new export.
+STYLE_INPUT: dict = {"name": "style", "dtype": "float32", "shape": ["styles"], "range": [0.0, 1.0],
+                     "meaning": "weight of each style (metadata 'styles'), summing to 1"}
+
+
+def io_spec(num_styles: int = 1) -> dict:
+    """The exported graph's interface: `IO_SPEC`, plus `STYLE_INPUT` (with its length) for a multi-style network."""
+    if num_styles == 1:
+        return IO_SPEC
+    return {**IO_SPEC, "style": {**STYLE_INPUT, "shape": [num_styles]}}
+
+
 CHECK_SIZES = ((256, 256), (333, 517), (97, 131))  # (height, width)
 FP16_MIN_PSNR = 40.0  # dB, fp16 export vs fp32 PyTorch on the natural-like image
 
 
-def _torch_export(module, path: str) -> None:
-    """``module`` -> the ONNX file ``path`` (`IO_SPEC` names, dynamic batch, height and width; `OPSET`)."""
+def _torch_export(module, path: str, num_styles: int = 1) -> None:
+    """``module`` -> the ONNX file ``path`` (`io_spec` names, dynamic batch, height and width; `OPSET`)."""
     import torch  # fastnst[train]'s package, needed only to export
     from torch.export import Dim
 
     dims = {0: Dim("batch", min=1), 2: Dim("height", min=1), 3: Dim("width", min=1)}
+    args, names, shapes = (torch.rand(1, 3, 256, 256),), [IO_SPEC["input"]["name"]], (dims,)
+    if num_styles > 1:
+        args += (torch.full((num_styles,), 1 / num_styles),)
+        names.append(STYLE_INPUT["name"])
+        shapes += (None,)  # a fixed number of styles
     with silence() as chatter:
         try:
             torch.onnx.export(
-                module, (torch.rand(1, 3, 256, 256),), path,
-                input_names=[IO_SPEC["input"]["name"]], output_names=[IO_SPEC["output"]["name"]],
-                dynamic_shapes=(dims,), opset_version=OPSET, dynamo=True, external_data=False,
+                module, args, path,
+                input_names=names, output_names=[IO_SPEC["output"]["name"]],
+                dynamic_shapes=shapes, opset_version=OPSET, dynamo=True, external_data=False,
                 verbose=False, report=False,
             )
         except Exception as e:
@@ -70,11 +92,16 @@ def _check(path: str, model, *, fp16: bool, atol: float) -> dict:
 
     session = open_session(path)
     in_name, out_name = IO_SPEC["input"]["name"], IO_SPEC["output"]["name"]
+    styles = getattr(model, "num_styles", 1)
+    # a multi-style graph is checked on a blend of all its styles (uneven weights, seeded)
+    blend = np.random.default_rng(1).dirichlet(np.ones(styles)).astype(np.float32) if styles > 1 else None
 
     def both(x: np.ndarray):
-        (got,) = session.run([out_name], {in_name: x})
+        feeds = {in_name: x} if blend is None else {in_name: x, STYLE_INPUT["name"]: blend}
+        (got,) = session.run([out_name], feeds)
         with torch.no_grad():
-            want = model(torch.from_numpy(x)).numpy()
+            want = (model(torch.from_numpy(x)) if blend is None else
+                    model(torch.from_numpy(x), torch.from_numpy(blend))).numpy()
         if got.shape != want.shape or got.dtype != np.float32:
             raise RuntimeError(f"ONNX output {got.dtype} {got.shape}, expected float32 {want.shape}")
         return got, want
@@ -104,12 +131,37 @@ def _check(path: str, model, *, fp16: bool, atol: float) -> dict:
     return report
 
 
-def export_onnx(model, path, meta: dict, *, fp16: bool = False, check: bool = True, atol: float = 1e-3) -> dict:
+def fixed_blend(model, weights):
+    """A one-input module running the multi-style ``model`` with fixed style ``weights`` (S,): what
+    ``fastnst export MULTI.pth --style NAME`` exports for embedders that feed an image only."""
+    import torch  # fastnst[train]'s package, needed only to export
+
+    class FixedBlend(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = model
+            self.register_buffer("weights", torch.as_tensor(weights, dtype=torch.float32))  # (S,)
+
+        @property
+        def config(self):
+            return model.config
+
+        def forward(self, x):
+            return self.net(x, self.weights)
+
+    return FixedBlend().eval()
+
+
+def export_onnx(model, path, meta: dict, *, fp16: bool = False, check: bool = True, atol: float = 1e-3,
+                blend: dict[str, float] | None = None) -> dict:
     """Export `model` (a `TransformerNet`) to the ONNX file `path`; returns a report dict.
 
     `meta` is the model file's metadata (from `load_model_file`), stored as JSON under
     ``training``; ``style`` is taken from ``meta["style"]``. The graph follows `IO_SPEC`
-    with dynamic batch, height and width (opset `OPSET`).
+    with dynamic batch, height and width (opset `OPSET`). A multi-style network gets the second
+    input `STYLE_INPUT` (:func:`io_spec`) and its style names in the metadata (``styles``), unless
+    ``blend`` ({style name: weight}, from ``meta["styles"]``) fixes the style: then the file is a
+    plain one-input export of that blend.
 
     fp16=True exports a graph that computes in half precision (instance norms in fp32) with
     the same float32 inputs and outputs; it is checked by PSNR >= `FP16_MIN_PSNR` dB
@@ -123,19 +175,30 @@ def export_onnx(model, path, meta: dict, *, fp16: bool = False, check: bool = Tr
     checked, ``max_abs_diff`` (per "HxW" size), plus ``psnr_db`` for fp16.
     """
     model = copy.deepcopy(model).float().cpu().eval()
+    names = list((meta or {}).get("styles") or [])
+    style_name = str((meta or {}).get("style") or "")
+    if blend is not None:
+        weights = blend_weights(blend, names)
+        model, style_name = fixed_blend(model, weights), blend_name(blend)
+    styles = getattr(model, "num_styles", 1)
+    if fp16 and styles > 1:
+        raise UserError("--fp16 of a multi-style network is not supported: export it in fp32, or one style "
+                        "of it with --style NAME")
     module = half_model(model) if fp16 else model
     props = {
         "fastnst_version": __version__,
-        "preset": str(getattr(model, "preset", None) or ""),
-        "style": str((meta or {}).get("style") or ""),
+        "preset": str(getattr(model, "preset", None) or getattr(getattr(model, "net", None), "preset", None) or ""),
+        "style": style_name,
         "precision": "fp16" if fp16 else "fp32",
-        "io": IO_SPEC,
+        "io": io_spec(styles),
         "training": meta or {},
         "model_config": asdict(model.config),
     }
+    if styles > 1:
+        props["styles"] = names
     report: dict = {"path": os.fspath(path), "opset": OPSET, "fp16": fp16, "checked": check}
     with atomic_output(path, suffix=".onnx") as temp:
-        _torch_export(module, temp)
+        _torch_export(module, temp, styles)
         write_metadata(temp, props)
         if check:
             report.update(_check(temp, model, fp16=fp16, atol=atol))

@@ -19,7 +19,8 @@ from dataclasses import replace
 from .export import export_onnx, report_lines
 from .files import check_not_input
 from .quantize import find_data_root, quantize_int8
-from .styles import export_source
+from .errors import UserError
+from .styles import export_source, parse_blend
 from .triton import write_triton_repo
 from .uint8io import export_uint8_io
 from .webkit import check_out_dir, write_web_kit
@@ -28,13 +29,14 @@ __all__ = ["export_file", "run_export"]
 
 
 def export_file(model_path, output, *, fp16: bool = False, int8: bool = False, uint8_io: bool = False,
-                check: bool = True, data_root=None) -> Iterator[str]:
+                check: bool = True, data_root=None, style: str | None = None) -> Iterator[str]:
     """A model file (.pth) or a float ONNX export -> the checked ``output``; yields report lines as it goes.
 
     A .pth is exported first (:func:`export_onnx`, fp32 or ``fp16``); ``int8`` then quantizes it
     (:func:`fastnst.quantize.quantize_int8`) and ``uint8_io`` gives it uint8 NHWC frames
     (:func:`export_uint8_io`). Each step is checked before the next; only ``output`` is written,
-    and nothing where a check fails.
+    and nothing where a check fails. ``style`` (a name or blend of a multi-style model file,
+    :func:`fastnst.styles.parse_blend`) exports that style alone, as a one-input file.
     """
     model_path, output = os.fspath(model_path), os.fspath(output)
     with tempfile.TemporaryDirectory(prefix="fastnst-export-") as temp:
@@ -43,8 +45,16 @@ def export_file(model_path, output, *, fp16: bool = False, int8: bool = False, u
             from .models import load_model_file  # torch: only a model file needs it
 
             model, meta = load_model_file(source)
+            blend = None
+            if style:
+                if model.num_styles == 1:
+                    raise UserError(f"--style picks a style of a multi-style network; {model_path} has one style")
+                blend = parse_blend(style) or {style: 1.0}
+            elif model.num_styles > 1 and (int8 or uint8_io):
+                raise UserError("--int8 and --uint8-io take one style: add --style NAME (or a blend) for a "
+                                "multi-style network")
             source = output if not (int8 or uint8_io) else os.path.join(temp, "float.onnx")
-            yield from report_lines(export_onnx(model, source, meta, fp16=fp16, check=check))
+            yield from report_lines(export_onnx(model, source, meta, fp16=fp16, check=check, blend=blend))
         if int8:
             target = output if not uint8_io else os.path.join(temp, "int8.onnx")
             r = quantize_int8(source, target, check=check, data_root=data_root)
@@ -77,7 +87,7 @@ def run_export(cfg) -> Iterator[str]:
             onnx_path = cfg.output or os.path.join(temp, os.path.splitext(os.path.basename(cfg.model))[0] + ".onnx")
             check_not_input(onnx_path, [cfg.model])
             yield from export_file(cfg.model, onnx_path, fp16=cfg.fp16, int8=cfg.int8, uint8_io=cfg.uint8_io,
-                                   check=not cfg.no_check, data_root=cfg.data_root)
+                                   check=not cfg.no_check, data_root=cfg.data_root, style=cfg.style)
             if cfg.output:
                 yield f"wrote {cfg.output}"
         if cfg.triton:

@@ -30,8 +30,9 @@ KEYS: dict[str, str] = {
     "training": "JSON: the model file's metadata, as training wrote it",
     "model_config": "JSON: the network's configuration (fastnst.models.ModelConfig as a dict)",
     "quantization": "JSON, int8 files only: format, calibration photos, method, op types, nodes kept in float",
+    "styles": "JSON, multi-style files only: the style names, in the order of the 'style' input's weights",
 }
-JSON_KEYS = ("io", "training", "model_config", "quantization")
+JSON_KEYS = ("io", "training", "model_config", "quantization", "styles")
 
 
 def encode_metadata(meta: Mapping[str, object]) -> dict[str, str]:

@@ -346,3 +346,54 @@ class Catalog:
             raise UserError(f"unknown style '{name}' (choose from {', '.join(self.styles)})")
         return self.styles[name]
 
+
+# ----------------------------------------------------------------------------- blends of a multi-style network
+
+
+def parse_blend(item: str) -> dict[str, float] | None:
+    """A blend of styles named in one style argument, as {style name: weight} with weights summing to 1;
+    None when ``item`` names no blend (a file, or one name).
+
+    ``wave+starry_night`` is an equal mix; ``wave:0.7,starry_night:0.3`` gives the weights (any
+    non-negative numbers, scaled to sum to 1). A UserError says what is wrong with a malformed one.
+    """
+    if os.path.isfile(item) or not any(c in item for c in "+,:"):
+        return None
+    parts = [p.strip() for p in item.replace(",", "+").split("+")]
+    blend: dict[str, float] = {}
+    for part in parts:
+        name, sep, value = part.partition(":")
+        if not name:
+            raise UserError(f"style blend '{item}': an empty style name")
+        try:
+            weight = float(value) if sep else 1.0
+        except ValueError:
+            raise UserError(f"style blend '{item}': '{value}' is not a number") from None
+        if not 0 <= weight < float("inf"):
+            raise UserError(f"style blend '{item}': weights must be numbers >= 0, got {value}")
+        if name in blend:
+            raise UserError(f"style blend '{item}': '{name}' is named twice")
+        blend[name] = weight
+    total = sum(blend.values())
+    if not total > 0:
+        raise UserError(f"style blend '{item}': the weights sum to 0")
+    return {name: w / total for name, w in blend.items()}
+
+
+def blend_weights(blend: dict[str, float], names: list[str]) -> list[float]:
+    """The style-weight vector (one weight per style of a multi-style network, in ``names``' order) of a
+    blend from :func:`parse_blend` (or ``{name: 1.0}`` for one style); UserError for a style it lacks."""
+    unknown = [n for n in blend if n not in names]
+    if unknown:
+        raise UserError(f"no style '{unknown[0]}' in this network (its styles: {', '.join(names) or 'none'})")
+    return [float(blend.get(n, 0.0)) for n in names]
+
+
+def blend_name(blend: dict[str, float]) -> str:
+    """A blend's display name: ``wave`` for one style, ``wave+starry_night`` for equal parts,
+    else ``wave:0.7,starry_night:0.3`` (what :func:`parse_blend` reads back)."""
+    if len(blend) == 1:
+        return next(iter(blend))
+    if len(set(round(w, 6) for w in blend.values())) == 1:
+        return "+".join(blend)
+    return ",".join(f"{n}:{w:.3g}" for n, w in blend.items())

@@ -2,10 +2,12 @@
 
 import os
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
 import torch
+from helpers import one_line_error
 
 import fastnst.export
 from fastnst.cli import main
@@ -104,20 +106,19 @@ def test_info_command(exported, capsys):
     assert "loss_net: random-vgg16" in out
 
 
-def one_line_error(capsys, argv):
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("fastnst: error: "), err
-    return err[0]
+def main_error(capsys, argv) -> str:
+    """:func:`helpers.one_line_error` of ``fastnst ARGV`` run in this process."""
+    code = main(argv)
+    return one_line_error(subprocess.CompletedProcess(argv, code, "", capsys.readouterr().err))
 
 
 def test_info_rejects_non_onnx(tmp_path, capsys, exported):
     model_path, _, _ = exported
-    assert "missing.onnx" in one_line_error(capsys, ["info", str(tmp_path / "missing.onnx")])
+    assert "missing.onnx" in main_error(capsys, ["info", str(tmp_path / "missing.onnx")])
     bad = tmp_path / "bad.onnx"
     bad.write_text("not a model")
-    one_line_error(capsys, ["info", str(bad)])
-    one_line_error(capsys, ["info", str(model_path)])  # a .pth is not ONNX
+    main_error(capsys, ["info", str(bad)])
+    main_error(capsys, ["info", str(model_path)])  # a .pth is not ONNX
 
 
 def test_failed_check_leaves_no_file(tmp_path, exported, monkeypatch):
@@ -135,16 +136,16 @@ def test_failed_check_leaves_no_file(tmp_path, exported, monkeypatch):
 def test_refuses_to_overwrite_input(exported, capsys):
     model_path, _, _ = exported
     before = model_path.read_bytes()
-    assert "refusing" in one_line_error(capsys, ["export", str(model_path), "-o", str(model_path)])
+    assert "refusing" in main_error(capsys, ["export", str(model_path), "-o", str(model_path)])
     assert model_path.read_bytes() == before
 
 
 def test_missing_or_corrupt_model_file(tmp_path, capsys):
     out = tmp_path / "o.onnx"
-    assert "nope.pth" in one_line_error(capsys, ["export", str(tmp_path / "nope.pth"), "-o", str(out)])
+    assert "nope.pth" in main_error(capsys, ["export", str(tmp_path / "nope.pth"), "-o", str(out)])
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"garbage" * 10)
-    one_line_error(capsys, ["export", str(bad), "-o", str(out)])
+    main_error(capsys, ["export", str(bad), "-o", str(out)])
     assert not out.exists()
 
 
@@ -232,4 +233,59 @@ def test_a_bundled_styles_name_exports_its_shipped_file(tmp_path, capsys):
     frame = natural_image(48, 64, seed=1)
     shipped = run_onnx(PRETRAINED / "wave_lite.onnx", frame)
     assert np.abs(run_onnx(out, frame) - shipped).max() < 1e-3  # the same weights as the shipped file
-    assert "shipped style 'nosuch'" in one_line_error(capsys, ["export", "nosuch", "-o", str(tmp_path / "n.onnx")])
+    assert "shipped style 'nosuch'" in main_error(capsys, ["export", "nosuch", "-o", str(tmp_path / "n.onnx")])
+
+
+# ----------------------------------------------------------------------------- multi-style files
+
+
+def multi_model(styles=3, seed=0):
+    from fastnst.models import create_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = create_model("lite", num_styles=styles)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 0.1)
+    return model.eval()
+
+
+def test_multi_style_export_takes_the_style_weights_and_matches_pytorch_for_a_blend(tmp_path):
+    import onnxruntime as ort
+
+    model = multi_model()
+    path = tmp_path / "multi.onnx"
+    export_onnx(model, path, {"styles": ["a", "b", "c"], "style": "3 styles"})
+    meta = read_metadata(path)
+    assert meta["styles"] == ["a", "b", "c"] and meta["io"]["style"]["shape"] == [3]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [(i.name, i.shape) for i in session.get_inputs()][1] == ("style", [3])
+    for h, w, weights in [(37, 53, [0.2, 0.5, 0.3]), (101, 67, [0.0, 1.0, 0.0])]:
+        x = np.random.default_rng(h).random((1, 3, h, w), dtype=np.float32)
+        (got,) = session.run(None, {"image": x, "style": np.array(weights, np.float32)})
+        with torch.no_grad():
+            want = model(torch.from_numpy(x), torch.tensor(weights)).numpy()
+        assert np.abs(got - want).max() <= 1e-3
+
+
+def test_export_of_one_style_of_a_multi_style_file_is_a_plain_one_input_model(tmp_path):
+    model = multi_model()
+    save_model_file(tmp_path / "multi.pth", model, {"styles": ["a", "b", "c"], "style": "3 styles"})
+    out = tmp_path / "b.onnx"
+    assert main(["export", str(tmp_path / "multi.pth"), "--style", "a+c", "-o", str(out)]) == 0
+    meta = read_metadata(out)
+    assert meta["style"] == "a+c" and "style" not in meta["io"] and "styles" not in meta
+    x = np.random.default_rng(0).random((1, 3, 45, 39), dtype=np.float32)
+    with torch.no_grad():
+        want = model(torch.from_numpy(x), torch.tensor([0.5, 0.0, 0.5])).numpy()
+    assert np.abs(run_onnx(out, x) - want).max() <= 1e-3
+
+
+def test_export_style_errors_are_one_line(tmp_path, capsys):
+    model = multi_model(2)
+    save_model_file(tmp_path / "multi.pth", model, {"styles": ["a", "b"]})
+    for args in (["--style", "nope"], ["--style", "a:x"], ["--int8"]):
+        out = tmp_path / "x.onnx"
+        main_error(capsys, ["export", str(tmp_path / "multi.pth"), "-o", str(out), *args])
+        assert not out.exists()
