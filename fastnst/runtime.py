@@ -29,10 +29,10 @@ import numpy as np
 
 from .config import MIN_TILE
 from .errors import UserError
-from .image import blend, from_nchw, resize, resize_long_side, to_nchw, transfer_luminance
-from .metadata import parse_metadata, read_metadata
+from .image import blend, check_frame, from_nchw, resize, resize_long_side, to_nchw, transfer_luminance
+from .metadata import STYLE_INPUT_NAME, parse_metadata, read_metadata
 from .runtime_devices import DEVICES, device_named, first_line, open_on
-from .styles import StyleFile, choose, is_file_argument, resolve_styles
+from .styles import StyleFile, blend_name, blend_weights, choose, is_file_argument, parse_blend, resolve_styles
 
 __all__ = ["Stylizer", "describe_metadata", "load_style", "parse_metadata", "read_metadata"]
 
@@ -42,17 +42,13 @@ _STYLE_IO = ("a style model takes one float image (N, 3, H, W) and returns one (
 
 
 def _as_rgb(frame) -> np.ndarray:
-    """uint8 (H, W, 3) as is; (H, W) grey replicated; (H, W, 4) RGBA with alpha dropped."""
-    frame = np.asarray(frame)
-    if frame.dtype != np.uint8:
-        raise UserError(f"frames must be uint8 arrays, got {frame.dtype}")
+    """uint8 (H, W, 3) as is; (H, W) grey replicated; (H, W, 4) RGBA with alpha dropped; UserError otherwise."""
+    frame = check_frame(frame, "frames", grey=True, alpha=True)
     if frame.ndim == 2:
         return np.repeat(frame[..., None], 3, axis=2)
-    if frame.ndim == 3 and frame.shape[2] == 4:
+    if frame.shape[2] == 4:
         return np.ascontiguousarray(frame[..., :3])
-    if frame.ndim == 3 and frame.shape[2] == 3:
-        return frame
-    raise UserError(f"frames must have shape (H, W), (H, W, 3) or (H, W, 4), got {frame.shape}")
+    return frame
 
 
 def describe_metadata(path, meta: dict) -> list[str]:
@@ -119,13 +115,19 @@ class Stylizer:
     fast_neural_style (never guessed: a fastnst file's metadata must agree). A model with a
     fixed input size (the zoo's 224x224) is run on the frame resized to that size.
 
+    A multi-style file (``fastnst export`` of a network trained on several paintings) takes the
+    weights of its styles beside the image: ``blend`` (a style's name, ``"wave+starry_night"``,
+    ``"wave:0.7,starry_night:0.3"`` or {name: weight}; default its first style) sets them, and
+    :meth:`set_style` changes them between frames at no cost (the blend is one small vector).
+
     Attributes: ``path``, ``provider`` (the execution provider in use, or "OpenVINO"), ``device``
     (the name of the device it runs on: "tensorrt", "cuda", "cpu" or "openvino"), ``metadata`` (the
-    file's fastnst metadata, JSON values parsed), ``style`` and ``preset``.
+    file's fastnst metadata, JSON values parsed), ``style`` (for a multi-style file: the blend's
+    name), ``preset``, ``styles`` (a multi-style file's style names, else []) and ``style_weights``.
     """
 
     def __init__(self, style_or_path, device: str = "auto", threads: int | None = None, value_range: float = 1.0,
-                 spin: bool = True):
+                 spin: bool = True, blend: str | dict[str, float] | None = None):
         if threads is not None and int(threads) < 1:
             raise UserError(f"threads must be >= 1, got {threads}")
         if not float(value_range) > 0:
@@ -149,6 +151,12 @@ class Stylizer:
         self._out = self.session.get_outputs()[0].name
         self.uint8_io = self.session.get_inputs()[0].type == "tensor(uint8)"  # frames in and out as they are
         self.fixed_size = self._check_io(float(value_range))  # (H, W) of a fixed-size model, else None
+        # a multi-style file: its styles, and the weights fed with every frame (set_style; the first style)
+        self.styles: list[str] = [str(n) for n in self.metadata.get("styles") or []]
+        self.style_weights: np.ndarray | None = None
+        self._feeds: dict[str, np.ndarray] = {}
+        if self.styles:
+            self.set_style(blend or self.styles[0])
         self._scale = float(value_range)
         self._buffer: np.ndarray | None = None  # reused batch input, see _run_batch
         # On a GPU provider, run through an IO binding (see _run_bound); the CPU path is a plain run.
@@ -173,6 +181,9 @@ class Stylizer:
         Float models take (N, 3, H, W); uint8-I/O models (N, H, W, 3) uint8 and return the same.
         """
         ins, outs = self.session.get_inputs(), self.session.get_outputs()
+        if len(ins) == 2 and ins[1].name == STYLE_INPUT_NAME and ins[1].type == "tensor(float)" \
+                and len(self.metadata.get("styles") or []) == (ins[1].shape or [0])[0]:
+            ins = ins[:1]  # a multi-style file: the second input is the style weights (set_style)
         shape = ins[0].shape if len(ins) == 1 else []
         floats = ("tensor(float)", "tensor(float16)")
         channel = 3 if self.uint8_io else 1
@@ -191,6 +202,23 @@ class Stylizer:
         h, w = shape[1:3] if self.uint8_io else shape[2:]
         return (h, w) if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 else None
 
+    def set_style(self, blend: str | dict[str, float]) -> None:
+        """A multi-style file's style or blend for the frames that follow: a name, ``"a+b"``,
+        ``"a:0.7,b:0.3"`` or {name: weight} (weights scaled to sum to 1); UserError for a style the
+        file lacks, or for a one-style file."""
+        if not self.styles:
+            raise UserError(f"{self.path} has one style ({self.style}): there is nothing to blend")
+        if isinstance(blend, str):
+            blend = parse_blend(blend) or {blend: 1.0}
+        else:
+            total = sum(blend.values())
+            if not total > 0 or min(blend.values()) < 0:
+                raise UserError(f"style weights must be >= 0 with a positive sum, got {blend}")
+            blend = {k: v / total for k, v in blend.items()}
+        self.style_weights = np.asarray(blend_weights(blend, self.styles), np.float32)  # (S,)
+        self._feeds = {STYLE_INPUT_NAME: self.style_weights}
+        self.style = blend_name(blend)
+
     def _read_metadata(self) -> dict:
         return parse_metadata(self.session.get_modelmeta().custom_metadata_map)
 
@@ -207,7 +235,7 @@ class Stylizer:
         if self._io_binding:
             y = self._run_bound(x)
         else:
-            (y,) = self.session.run([self._out], {self._in: x})
+            (y,) = self.session.run([self._out], {self._in: x, **self._feeds})
         return y if self._scale == 1.0 else y / np.float32(self._scale)
 
     def _run_frames(self, frames: np.ndarray) -> np.ndarray:
@@ -215,7 +243,7 @@ class Stylizer:
         frames = np.ascontiguousarray(frames, dtype=np.uint8)
         if self._io_binding:
             return self._run_bound(frames)
-        (y,) = self.session.run([self._out], {self._in: frames})
+        (y,) = self.session.run([self._out], {self._in: frames, **self._feeds})
         return y
 
     def _frame(self, rgb: np.ndarray) -> np.ndarray:
@@ -237,6 +265,8 @@ class Stylizer:
             options = self.session.get_provider_options().get(self.provider, {})
             self._out_device = (kind, int(options.get("device_id", 0) or 0))
         self._binding.bind_cpu_input(self._in, np.ascontiguousarray(x, dtype=np.uint8 if self.uint8_io else np.float32))
+        for name, value in self._feeds.items():  # a multi-style file's style weights
+            self._binding.bind_cpu_input(name, value)
         self._binding.bind_output(self._out, *self._out_device)
         self.session.run_with_iobinding(self._binding)
         (y,) = self._binding.copy_outputs_to_cpu()

@@ -51,8 +51,10 @@ def test_gray_and_rgba(stylizer):
     np.testing.assert_array_equal(out, stylizer.stylize(np.repeat(gray[..., None], 3, axis=2)))
     rgba = np.concatenate([rgb, np.full((64, 80, 1), 7, np.uint8)], axis=2)
     np.testing.assert_array_equal(stylizer.stylize(rgba), stylizer.stylize(rgb))
-    with pytest.raises(UserError):
+    with pytest.raises(UserError, match=r"^frames: expected a uint8 array of shape \(H, W\), \(H, W, 3\) or \(H, W, 4"):
         stylizer.stylize(np.zeros((8, 8, 2), np.uint8))
+    with pytest.raises(UserError, match="got float32"):
+        stylizer.stylize_batch([rgb.astype(np.float32)])
 
 
 def test_strength(stylizer):
@@ -289,3 +291,51 @@ def test_a_stylizer_without_spinning_threads_gives_the_same_pictures(onnx_path):
     frame = from_nchw(natural_image(72, 96, seed=4))
     np.testing.assert_array_equal(calm.stylize(frame), Stylizer(onnx_path, device="cpu").stylize(frame))
     assert load_style(onnx_path, "video", device="cpu", spin=False).spin is False
+
+
+# ----------------------------------------------------------------------------- multi-style files
+
+
+@pytest.fixture(scope="module")
+def multi_onnx(tmp_path_factory):
+    torch = pytest.importorskip("torch")
+    from fastnst.export import export_onnx
+    from fastnst.models import create_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = create_model("lite", num_styles=3)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 0.1)
+    folder = tmp_path_factory.mktemp("multi")
+    export_onnx(model.eval(), folder / "multi.onnx", {"styles": ["a", "b", "c"]}, check=False)
+    export_onnx(model, folder / "ac.onnx", {"styles": ["a", "b", "c"]}, check=False, blend={"a": 0.5, "c": 0.5})
+    return folder
+
+
+def test_a_blend_set_on_a_multi_style_file_equals_the_export_of_that_blend(multi_onnx):
+    frame = np.random.default_rng(0).integers(0, 256, (45, 61, 3), dtype=np.uint8)
+    multi = Stylizer(multi_onnx / "multi.onnx", device="cpu")
+    assert multi.styles == ["a", "b", "c"] and multi.style == "a"
+    first = multi.stylize(frame)
+    multi.set_style("a+c")
+    assert multi.style == "a+c" and multi.style_weights.tolist() == [0.5, 0.0, 0.5]
+    fixed = Stylizer(multi_onnx / "ac.onnx", device="cpu")
+    assert fixed.styles == [] and fixed.style == "a+c"
+    assert np.array_equal(multi.stylize(frame), fixed.stylize(frame))
+    assert np.abs(first.astype(int) - fixed.stylize(frame)).max() > 10  # a different style
+    multi.set_style({"a": 2.0, "b": 0.0, "c": 2.0})  # weights are scaled to sum to 1
+    assert np.array_equal(multi.stylize(frame), fixed.stylize(frame))
+    assert np.array_equal(Stylizer(multi_onnx / "multi.onnx", device="cpu", blend="c:1,a:1").stylize(frame),
+                          fixed.stylize(frame))
+
+
+def test_set_style_errors(multi_onnx):
+    multi = Stylizer(multi_onnx / "multi.onnx", device="cpu")
+    for bad in ("d", "a:-1,b:1", "a:0,b:0", "a+a"):
+        with pytest.raises(UserError) as e:
+            multi.set_style(bad)
+        assert "\n" not in str(e.value)
+    with pytest.raises(UserError, match="nothing to blend"):
+        Stylizer(multi_onnx / "ac.onnx", device="cpu").set_style("a")
