@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import one_line_error
 
 from fastnst.cli import build_parser, main
 from fastnst.image import load_image, save_image
@@ -35,14 +36,6 @@ def test_help_is_instant_and_imports_no_torch():
 def test_every_subcommand_explains_itself(cmd):
     r = run(cmd, "--help")
     assert r.returncode == 0 and "usage: fastnst " + cmd in r.stdout and len(r.stdout) > 200
-
-
-def one_line_error(r):
-    lines = r.stderr.strip().splitlines()
-    assert r.returncode == 2, r.stderr
-    assert len(lines) == 1 and lines[0].startswith("fastnst: error: "), r.stderr
-    assert "Traceback" not in r.stderr
-    return lines[0]
 
 
 def test_bad_flag_value_is_one_line():
