@@ -18,7 +18,7 @@ from .errors import UserError
 from .ortsession import open_session
 from .silence import ORT_SILENT
 
-__all__ = ["JSON_KEYS", "KEYS", "encode_metadata", "model_metadata", "parse_metadata", "read_metadata",
+__all__ = ["JSON_KEYS", "KEYS", "STYLE_INPUT_NAME", "encode_metadata", "model_metadata", "parse_metadata", "read_metadata",
            "set_metadata", "write_metadata"]
 
 KEYS: dict[str, str] = {
@@ -33,6 +33,7 @@ KEYS: dict[str, str] = {
     "styles": "JSON, multi-style files only: the style names, in the order of the 'style' input's weights",
 }
 JSON_KEYS = ("io", "training", "model_config", "quantization", "styles")
+STYLE_INPUT_NAME = "style"  # a multi-style file's second input: the weights of the styles "styles" names
 
 
 def encode_metadata(meta: Mapping[str, object]) -> dict[str, str]:
