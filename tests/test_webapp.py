@@ -372,8 +372,8 @@ def test_browser_image_tab_and_gallery(browser_demo, browser_page, stylizer):
     out = page.locator("#image-output img")
     out.wait_for()
     result = _fetch(out.get_attribute("src"))
-    model = browser_demo.model(next(iter(browser_demo.models)), "image")
-    expected = browser_demo.stylizer(model).stylize(sample_content(), max_side=browser_demo.options.image_max_side)
+    choice = browser_demo.choice(next(iter(browser_demo.models)), "image")
+    expected = browser_demo.stylizer(choice).stylize(sample_content(), max_side=browser_demo.options.image_max_side)
     np.testing.assert_array_equal(result, expected)  # the PNG shown is exactly the Stylizer's result
     _screenshot(page, "demo_image.png")
     page.get_by_role("tab", name="Styles").click()
