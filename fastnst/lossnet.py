@@ -21,12 +21,16 @@ inside, and nowhere else in the project.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import socket
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
 
+from .config import loss_net_file
 from .errors import UserError
 
 ENV_VAR = "FASTNST_LOSS_NET"
@@ -62,20 +66,18 @@ class LossNetSpec:
 def portable_spec(text: str) -> str:
     """A spec with its weight file's folder dropped (``vgg16:/a/b/w.pth`` -> ``vgg16:w.pth``),
     for what is stored in model files: they never carry a machine's path."""
-    name, sep, arg = text.partition(":")
-    return f"{name}{sep}{os.path.basename(arg)}" if sep else text
+    path = loss_net_file(text)
+    return f"{text.partition(':')[0]}:{os.path.basename(path)}" if path else text
 
 
 def weights_sha256(text: str) -> str | None:
     """The SHA-256 (hex) of a spec's weight file, recorded beside :func:`portable_spec` so a model file
     names its loss network exactly without a path; None for specs without a file (``vgg16``, random)."""
-    import hashlib
-
-    name, sep, arg = text.partition(":")
-    if not sep or name.startswith("random") or not os.path.isfile(arg):
+    path = loss_net_file(text)
+    if path is None or not os.path.isfile(path):
         return None
     digest = hashlib.sha256()
-    with open(arg, "rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -91,11 +93,12 @@ def parse_spec(text: str | None) -> LossNetSpec:
     text = (text or default_spec()).strip()
     name, sep, arg = text.partition(":")
     if name in ("vgg16", "vgg19"):
-        return LossNetSpec("torchvision", name, path=arg or None, text=text)
+        return LossNetSpec("torchvision", name, path=loss_net_file(text), text=text)
     if name in ("vgg19-normalised", "vgg19-normalised+random-deep"):
-        if not arg:
+        path = loss_net_file(text)
+        if path is None:
             raise UserError(f"loss net '{text}' needs a file: {name}:PATH")
-        return LossNetSpec("normalised", "vgg19", path=arg, random_deep=name.endswith("+random-deep"), text=text)
+        return LossNetSpec("normalised", "vgg19", path=path, random_deep=name.endswith("+random-deep"), text=text)
     if name in ("random-vgg16", "random-vgg19"):
         try:
             seed = int(arg) if sep else 0
@@ -212,7 +215,7 @@ class LossNet(nn.Module):
 
 
 def _torchvision_weights(arch: str):
-    from torchvision.models import VGG16_Weights, VGG19_Weights
+    from torchvision.models import VGG16_Weights, VGG19_Weights  # lazily: seconds to import, for vgg16 / vgg19 only
 
     return {"vgg16": VGG16_Weights.IMAGENET1K_V1, "vgg19": VGG19_Weights.IMAGENET1K_V1}[arch]
 
@@ -256,9 +259,6 @@ def _torchvision_state_dict(spec: LossNetSpec) -> dict:
 
 def _check_reachable(url: str, timeout: float = 5.0) -> None:
     """Raise OSError if the host of ``url`` cannot be reached (no network, no DNS)."""
-    import socket
-    from urllib.parse import urlparse
-
     host = urlparse(url).hostname
     with socket.create_connection((host, 443), timeout=timeout):
         pass

@@ -1,5 +1,4 @@
-import urllib.error
-import urllib.request
+import socket
 
 import pytest
 import torch
@@ -87,16 +86,24 @@ def test_torchvision_cache_is_used(vgg16_file, tmp_path, monkeypatch):
 
 
 def test_offline_error_names_cache_path(tmp_path, monkeypatch):
+    """Without a cached file, the host is tried first (a socket connection): offline, that is a
+    one-line error, and torch.hub never starts a download (which would print a progress bar)."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    connections, downloads = [], []
 
-    def offline(*a, **k):
-        raise urllib.error.URLError("no network")
+    def offline(address, *args, **kwargs):
+        connections.append(address)
+        raise OSError("network is unreachable")
 
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setattr(socket, "create_connection", offline)
+    monkeypatch.setattr(socket.socket, "connect", lambda self, address: offline(address))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda url, *a, **k: downloads.append(url))
     with pytest.raises(UserError) as e:
         build_loss_net("vgg19")
+    assert connections == [("download.pytorch.org", 443)] and downloads == []
     msg = str(e.value)
-    assert torchvision_cache_path("vgg19") in msg and "vgg19-normalised:PATH" in msg and "\n" not in msg
+    assert msg.startswith("cannot get the ImageNet weights for 'vgg19' (OSError)") and "\n" not in msg
+    assert torchvision_cache_path("vgg19") in msg and "vgg19-normalised:PATH" in msg
 
 
 def test_normalised_truncated_file_matches_reference(normalised_vgg):
@@ -181,3 +188,35 @@ def test_portable_spec_drops_the_folder_only():
     assert portable_spec("vgg19-normalised:../shared/data/weights/v.pth") == "vgg19-normalised:v.pth"
     assert portable_spec("vgg16:/abs/vgg16-397923af.pth") == "vgg16:vgg16-397923af.pth"
     assert portable_spec("random-vgg16:0") == "random-vgg16:0" and portable_spec("vgg16") == "vgg16"
+
+
+def test_which_specs_carry_a_file(tmp_path, monkeypatch):
+    import hashlib
+
+    from fastnst.config import loss_net_file
+    from fastnst.lossnet import weights_sha256
+
+    for spec, path in [("vgg16:/w/a.pth", "/w/a.pth"), ("vgg19:b.pth", "b.pth"), ("vgg19-normalised:c.pth", "c.pth"),
+                       ("vgg19-normalised+random-deep:d.pth", "d.pth"), ("vgg16", None), ("vgg16:", None),
+                       ("random-vgg16:7", None), ("random-vgg19", None), (None, None)]:
+        assert loss_net_file(spec) == path, spec
+    for spec in ("vgg16:/w/a.pth", "vgg19-normalised:c.pth", "vgg16", "random-vgg16:7"):
+        assert parse_spec(spec).path == loss_net_file(spec)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "7").write_bytes(b"a seed, not weights")
+    (tmp_path / "w.pth").write_bytes(b"weights")
+    assert weights_sha256("random-vgg16:7") is None and weights_sha256("vgg16") is None
+    assert weights_sha256("vgg16:w.pth") == hashlib.sha256(b"weights").hexdigest()
+    assert weights_sha256("vgg16:missing.pth") is None
+
+
+def test_a_recipes_weights_file_is_taken_from_its_data_root(tmp_path):
+    import json
+    import os
+
+    from fastnst.config import load_recipe
+
+    for spec, want in [("vgg16:w.pth", f"vgg16:{tmp_path / 'w.pth'}"), ("vgg16:/abs/w.pth", "vgg16:/abs/w.pth"),
+                       ("random-vgg16:7", "random-vgg16:7"), ("vgg19", "vgg19")]:
+        (tmp_path / "r.json").write_text(json.dumps({"loss_net": spec}))
+        assert load_recipe(os.fspath(tmp_path / "r.json"))["loss_net"] == want, spec
