@@ -22,7 +22,7 @@ import numpy as np
 from . import __version__
 from .files import atomic_output
 from .fp16 import half_model
-from .metadata import write_metadata
+from .metadata import STYLE_INPUT_NAME, write_metadata
 from .ortsession import open_session
 from .quality import natural_image, psnr
 from .errors import UserError
@@ -47,7 +47,7 @@ IO_SPEC: dict = {
 # A multi-style network's second input: the weights of its styles (metadata "styles" names them),
 # one-hot for one style, any convex combination for a blend. The scale and shift tables stay in the
 # graph, so every blend runs without a new export.
-STYLE_INPUT: dict = {"name": "style", "dtype": "float32", "shape": ["styles"], "range": [0.0, 1.0],
+STYLE_INPUT: dict = {"name": STYLE_INPUT_NAME, "dtype": "float32", "shape": ["styles"], "range": [0.0, 1.0],
                      "meaning": "weight of each style (metadata 'styles'), summing to 1"}
 
 
