@@ -10,8 +10,8 @@ change of machine load hits them all alike; the medians are printed with the loa
     python benchmarks/cpu_runtimes.py --host-only --size 1920x1080  # the Stylizer's host-side cost alone
 
 Cases (onnxruntime CPU provider unless named; the ``Stylizer`` ones are the whole
-``fastnst.runtime.Stylizer.stylize`` call, as ``fastnst bench`` times it): ``ort default`` (its defaults: ORT_ENABLE_ALL,
-threads = cores), ``ort extended`` (ORT_ENABLE_EXTENDED: no layout transforms, i.e. neither the
+``fastnst.runtime.Stylizer.stylize`` call, as ``fastnst bench`` times it): ``ort default`` (its defaults:
+ORT_ENABLE_ALL, threads = cores), ``ort extended`` (ORT_ENABLE_EXTENDED: no layout transforms, i.e. neither the
 NCHWc blocking of fp32 convs nor the NHWC transform of int8 ones), ``ort saved-optimized`` (the
 graph ORT_ENABLE_ALL produced, saved with ``optimized_model_filepath`` and loaded with
 optimisations off), ``ort threads=1`` / ``threads=2``, the int8 copy (``fastnst export --int8``)
@@ -89,8 +89,8 @@ class _Echo:
 def host_only(frame: np.ndarray, model: str) -> dict[str, float]:
     """Median ms of the host's work per frame in ``Stylizer.stylize``: the float file (to_nchw and
     from_nchw around the network) against its uint8-I/O copy (the frame handed over as it is)."""
-    from fastnst.uint8io import export_uint8_io
     from fastnst.runtime import Stylizer
+    from fastnst.uint8io import export_uint8_io
 
     with tempfile.TemporaryDirectory() as temp:
         u8 = os.path.join(temp, "uint8io.onnx")

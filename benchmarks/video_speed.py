@@ -106,7 +106,7 @@ def run_case(args, clip: str, stylizer: Stylizer, converter: Stylizer, frames: l
         # on a shared machine whose speed drifts, neighbours in time are what compares.
         paired = statistics.median(r.convert_fps / a for (r, _), a in zip(results, alone))
         r, nbytes = results[-1]
-        line = (f"  {x264_preset:<9} {'stabilize %g' % stabilize if stabilize else 'plain':<13} {fps_end:6.2f} fps, "
+        line = (f"  {x264_preset:<9} {f'stabilize {stabilize:g}' if stabilize else 'plain':<13} {fps_end:6.2f} fps, "
                 f"ratio {paired:.2f} (median of paired runs; of medians {fps_end / base:.2f}); "
                 f"{nbytes / 1e6:.2f} MB; {r.frames} frames")
         if args.report:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fastnst.quality import natural_image
 from fastnst.image import from_nchw
+from fastnst.quality import natural_image
 from fastnst.runtime import Stylizer
 from fastnst.webkit import write_web_kit
 

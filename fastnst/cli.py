@@ -217,7 +217,8 @@ def _add_train(sub) -> None:
     p.add_argument("--log-every", type=int, help=shown("steps between log.csv rows", d.log_every))
     p.add_argument("--checkpoint-every", type=int, help=shown("steps between checkpoints", d.checkpoint_every))
     p.add_argument("--keep", type=int, help=shown("checkpoints to keep", d.keep))
-    p.add_argument("--workers", type=int, help="data-loading processes (0: in the main process; default: 0 on the CPU, 2 on a GPU)")
+    p.add_argument("--workers", type=int,
+                   help="data-loading processes (0: in the main process; default: 0 on the CPU, 2 on a GPU)")
     p.add_argument("--seed", type=int, help=shown("random seed", d.seed))
     p.add_argument("--device", help=shown("cpu, cuda, cuda:N or auto", d.device))
     p.add_argument("--channels-last", action="store_true", default=None, help="channels-last memory format")
@@ -311,7 +312,6 @@ def _add_export(sub) -> None:
 
 def _run_export(args) -> int:
     from .config import ExportConfig
-
     from .styles import export_source
 
     cfg = config_from_args(ExportConfig, args)

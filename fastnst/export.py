@@ -20,12 +20,12 @@ from dataclasses import asdict
 import numpy as np
 
 from . import __version__
+from .errors import UserError
 from .files import atomic_output
 from .fp16 import half_model
 from .metadata import STYLE_INPUT_NAME, write_metadata
 from .ortsession import open_session
 from .quality import natural_image, psnr
-from .errors import UserError
 from .silence import silence
 from .styles import blend_name, blend_weights
 

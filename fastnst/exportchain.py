@@ -16,10 +16,10 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 
+from .errors import UserError
 from .export import export_onnx, report_lines
 from .files import check_not_input
 from .quantize import find_data_root, quantize_int8
-from .errors import UserError
 from .styles import export_source, parse_blend
 from .triton import write_triton_repo
 from .uint8io import export_uint8_io

@@ -389,7 +389,8 @@ def blend(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
     b = stylized, alpha = style strength). Returns a new uint8 array.
     """
     if a.shape != b.shape or a.dtype != np.uint8 or b.dtype != np.uint8:
-        raise ValueError(f"blend expects two uint8 arrays of one shape, got {a.dtype} {a.shape} and {b.dtype} {b.shape}")
+        raise ValueError(f"blend expects two uint8 arrays of one shape, "
+                         f"got {a.dtype} {a.shape} and {b.dtype} {b.shape}")
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"blend alpha must be in [0, 1], got {alpha}")
     mixed = a.astype(np.float32) * np.float32(1.0 - alpha) + b.astype(np.float32) * np.float32(alpha)

@@ -18,8 +18,8 @@ from .errors import UserError
 from .ortsession import open_session
 from .silence import ORT_SILENT
 
-__all__ = ["JSON_KEYS", "KEYS", "STYLE_INPUT_NAME", "encode_metadata", "model_metadata", "parse_metadata", "read_metadata",
-           "set_metadata", "write_metadata"]
+__all__ = ["JSON_KEYS", "KEYS", "STYLE_INPUT_NAME", "encode_metadata", "model_metadata", "parse_metadata",
+           "read_metadata", "set_metadata", "write_metadata"]
 
 KEYS: dict[str, str] = {
     "fastnst_version": "the fastnst version that wrote the file",

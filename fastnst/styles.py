@@ -40,8 +40,17 @@ from pathlib import Path
 
 from .config import PRESET_NAMES
 from .errors import UserError
-from .runtime_devices import (CPU, MEASURE_SIZE, OPENVINO, RUNTIMES, Device, cpu_speeds, device_named, gpu_here,
-                              openvino_installed)
+from .runtime_devices import (
+    CPU,
+    MEASURE_SIZE,
+    OPENVINO,
+    RUNTIMES,
+    Device,
+    cpu_speeds,
+    device_named,
+    gpu_here,
+    openvino_installed,
+)
 
 __all__ = ["PRECISIONS", "PREFERENCE", "PRESET_NAMES", "PRETRAINED", "RUNTIMES", "USES", "VARIANT_PREFERENCE",
            "VARIANT_TAGS", "Catalog", "Choice", "StyleFile", "best_of", "best_variant", "choose", "export_source",

@@ -163,7 +163,8 @@ def style_images(cfg: TrainConfig) -> list[str]:
             raise UserError(f"style image not found: '{path}'")
     names = [Path(p).stem for p in found]
     if len(set(names)) != len(names):
-        raise UserError(f"two style images share a name: {', '.join(sorted(n for n in set(names) if names.count(n) > 1))}")
+        shared = sorted(n for n in set(names) if names.count(n) > 1)
+        raise UserError(f"two style images share a name: {', '.join(shared)}")
     return found
 
 

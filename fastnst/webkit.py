@@ -172,7 +172,8 @@ def write_web_kit(model, out_dir, *, ort_dist=None, overwrite: bool = False) -> 
 
 
 def _new_folder_beside(path: Path, suffix: str) -> Path:
-    """A new empty folder ``.NAME.XXXXXXXX<suffix>`` beside ``path``, with umask-based permissions (not mkdtemp's 0700)."""
+    """A new empty folder ``.NAME.XXXXXXXX<suffix>`` beside ``path``, with umask-based permissions
+    (not mkdtemp's 0700)."""
     while True:
         folder = path.parent / f".{path.name}.{secrets.token_hex(4)}{suffix}"
         try:

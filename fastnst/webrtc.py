@@ -31,7 +31,7 @@ import asyncio
 import json
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from fastapi import Request
 from fastapi.responses import JSONResponse

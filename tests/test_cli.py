@@ -6,10 +6,11 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import one_line_error
 
 from fastnst.cli import build_parser, main
 from fastnst.image import load_image, save_image
+
+from helpers import one_line_error
 
 
 def run(*args, **kw):
@@ -46,7 +47,8 @@ def test_bad_flag_value_is_one_line():
 
 
 def test_missing_and_broken_inputs(tmp_path):
-    assert "missing.jpg" in one_line_error(run("optimize", str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "o.png")))
+    missing = run("optimize", str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "o.png"))
+    assert "missing.jpg" in one_line_error(missing)
     bad = tmp_path / "bad.png"
     bad.write_text("this is not an image")
     one_line_error(run("optimize", str(bad), "-o", str(tmp_path / "o.png")))

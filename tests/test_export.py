@@ -7,14 +7,15 @@ import subprocess
 import numpy as np
 import pytest
 import torch
-from helpers import one_line_error
 
 import fastnst.export
 from fastnst.cli import main
 from fastnst.export import IO_SPEC, export_onnx
 from fastnst.metadata import read_metadata
-from fastnst.quality import natural_image, psnr
 from fastnst.models import load_model_file, random_model, save_model_file
+from fastnst.quality import natural_image, psnr
+
+from helpers import one_line_error
 
 META = {"style": "mosaic", "loss_net": "random-vgg16", "image_size": 256, "iterations": 0, "style_layers": ["relu1_2"]}
 
@@ -180,8 +181,8 @@ def test_uint8_io_export_matches_the_float_model(exported, tmp_path):
     """--uint8-io: uint8 NHWC frames in and out, within one 8-bit level of the float model + from_nchw."""
     import onnxruntime as ort
 
-    from fastnst.uint8io import UINT8_IO_SPEC, export_uint8_io
     from fastnst.image import from_nchw, to_nchw
+    from fastnst.uint8io import UINT8_IO_SPEC, export_uint8_io
 
     _, onnx_path, _ = exported
     out = tmp_path / "lite.uint8io.onnx"

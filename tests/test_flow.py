@@ -152,7 +152,10 @@ def test_warping_error_of_a_pure_shift():
     # The same at the level of one warp: the correct flow aligns, a wrong one does not.
     right = np.full((H, W, 2), (2, 1), np.float32)  # frame t at p = frame t-1 at p + (2, 1)
     wrong = np.full((H, W, 2), (-2, -1), np.float32)
-    err = lambda flow: np.mean((warp(frames[0], flow)[8:-8, 8:-8] / 255.0 - frames[1][8:-8, 8:-8] / 255.0) ** 2)
+
+    def err(flow):
+        return np.mean((warp(frames[0], flow)[8:-8, 8:-8] / 255.0 - frames[1][8:-8, 8:-8] / 255.0) ** 2)
+
     assert err(right) < 1e-6 and err(wrong) > 1e-3
 
 

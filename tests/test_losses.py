@@ -1,8 +1,17 @@
 import pytest
 import torch
 
-from fastnst.losses import (PerceptualLoss, content_loss, flow_inside, gram_matrix, random_flow, style_loss,
-                            temporal_loss, total_variation, warp_torch)
+from fastnst.losses import (
+    PerceptualLoss,
+    content_loss,
+    flow_inside,
+    gram_matrix,
+    random_flow,
+    style_loss,
+    temporal_loss,
+    total_variation,
+    warp_torch,
+)
 from fastnst.lossnet import build_loss_net
 
 

@@ -77,8 +77,9 @@ def test_bad_config(field, value):
 @pytest.mark.shared
 def test_real_photo_and_painting(normalised_vgg):
     """The issue's acceptance check, on real data: the style distance falls many times."""
-    from conftest import SHARED, need_shared
     from fastnst.image import load_image
+
+    from conftest import SHARED, need_shared
 
     photo = sorted(need_shared(SHARED / "content/bsds500/train").glob("*.jpg"))[5]
     painting = need_shared(SHARED / "styles/starry_night.jpg")

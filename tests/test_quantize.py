@@ -5,11 +5,11 @@ import onnx
 import pytest
 
 import fastnst.quantize as quantize
+from fastnst.errors import UserError
 from fastnst.image import from_nchw
 from fastnst.metadata import read_metadata
 from fastnst.quality import natural_image, psnr
 from fastnst.runtime import Stylizer
-from fastnst.errors import UserError
 from fastnst.styles import PRETRAINED, list_styles, style_file
 
 from conftest import SHARED, need_shared

@@ -237,7 +237,8 @@ def test_uint8_io_model_equals_float_model(lite_onnx, uint8_onnx):
     close(u8.stylize(frame, strength=0.5, preserve_color=True, max_side=64),
           plain.stylize(frame, strength=0.5, preserve_color=True, max_side=64))
     close(u8.stylize(frame, tile=64, tile_overlap=16), plain.stylize(frame, tile=64, tile_overlap=16))
-    for got, want in zip(u8.stylize_batch([frame, frame[::-1].copy()]), plain.stylize_batch([frame, frame[::-1].copy()])):
+    frames = [frame, frame[::-1].copy()]
+    for got, want in zip(u8.stylize_batch(frames), plain.stylize_batch(frames)):
         close(got, want)
     bound = Stylizer(uint8_onnx, device="cpu")
     bound._io_binding = True  # the GPU path, binding the uint8 buffers (forced here on the CPU)

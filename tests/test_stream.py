@@ -8,11 +8,12 @@ import time
 
 import numpy as np
 import pytest
-from helpers import clip_frames
 
 from fastnst.config import STABILIZE_STRENGTH, DemoConfig, VideoOptions, WebcamOptions
 from fastnst.errors import UserError
 from fastnst.stream import FrameStylizer, FrameTiming, LatestFrame
+
+from helpers import clip_frames
 
 FRAMES = clip_frames(5, 96, 64)  # a panned texture: the stabilizer finds the motion and blends
 

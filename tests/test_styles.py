@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastnst.config import load_recipe
-from fastnst.config import TrainConfig
+from fastnst.config import TrainConfig, load_recipe
 from fastnst.errors import UserError
 from fastnst.models import PRESETS, load_model_file
 from fastnst.styles import PRESET_NAMES, find_style, list_styles, resolve_styles, style_file
@@ -78,8 +77,8 @@ def test_every_recipe_ships_and_every_shipped_model_has_its_recipe():
 @pytest.mark.parametrize("style", list_styles(), ids=lambda s: s.path.name)
 def test_shipped_onnx_matches_its_model_file(style):
     """Every shipped .pth has its exported .onnx beside it, and the runtime reproduces PyTorch."""
-    from fastnst.quality import natural_image
     from fastnst.image import from_nchw, to_nchw
+    from fastnst.quality import natural_image
     from fastnst.runtime import Stylizer
 
     onnx = style.path.with_suffix(".onnx")
@@ -104,7 +103,8 @@ def test_styles_command_lists_bundled_onnx(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(styles, "PRETRAINED", tmp_path)
     assert main(["styles", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [(s["name"], s["preset"], s["bytes"]) for s in listed] == [("starry_night", "johnson", 20), ("wave", "lite", 10)]
+    assert [(s["name"], s["preset"], s["bytes"]) for s in listed] == [("starry_night", "johnson", 20),
+                                                                      ("wave", "lite", 10)]
     assert all(Path(s["path"]).exists() for s in listed)
     assert find_style("wave", suffix=".onnx").path == tmp_path / "wave_lite.onnx"
     assert main(["styles"]) == 0

@@ -42,9 +42,10 @@ def setup(tmp_path):
 
 
 def small_cfg(data, style, out, **kw):
-    base = dict(style=style if isinstance(style, tuple) else str(style), data=str(data), output=str(out), preset="lite", image_size=48, batch_size=2,
-                iterations=12, loss_net="random-vgg16:0", style_layers=("relu1_2", "relu2_2"), content_layer="relu2_2",
-                workers=0, device="cpu", checkpoint_every=4, log_every=2, preview_every=6, seed=3, lr=5e-3)
+    base = dict(style=style if isinstance(style, tuple) else str(style), data=str(data), output=str(out), preset="lite",
+                image_size=48, batch_size=2, iterations=12, loss_net="random-vgg16:0",
+                style_layers=("relu1_2", "relu2_2"), content_layer="relu2_2", workers=0, device="cpu",
+                checkpoint_every=4, log_every=2, preview_every=6, seed=3, lr=5e-3)
     base.update(kw)
     return TrainConfig(**base)
 
@@ -90,7 +91,8 @@ def test_training_lowers_the_loss_and_writes_a_run(setup, capsys):
     assert rows[0].startswith("step,total,content,style,tv,lr")
     totals = [float(r.split(",")[1]) for r in rows[1:]]
     assert len(totals) == 15 and totals[-1] < totals[0]
-    assert sorted(p.name for p in (tmp / "run" / "previews").iterdir()) == [f"step_{s:06d}.png" for s in (6, 12, 18, 24, 30)]
+    previews = sorted(p.name for p in (tmp / "run" / "previews").iterdir())
+    assert previews == [f"step_{s:06d}.png" for s in (6, 12, 18, 24, 30)]
     assert len(list((tmp / "run" / "checkpoints").iterdir())) == 3  # --keep
     model, meta = load_model_file(out)
     assert meta["style"] == "style" and meta["loss_net"] == "random-vgg16:0" and meta["image_size"] == 48

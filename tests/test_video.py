@@ -9,11 +9,12 @@ import time
 
 import numpy as np
 import pytest
-from helpers import clip_frames, make_clip, one_line_error
 
 from fastnst.config import VideoOptions
 from fastnst.errors import UserError
 from fastnst.video import VideoReader, VideoWriter, convert_video, ffmpeg_exe, probe
+
+from helpers import clip_frames, make_clip, one_line_error
 
 
 def decode(path) -> tuple[list[np.ndarray], float]:

@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import fakecam
-from helpers import free_port, served_demo
 from fastnst.errors import UserError
 from fastnst.image import load_image, sample_content, save_image
+
+import fakecam
+from helpers import free_port, served_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP_FRAMES, CLIP_FPS = 90, 30  # the browser tests' camera: a 3 s loop

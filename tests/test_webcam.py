@@ -7,12 +7,13 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import make_clip, one_line_error
 
 from fastnst.config import WebcamOptions
 from fastnst.errors import UserError
 from fastnst.video import VideoReader
 from fastnst.webcam import _HINT, KEYS, _Controls, run_webcam
+
+from helpers import make_clip, one_line_error
 
 
 def mad(a: np.ndarray, b: np.ndarray) -> float:

@@ -26,13 +26,14 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-import fakecam
 from fastnst.cli import main
 from fastnst.errors import UserError
-from fastnst.quality import natural_image
 from fastnst.image import from_nchw, save_image
+from fastnst.quality import natural_image
 from fastnst.runtime import Stylizer
 from fastnst.webkit import ORT_FILES, PAGE_FILES, ort_web_dist, write_web_kit
+
+import fakecam
 
 TOLERANCE = 2  # 8-bit levels: the page's canvas against the Python Stylizer
 CLIP_FRAMES = 60
@@ -159,7 +160,8 @@ def test_cli_export_web(lite_onnx, fake_dist, tmp_path, monkeypatch, capsys):
     assert main(["export", "wave", "--web", str(out), "--overwrite"]) == 0
     assert main(["export", str(lite_onnx), "-o", str(tmp_path / "x.onnx"), "--overwrite"]) == 2
     assert "--overwrite needs --web" in capsys.readouterr().err
-    assert main(["export", "wave", "--web", str(tmp_path / "k2"), "--int8", "--fp16", "-o", str(tmp_path / "x.onnx")]) == 2
+    k2, onnx_out = str(tmp_path / "k2"), str(tmp_path / "x.onnx")
+    assert main(["export", "wave", "--web", k2, "--int8", "--fp16", "-o", onnx_out]) == 2
     assert not (tmp_path / "k2").exists() and not (tmp_path / "x.onnx").exists()
 
 
@@ -300,7 +302,7 @@ def assert_matches(got: np.ndarray, want: np.ndarray, tolerance: int = TOLERANCE
     return float((diff > 0).mean())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def photo(folder: str, height: int, width: int) -> tuple[Path, np.ndarray]:
     image = from_nchw(natural_image(height, width, seed=5))
     path = Path(folder) / f"photo_{height}x{width}.png"

@@ -20,9 +20,10 @@ import urllib.request
 import numpy as np
 import pytest
 
+from fastnst.config import DemoConfig
+
 import fakecam
 from helpers import free_port, served_demo
-from fastnst.config import DemoConfig
 
 pytest.importorskip("aiortc", reason="needs aiortc (a base dependency: pip install -e .)")
 
