@@ -56,9 +56,10 @@ def _short_side(image: np.ndarray, side: int) -> np.ndarray:
 
 
 class Model:
-    """A style model to judge: a `.onnx` through the Stylizer, or a `.pth` through torch."""
+    """A style model to judge: a `.onnx` through the Stylizer, or a `.pth` through torch; for a
+    multi-style file, its style number `index` (:func:`models` makes one Model per style)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, index: int | None = None):
         self.path = Path(path)
         if self.path.suffix == ".onnx":
             from fastnst.runtime import Stylizer
@@ -71,12 +72,22 @@ class Model:
 
             self._net, self.training = load_model_file(self.path)
             self.preset = self._net.preset
-        self.style = self.training.get("style") or self.path.stem
-        self.style_file = self.training.get("style_file") or f"{self.style}.jpg"
+        self.styles = list(self.training.get("styles") or [])  # a multi-style file's styles
+        self.index = index
+        if index is not None:
+            self.style = self.styles[index]
+            self.style_file = (self.training.get("style_files") or [f"{self.style}.jpg"] * len(self.styles))[index]
+            if self.path.suffix == ".onnx":
+                self._stylizer.set_style(self.style)
+        else:
+            self.style = self.training.get("style") or self.path.stem
+            self.style_file = self.training.get("style_file") or f"{self.style}.jpg"
         from fastnst.styles import PRETRAINED
 
         shipped = self.path.resolve().parent == PRETRAINED
         self.label = self.path.stem if shipped else f"{self.path.parent.name}/{self.path.stem}"
+        if index is not None:  # one label per network, whatever the style: results pool by network
+            self.label = self.label.replace("_", "-") if shipped else self.label
 
     def __call__(self, photo: np.ndarray) -> np.ndarray:
         if self.path.suffix == ".onnx":
@@ -85,8 +96,15 @@ class Model:
 
         from fastnst import image as im
 
+        weights = None if self.index is None else torch.eye(len(self.styles))[self.index]
         with torch.no_grad():
-            return im.to_image(self._net(im.to_tensor(photo)))
+            return im.to_image(self._net(im.to_tensor(photo), weights))
+
+
+def models(path: str) -> list[Model]:
+    """The Models of one file: itself, or one per style of a multi-style file."""
+    first = Model(path)
+    return [Model(path, i) for i in range(len(first.styles))] if first.styles else [first]
 
 
 def _gatys(photo: np.ndarray, style: np.ndarray, key: str, cache: Path, spec: str, iterations: int) -> np.ndarray:
@@ -174,13 +192,13 @@ def main() -> int:
 
     spec = args.loss_net or f"vgg19-normalised:{args.data / 'weights' / 'vgg_normalised_conv3_1.pth'}"
     paths = args.models or [str(s.path) for s in list_styles(".onnx")]
-    models = [Model(m) for m in paths]
-    if len({m.label for m in models}) < len(models):
+    judged = [m for path in paths for m in models(path)]
+    if len({(m.label, m.style) for m in judged}) < len(judged):
         sys.exit("quality.py: error: two models would share a label (same folder and file names)")
     if args.styles:
         keep = set(args.styles.split(","))
-        models = [m for m in models if m.style in keep]
-    if not models:
+        judged = [m for m in judged if m.style in keep]
+    if not judged:
         sys.exit("quality.py: error: no models to judge")
     files = _photos(args.data, args.split, args.images)
     photos = [_short_side(im.load_image(f), args.size) for f in files]  # uint8 (H, W, 3), short side args.size
@@ -189,7 +207,7 @@ def main() -> int:
     magenta = None if args.no_magenta else _magenta()
 
     by_style: dict[str, list[Model]] = {}
-    for m in models:
+    for m in judged:
         by_style.setdefault(m.style, []).append(m)
 
     def judge(photo, name, ms, painting) -> tuple[dict, dict]:

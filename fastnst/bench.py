@@ -114,7 +114,8 @@ def bench_models(models, config: BenchConfig | None = None, progress=None) -> li
     results = []
     for model in models:
         choice = choose(model, "any", config.device)
-        stylizer = Stylizer(choice.file.path, device=choice.device.name, threads=config.threads)
+        stylizer = Stylizer(choice.file.path, device=choice.device.name, threads=config.threads,
+                            blend=choice.file.blend)
         for width, height in config.sizes:
             times = _time_size(stylizer, width, height, int(config.runs), int(config.warmup))
             median = float(np.median(times))

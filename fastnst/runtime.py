@@ -22,6 +22,7 @@ preset, copy and device, as every front end does); :func:`load_style` does the s
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 
@@ -118,7 +119,9 @@ class Stylizer:
     A multi-style file (``fastnst export`` of a network trained on several paintings) takes the
     weights of its styles beside the image: ``blend`` (a style's name, ``"wave+starry_night"``,
     ``"wave:0.7,starry_night:0.3"`` or {name: weight}; default its first style) sets them, and
-    :meth:`set_style` changes them between frames at no cost (the blend is one small vector).
+    :meth:`set_style` changes them between frames at no cost (the blend is one small vector);
+    :meth:`with_style` is a copy with a blend of its own on the same loaded session (one per thread or
+    page where several blends run at once).
 
     Attributes: ``path``, ``provider`` (the execution provider in use, or "OpenVINO"), ``device``
     (the name of the device it runs on: "tensorrt", "cuda", "cpu" or "openvino"), ``metadata`` (the
@@ -136,8 +139,10 @@ class Stylizer:
         if on is None or isinstance(style_or_path, (StyleFile, list, tuple)) or not is_file_argument(style_or_path):
             choice = choose(style_or_path, "any", device)  # a name, a catalog entry or "auto": chosen once, there
             path, on = choice.file.path, choice.device
+            blend = blend or choice.file.blend
         else:
-            path = resolve_styles(style_or_path)[0].path  # a file, or a shipped file's name; UserError if missing
+            found = resolve_styles(style_or_path)[0]  # a file, or a shipped file's name; UserError if missing
+            path, blend = found.path, blend or found.blend
         self.path = str(path)
         self.threads = None if threads is None else int(threads)
         self.spin = bool(spin)
@@ -218,6 +223,15 @@ class Stylizer:
         self.style_weights = np.asarray(blend_weights(blend, self.styles), np.float32)  # (S,)
         self._feeds = {STYLE_INPUT_NAME: self.style_weights}
         self.style = blend_name(blend)
+
+    def with_style(self, blend: str | dict[str, float]) -> Stylizer:
+        """A Stylizer for the same loaded file with its own style or blend (as in :meth:`set_style`): the
+        session is shared (nothing is loaded again), the style weights and run buffers are the copy's own,
+        so two threads with different blends each use their own copy and never change the other's."""
+        other = copy.copy(self)
+        other._buffer, other._binding = None, None  # run state: per copy (onnxruntime's run is thread-safe)
+        other.set_style(blend)
+        return other
 
     def _read_metadata(self) -> dict:
         return parse_metadata(self.session.get_modelmeta().custom_metadata_map)
@@ -383,4 +397,5 @@ def load_style(style, use: str = "any", device: str = "auto", threads: int | Non
     arguments as for :class:`Stylizer`.
     """
     choice = choose(style, use, device)
-    return Stylizer(choice.file.path, choice.device.name, threads=threads, value_range=value_range, spin=spin)
+    return Stylizer(choice.file.path, choice.device.name, threads=threads, value_range=value_range, spin=spin,
+                    blend=choice.file.blend)

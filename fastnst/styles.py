@@ -34,8 +34,10 @@ n/p keys), grouped by style name.
 
 from __future__ import annotations
 
+import functools
 import os
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import PRESET_NAMES
@@ -108,6 +110,7 @@ class StyleFile:
     path: Path
     precision: str = "fp32"  # from the file name's tags: "fp32", "fp16" or "int8"
     uint8_io: bool = False  # the file name's "uint8io" tag: uint8 NHWC frames in and out
+    blend: str | None = None  # a multi-style file's style or blend that this entry runs (parse_blend); None: plain
 
     @property
     def is_variant(self) -> bool:
@@ -126,13 +129,17 @@ class StyleFile:
 
     @property
     def exact_name(self) -> str:
-        """The style argument that names exactly this file: ``wave_lite``, or the path of a file of its own."""
+        """The style argument that names exactly this file: ``wave_lite``, or the path of a file of its own;
+        for a style inside a multi-style file, ``STYLE@FILE`` (``wave@gallery_lite``)."""
+        if self.blend is not None:
+            where = self.path.stem if self.path.parent == PRETRAINED else str(self.path)
+            return f"{self.blend}@{where}"
         if self.is_variant:
             return self.path.name if self.path.parent == PRETRAINED else str(self.path)
         return f"{self.name}_{self.preset}" if self.preset else str(self.path)
 
 
-def style_file(path) -> StyleFile:
+def style_file(path: str | os.PathLike[str]) -> StyleFile:
     """``<style>_<preset>[.<tags>].<ext>`` -> StyleFile(style, preset, path, precision, uint8_io).
 
     Tags are :data:`VARIANT_TAGS`, dot-separated, in any order (``wave_lite.int8.uint8io.onnx``);
@@ -148,15 +155,53 @@ def style_file(path) -> StyleFile:
     return StyleFile(p.stem, None, p)
 
 
+@functools.lru_cache(maxsize=64)
+def _onnx_styles(path: str, mtime_ns: int) -> tuple[str, ...]:
+    from .metadata import read_metadata  # onnxruntime: only where an .onnx file is listed
+
+    try:
+        return tuple(str(n) for n in read_metadata(path).get("styles") or ())
+    except UserError:  # not ONNX: a one-style entry, whose own loading says what is wrong
+        return ()
+
+
+def multi_styles(path: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The styles inside a multi-style ``.onnx`` file (its metadata's ``styles``), in the order of its
+    style-weight input; () for a one-style file or another suffix. Read once per file version."""
+    path = os.fspath(path)
+    if not path.lower().endswith(".onnx") or not os.path.isfile(path):
+        return ()
+    return _onnx_styles(path, os.stat(path).st_mtime_ns)
+
+
 def list_styles(suffix: str = ".pth") -> list[StyleFile]:
-    """The shipped style files with this suffix, sorted by name then preset; plain files only, not their copies
-    in other precisions or with uint8 I/O (:func:`variants`)."""
-    found = (style_file(p) for p in PRETRAINED.glob(f"*{suffix}"))
-    return sorted((s for s in found if s.preset and not s.is_variant), key=lambda s: (s.name, s.preset))
+    """The shipped styles with this suffix, sorted by name then preset; plain files only, not their copies
+    in other precisions or with uint8 I/O (:func:`variants`). A multi-style ``.onnx`` file gives one entry
+    per style inside it (``blend`` set); where a one-style file has the same name and preset it comes first."""
+    found = []
+    for p in PRETRAINED.glob(f"*{suffix}"):
+        s = style_file(p)
+        if not s.preset or s.is_variant:
+            continue
+        inner = multi_styles(p)
+        found += [replace(s, name=n, blend=n) for n in inner] if inner else [s]
+    return sorted(found, key=lambda s: (s.name, s.preset, s.blend is not None, s.path.name))
+
+
+def _multi_file_with(blend: dict[str, float], suffix: str) -> StyleFile:
+    """The shipped multi-style file that holds every style of ``blend``; UserError if none does."""
+    for p in sorted(PRETRAINED.glob(f"*{suffix}")):
+        s = style_file(p)
+        if s.preset and not s.is_variant and set(blend) <= set(multi_styles(p)):
+            return replace(s, name=blend_name(blend), blend=blend_name(blend))
+    raise UserError(f"no shipped multi-style network holds {', '.join(blend)} (multi-style styles: "
+                    f"{', '.join(sorted({s.name for s in list_styles(suffix) if s.blend})) or 'none'})")
 
 
 def variants(plain: StyleFile) -> list[StyleFile]:
     """``plain`` and every tagged copy of it in its folder (same style, preset and suffix), ``plain`` first."""
+    if plain.blend is not None:  # a style inside a multi-style file: that file alone
+        return [plain]
     suffix = plain.path.suffix
     found = (style_file(p) for p in plain.path.parent.glob(f"{plain.name}_{plain.preset}.*{suffix}"))
     copies = sorted((s for s in found if s.is_variant and (s.name, s.preset) == (plain.name, plain.preset)),
@@ -174,7 +219,7 @@ def best_variant(plain: StyleFile, runtime: str) -> StyleFile:
     return next((have[key] for key in order if key in have), plain)
 
 
-def is_file_argument(item) -> bool:
+def is_file_argument(item: str | os.PathLike[str]) -> bool:
     """Whether a style argument names a file (a path, or a name ending in a file suffix) rather than a style."""
     item = os.fspath(item)
     return os.path.isfile(item) or os.sep in item or "/" in item or item.lower().endswith((".onnx", ".pth"))
@@ -184,13 +229,22 @@ def _shipped_names(suffix: str) -> str:
     return ", ".join(sorted({s.name for s in list_styles(suffix)})) or "none"
 
 
-def resolve_styles(item, suffix: str = ".onnx") -> list[StyleFile]:
+def resolve_styles(item: str | os.PathLike[str], suffix: str = ".onnx") -> list[StyleFile]:
     """What a user's style argument names (see the module docstring): a list of model files,
     fastest preset first.
 
     A UserError names a missing file, or lists the shipped styles when no name matches.
     """
     item = os.fspath(item)
+    if "@" in item and not os.path.isfile(item):  # wave@gallery_lite, a+b@runs/x/model.onnx
+        inner, _, where = item.rpartition("@")
+        f = resolve_styles(where, suffix)[0]
+        names = multi_styles(f.path)
+        if not names:
+            raise UserError(f"'{where}' is not a multi-style network: '{inner}@' picks a style inside one")
+        mix = parse_blend(inner) or {inner: 1.0}
+        blend_weights(mix, list(names))  # UserError for a style it lacks
+        return [replace(f, name=blend_name(mix), blend=inner)]
     if os.path.isfile(item):
         return [style_file(item)]
     if os.sep in item or "/" in item:
@@ -199,11 +253,16 @@ def resolve_styles(item, suffix: str = ".onnx") -> list[StyleFile]:
         if (PRETRAINED / item).is_file():  # a shipped file's name: wave_lite.onnx
             return [style_file(PRETRAINED / item)]
         raise UserError(f"style model not found: {item} (shipped styles: {_shipped_names(suffix)})")
+    blend = parse_blend(item)
+    if blend is not None:  # wave+starry_night: a blend inside one multi-style file
+        return [_multi_file_with(blend, suffix)]
     shipped = list_styles(suffix)
-    found = [s for s in shipped if item in (s.name, f"{s.name}_{s.preset}")]
+    found = [s for s in shipped if item == s.name or (s.blend is None and item == f"{s.name}_{s.preset}")]
+    if not found and multi_styles(PRETRAINED / f"{item}{suffix}"):  # a multi-style file's own name: gallery_lite
+        return [style_file(PRETRAINED / f"{item}{suffix}")]
     if not found:
         raise UserError(f"no style file or shipped style '{item}' (shipped: {_shipped_names(suffix)})")
-    return sorted(found, key=lambda s: PRESET_NAMES.index(s.preset))
+    return sorted(found, key=lambda s: (PRESET_NAMES.index(s.preset), s.blend is not None))
 
 
 def best_of(files: list[StyleFile], use: str, gpu: bool) -> StyleFile:
@@ -214,12 +273,12 @@ def best_of(files: list[StyleFile], use: str, gpu: bool) -> StyleFile:
     return min(files, key=lambda s: order.index(s.preset) if s.preset in order else len(order))
 
 
-def pick(item, use: str = "any", gpu: bool = False, suffix: str = ".onnx") -> StyleFile:
+def pick(item: str | os.PathLike[str], use: str = "any", gpu: bool = False, suffix: str = ".onnx") -> StyleFile:
     """The one model file that serves the style argument ``item`` for ``use`` on a CPU or GPU."""
     return best_of(resolve_styles(item, suffix), use, gpu)
 
 
-def find_style(name, preset: str | None = None, suffix: str = ".pth") -> StyleFile:
+def find_style(name: str, preset: str | None = None, suffix: str = ".pth") -> StyleFile:
     """One model for ``name`` (as in :func:`resolve_styles`): ``preset``'s, or with None the fastest.
 
     A UserError lists the shipped styles when there is no match.
@@ -275,7 +334,8 @@ def _runs_copies(f: StyleFile) -> bool:
     return not f.is_variant and bool(f.preset) and f.path.parent == PRETRAINED
 
 
-def choose(style, use: str = "any", device: str = "auto") -> Choice:
+def choose(style: str | os.PathLike[str] | StyleFile | list[StyleFile] | tuple[StyleFile, ...], use: str = "any",
+           device: str = "auto") -> Choice:
     """The one choice of what runs: for the style argument ``style``, ``use`` (:data:`USES`) and ``device``
     (a name of :data:`fastnst.runtime_devices.DEVICE_NAMES`), which file and on which device.
 
@@ -330,7 +390,7 @@ class Catalog:
     arguments for one style name (``wave_lite`` and ``wave_johnson``) are one style with two presets.
     """
 
-    def __init__(self, items=None, suffix: str = ".onnx"):
+    def __init__(self, items: Iterable[str | os.PathLike[str]] | None = None, suffix: str = ".onnx") -> None:
         if items is None:
             files = list_styles(suffix)
             if not files:

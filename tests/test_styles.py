@@ -22,9 +22,13 @@ def test_recipes_are_valid_train_configs(tmp_path):
         cfg = TrainConfig(**recipe, output=str(tmp_path / "run"))
         cfg.validate()
         assert cfg.preset in PRESETS
-        assert cfg.style.startswith(str(tmp_path)) and cfg.data.startswith(str(tmp_path))
+        styles = cfg.style_paths()
+        assert all(s.startswith(str(tmp_path)) for s in styles) and cfg.data.startswith(str(tmp_path))
         assert cfg.loss_net == f"vgg19-normalised:{tmp_path}/weights/vgg_normalised_conv3_1.pth"
-        assert path.stem == f"{Path(cfg.style).stem}_{cfg.preset}"
+        if len(styles) == 1:  # a one-style recipe is named after its painting; a multi-style one freely
+            assert path.stem == f"{Path(styles[0]).stem}_{cfg.preset}"
+        else:
+            assert path.stem.endswith(f"_{cfg.preset}") and len({Path(s).stem for s in styles}) == len(styles)
 
 
 def test_recipe_with_unknown_key_is_a_user_error(tmp_path):
@@ -37,12 +41,14 @@ def test_recipe_with_unknown_key_is_a_user_error(tmp_path):
 @pytest.mark.parametrize("style", list_styles(), ids=lambda s: s.path.name)
 def test_shipped_style_loads_and_stylizes(style):
     model, meta = load_model_file(style.path)
-    assert model.preset == style.preset and meta["style"] == style.name
+    multi = model.num_styles > 1  # a multi-style file: its styles are named in meta["styles"]
+    assert model.preset == style.preset
+    assert len(meta["styles"]) == model.num_styles if multi else meta["style"] == style.name
     assert meta["loss_net"].startswith("vgg19-normalised:") and meta["iterations"] > 0
     assert style.size_bytes < 4_000_000  # kept small: fp16 weights
     x = torch.rand(1, 3, 67, 91)
     with torch.no_grad():
-        y = model(x)
+        y = model(x, torch.eye(model.num_styles)[0] if multi else None)
     assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
     assert (y - x).abs().mean() > 0.05  # it changes the image
 
@@ -70,7 +76,9 @@ def test_every_recipe_ships_and_every_shipped_model_has_its_recipe():
     for style in list_styles():
         recipe = json.loads((RECIPES[0].parent / f"{style.path.stem}.json").read_text())
         meta = load_model_file(style.path)[1]
-        assert meta["iterations"] == recipe["iterations"] and meta["style_file"] == Path(recipe["style"]).name
+        painting = recipe["style"] if isinstance(recipe["style"], list) else [recipe["style"]]
+        assert meta["iterations"] == recipe["iterations"]
+        assert meta.get("style_files", [meta["style_file"]]) == [Path(p).name for p in painting]
         assert meta["style_weight"] == recipe["style_weight"] and meta["image_size"] == recipe["image_size"]
 
 
@@ -84,11 +92,13 @@ def test_shipped_onnx_matches_its_model_file(style):
     onnx = style.path.with_suffix(".onnx")
     assert onnx.exists(), f"{onnx.name} is not shipped"
     stylizer = Stylizer(onnx, device="cpu")
-    assert (stylizer.style, stylizer.preset) == (style.name, style.preset)
-    model, _ = load_model_file(style.path)
+    model, meta = load_model_file(style.path)
+    multi = model.num_styles > 1  # the Stylizer runs a multi-style file's first style unless told
+    assert (stylizer.style, stylizer.preset) == (meta["styles"][0] if multi else style.name, style.preset)
     frame = from_nchw(natural_image(75, 101, seed=3))
+    weights = torch.eye(model.num_styles)[0] if multi else None
     with torch.no_grad():
-        want = from_nchw(model.float().eval()(torch.from_numpy(to_nchw(frame))).numpy())
+        want = from_nchw(model.float().eval()(torch.from_numpy(to_nchw(frame)), weights).numpy())
     got = stylizer.stylize(frame)
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 2  # 8-bit rounding of fp32 vs ORT
 
@@ -259,3 +269,64 @@ def test_choose_takes_every_device_and_resolves_auto(monkeypatch):
     assert choose("wave", "stream").file.path.name == "wave_lite.onnx"  # slower: onnxruntime, its plain file
     monkeypatch.setattr(styles, "cpu_speeds", speeds([44.0, None]))  # OpenVINO could not run it
     assert choose("wave", "stream").device.name == "cpu"
+
+
+# ----------------------------------------------------------------------------- multi-style files and blends
+
+
+def test_parse_blend_reads_both_forms_and_names_round_trip():
+    from fastnst.styles import blend_name, parse_blend
+
+    assert parse_blend("wave") is None and parse_blend("wave_lite.onnx") is None
+    assert parse_blend("wave+starry_night") == {"wave": 0.5, "starry_night": 0.5}
+    assert parse_blend("wave:3,mondrian:1") == {"wave": 0.75, "mondrian": 0.25}
+    for text in ("wave+starry_night", "wave:0.7,starry_night:0.3", "a+b+c"):
+        assert parse_blend(blend_name(parse_blend(text))) == pytest.approx(parse_blend(text))
+    for bad in ("wave+", "wave:x", "wave:-1,b:1", "a:0,b:0", "a+a", "a:inf"):
+        with pytest.raises(UserError) as e:
+            parse_blend(bad)
+        assert "\n" not in str(e.value)
+
+
+def _shipped_multi():
+    from fastnst.styles import PRETRAINED, multi_styles
+
+    found = [p for p in sorted(PRETRAINED.glob("*.onnx")) if multi_styles(p)]
+    if not found:
+        pytest.skip("no multi-style file shipped")
+    return found[0], list(multi_styles(found[0]))
+
+
+def test_styles_inside_a_multi_style_file_resolve_by_name_blend_and_at():
+    path, names = _shipped_multi()
+    singles = {s.name for s in list_styles(".onnx") if s.blend is None}
+    only_inside = [n for n in names if n not in singles]
+    if only_inside:  # a name only the multi-style file has resolves to it, that style
+        (f,) = resolve_styles(only_inside[0])
+        assert f.path == path and f.blend == only_inside[0]
+    (f,) = resolve_styles(f"{names[0]}+{names[1]}")
+    assert f.path == path and f.blend == f"{names[0]}+{names[1]}"
+    (f,) = resolve_styles(f"{names[1]}@{path.stem}")
+    assert f.path == path and f.blend == names[1] and f.exact_name == f"{names[1]}@{path.stem}"
+    assert resolve_styles(f.exact_name) == [f]
+    for bad in (f"{names[0]}+no_such_style", f"no_such_style@{path.stem}", f"{names[0]}@no_such_file"):
+        with pytest.raises(UserError):
+            resolve_styles(bad)
+    for s in list_styles(".onnx"):  # a one-style file wins a name it shares with a multi-style file
+        if s.blend is None:
+            assert resolve_styles(s.name)[0].blend is None
+
+
+def test_a_blend_argument_runs_the_blend(tmp_path):
+    from fastnst.quality import natural_image
+    from fastnst.image import from_nchw
+    from fastnst.runtime import Stylizer, load_style
+
+    path, names = _shipped_multi()
+    frame = from_nchw(natural_image(60, 80, seed=1))
+    blend = f"{names[0]}:0.25,{names[2]}:0.75"
+    direct = Stylizer(path, device="cpu")
+    direct.set_style({names[0]: 1, names[2]: 3})
+    by_name = load_style(blend, device="cpu")
+    assert by_name.path == str(path) and by_name.style_weights[2] == pytest.approx(0.75)
+    assert np.array_equal(by_name.stylize(frame), direct.stylize(frame))
