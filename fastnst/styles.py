@@ -39,6 +39,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeAlias
 
 from .config import PRESET_NAMES
 from .errors import UserError
@@ -59,6 +60,8 @@ __all__ = ["PRECISIONS", "PREFERENCE", "PRESET_NAMES", "PRETRAINED", "RUNTIMES",
            "find_style", "is_file_argument", "list_styles", "pick", "resolve_styles", "style_file", "variants"]
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
+# what :func:`choose` (and the Stylizer) take: a style argument, a StyleFile or a Catalog entry
+StyleArg: TypeAlias = "str | os.PathLike[str] | StyleFile | list[StyleFile] | tuple[StyleFile, ...]"
 
 # The one table of which preset serves a use, best first, on a CPU and on a GPU (Device.gpu: OpenVINO
 # is a CPU runtime). Live frames
@@ -334,8 +337,7 @@ def _runs_copies(f: StyleFile) -> bool:
     return not f.is_variant and bool(f.preset) and f.path.parent == PRETRAINED
 
 
-def choose(style: str | os.PathLike[str] | StyleFile | list[StyleFile] | tuple[StyleFile, ...], use: str = "any",
-           device: str = "auto") -> Choice:
+def choose(style: StyleArg, use: str = "any", device: str = "auto") -> Choice:
     """The one choice of what runs: for the style argument ``style``, ``use`` (:data:`USES`) and ``device``
     (a name of :data:`fastnst.runtime_devices.DEVICE_NAMES`), which file and on which device.
 
@@ -382,12 +384,19 @@ def choose(style: str | os.PathLike[str] | StyleFile | list[StyleFile] | tuple[S
     return Choice(copy_on(on), on, measured)
 
 
+def _each_style(f: StyleFile) -> list[StyleFile]:
+    """``f``, or for a whole multi-style file one entry per style inside it."""
+    inner = multi_styles(f.path) if f.blend is None else ()
+    return [replace(f, name=n, blend=n) for n in inner] if inner else [f]
+
+
 class Catalog:
     """The styles a front end offers, by name: ``{style name: [its model files]}``, in the given order.
 
     ``items``: style arguments (:func:`resolve_styles`); None: every shipped style. Every item is
     resolved here, so a style that does not exist is an error before anything runs. Two
     arguments for one style name (``wave_lite`` and ``wave_johnson``) are one style with two presets.
+    A multi-style file given as a whole (``gallery_lite``, a path) offers each style inside it.
     """
 
     def __init__(self, items: Iterable[str | os.PathLike[str]] | None = None, suffix: str = ".onnx") -> None:
@@ -396,7 +405,7 @@ class Catalog:
             if not files:
                 raise UserError(f"no styles are bundled with this installation: give a style model ({suffix})")
         else:
-            files = [f for item in items for f in resolve_styles(item, suffix)]
+            files = [inner for item in items for f in resolve_styles(item, suffix) for inner in _each_style(f)]
             if not files:
                 raise UserError(f"give at least one style model ({suffix})")
         self.styles: dict[str, list[StyleFile]] = {}

@@ -330,3 +330,13 @@ def test_a_blend_argument_runs_the_blend(tmp_path):
     by_name = load_style(blend, device="cpu")
     assert by_name.path == str(path) and by_name.style_weights[2] == pytest.approx(0.75)
     assert np.array_equal(by_name.stylize(frame), direct.stylize(frame))
+
+
+def test_a_whole_multi_style_file_offers_each_of_its_styles():
+    from fastnst.styles import Catalog
+
+    path, names = _shipped_multi()
+    for item in (path.stem, str(path)):
+        catalog = Catalog([item])
+        assert catalog.names == names
+        assert all(f.path == path and f.blend == n for n, (f,) in catalog.styles.items())
