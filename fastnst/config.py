@@ -11,7 +11,9 @@ import math
 import os
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import UserError
 
@@ -28,8 +30,12 @@ PRESET_LAYOUTS: dict[str, dict] = {
 }
 PRESET_NAMES = tuple(PRESET_LAYOUTS)  # in the order the styles list them
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+T = TypeVar("T", bound="DataclassInstance")  # from_dict's class: a dataclass
 
-def from_dict(cls, d: dict, strict: bool = True, what: str | None = None):
+
+def from_dict(cls: type[T], d: dict, strict: bool = True, what: str | None = None) -> T:
     """The dataclass ``cls`` from a dict of its fields (a recipe, a checkpoint's or model file's config).
 
     JSON lists become tuples where the field holds a tuple. Unknown keys are a UserError naming
@@ -48,7 +54,7 @@ def from_dict(cls, d: dict, strict: bool = True, what: str | None = None):
     return cls(**values)
 
 
-def _holds_tuple(hint) -> bool:
+def _holds_tuple(hint: Any) -> bool:
     """Whether a field annotated ``hint`` holds a tuple: ``tuple[...]``, or a union with one
     (``tuple[str, ...] | None``)."""
     origin = typing.get_origin(hint)
@@ -70,7 +76,8 @@ LOSS_NET_MIN_SIDE = 16  # the smallest image side the VGG loss nets take: relu5_
 MIN_TILE = 16  # the smallest tile of Stylizer.stylize(tile=...)
 
 
-def check_number(flag: str, value, low, high=None, *, above: bool = False) -> None:
+def check_number(flag: str, value: float | None, low: float, high: float | None = None, *,
+                 above: bool = False) -> None:
     """UserError naming ``flag`` unless ``value`` is None or a finite number >= ``low`` (> ``low`` where ``above``)
     and <= ``high`` (where given). NaN and infinity are out of range."""
     if value is None:
@@ -87,7 +94,7 @@ def check_number(flag: str, value, low, high=None, *, above: bool = False) -> No
     raise UserError(f"{flag} must be {need}, got {value}")
 
 
-def check_choice(flag: str, value, choices) -> None:
+def check_choice(flag: str, value: object, choices: Sequence[str]) -> None:
     """UserError naming ``flag`` unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise UserError(f"{flag} must be {', '.join(choices[:-1])} or {choices[-1]}, got '{value}'")
@@ -311,8 +318,9 @@ class DemoConfig:
         """
         from dataclasses import replace
 
-        return replace(self, **{name: values[bool(gpu)] for name, values in self._BY_DEVICE.items()
-                                if getattr(self, name) is None})
+        filled: dict[str, Any] = {name: values[bool(gpu)] for name, values in self._BY_DEVICE.items()
+                                  if getattr(self, name) is None}
+        return replace(self, **filled)
 
     def validate(self) -> None:
         for name in ("max_upload_mb", "max_video_seconds", "stream_every"):

@@ -205,7 +205,7 @@ def sigterm_as_exit() -> Iterator[None]:
     """While the block runs, SIGTERM raises SystemExit (143) so that cleanup code runs (main thread only)."""
     import signal
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
 
     try:

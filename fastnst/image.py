@@ -15,7 +15,8 @@ so :func:`to_tensor` and :func:`to_image` import torch inside the function.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -24,6 +25,9 @@ from skimage import data as skimage_data  # cheap: scikit-image loads its submod
 
 from fastnst.errors import UserError
 from fastnst.files import atomic_output, check_not_input
+
+if TYPE_CHECKING:
+    import torch  # for the annotations only: see the top
 
 __all__ = [
     "LUMA",
@@ -123,7 +127,7 @@ def _pil_to_rgb(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB")).copy()
 
 
-def _opencv_to_rgb(array: np.ndarray, fail) -> np.ndarray:
+def _opencv_to_rgb(array: np.ndarray, fail: Callable[[str], Exception]) -> np.ndarray:
     """Convert an array from cv2.imdecode(IMREAD_UNCHANGED) (BGR order) to uint8 RGB."""
     if array.dtype == np.uint8:
         pass
@@ -188,7 +192,7 @@ def image_extensions() -> set[str]:
                                                  ".jp2", ".pbm", ".pgm", ".ppm", ".exr", ".hdr", ".avif"}
 
 
-def walk_images(folder: str | os.PathLike) -> list[str]:
+def walk_images(folder: str | os.PathLike[str]) -> list[str]:
     """Paths of the files below ``folder`` (recursively, sorted) with an image extension."""
     exts = image_extensions()
     out = []
@@ -238,7 +242,7 @@ def save_image(
 # --------------------------------------------------------------------------- conversions
 
 
-def check_frame(frame, what: str = "frame", *, grey: bool = False, alpha: bool = False) -> np.ndarray:
+def check_frame(frame: Any, what: str = "frame", *, grey: bool = False, alpha: bool = False) -> np.ndarray:
     """The one check of a uint8 frame handed to fastnst: ``np.asarray(frame)``, not copied.
 
     Accepts uint8 (H, W, 3) RGB; also (H, W) with ``grey`` and (H, W, 4) RGBA with ``alpha``.
@@ -276,7 +280,7 @@ def from_nchw(array: np.ndarray) -> np.ndarray:
     return cv2.merge(list(planes))  # interleaved to (H, W, 3), 40x faster than a numpy transpose copy
 
 
-def to_tensor(image: np.ndarray, device=None):
+def to_tensor(image: np.ndarray, device: str | torch.device | None = None) -> torch.Tensor:
     """uint8 RGB (H, W, 3) -> new torch.float32 tensor (1, 3, H, W) in [0, 1] on ``device``."""
     import torch  # lazily: torch is optional for this module's users (the onnxruntime runtime)
 
@@ -284,7 +288,7 @@ def to_tensor(image: np.ndarray, device=None):
     return tensor if device is None else tensor.to(device)
 
 
-def to_image(tensor) -> np.ndarray:
+def to_image(tensor: torch.Tensor) -> np.ndarray:
     """Float tensor (1, 3, H, W) or (3, H, W), any device/dtype -> uint8 RGB (H, W, 3).
 
     Detaches, moves to the CPU as float32, then applies :func:`from_nchw`

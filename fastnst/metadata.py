@@ -13,10 +13,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .errors import UserError
 from .ortsession import open_session
 from .silence import ORT_SILENT
+
+if TYPE_CHECKING:
+    import onnx  # for the annotations only: the export side's package
 
 __all__ = ["JSON_KEYS", "KEYS", "STYLE_INPUT_NAME", "encode_metadata", "model_metadata", "parse_metadata",
            "read_metadata", "set_metadata", "write_metadata"]
@@ -75,12 +79,12 @@ def read_metadata(path: str | os.PathLike) -> dict:
     return parse_metadata(session.get_modelmeta().custom_metadata_map)
 
 
-def model_metadata(model) -> dict[str, str]:
+def model_metadata(model: onnx.ModelProto) -> dict[str, str]:
     """The ``metadata_props`` of an onnx ModelProto as key -> string (unparsed: see :func:`parse_metadata`)."""
     return {p.key: p.value for p in model.metadata_props}
 
 
-def set_metadata(model, meta: Mapping[str, object]) -> None:
+def set_metadata(model: onnx.ModelProto, meta: Mapping[str, object]) -> None:
     """Replace the ``metadata_props`` of an onnx ModelProto with ``meta`` (:func:`encode_metadata`), in place."""
     del model.metadata_props[:]
     for key, value in encode_metadata(meta).items():

@@ -25,6 +25,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +35,16 @@ from .errors import UserError
 from .image import blend, check_frame, from_nchw, resize, resize_long_side, to_nchw, transfer_luminance
 from .metadata import STYLE_INPUT_NAME, parse_metadata, read_metadata
 from .runtime_devices import DEVICES, device_named, first_line, open_on
-from .styles import StyleFile, blend_name, blend_weights, choose, is_file_argument, parse_blend, resolve_styles
+from .styles import (
+    StyleArg,
+    StyleFile,
+    blend_name,
+    blend_weights,
+    choose,
+    is_file_argument,
+    parse_blend,
+    resolve_styles,
+)
 
 __all__ = ["Stylizer", "describe_metadata", "load_style", "parse_metadata", "read_metadata"]
 
@@ -42,7 +53,7 @@ _STYLE_IO = ("a style model takes one float image (N, 3, H, W) and returns one (
              "(see 'fastnst export')")
 
 
-def _as_rgb(frame) -> np.ndarray:
+def _as_rgb(frame: np.ndarray) -> np.ndarray:
     """uint8 (H, W, 3) as is; (H, W) grey replicated; (H, W, 4) RGBA with alpha dropped; UserError otherwise."""
     frame = check_frame(frame, "frames", grey=True, alpha=True)
     if frame.ndim == 2:
@@ -52,7 +63,7 @@ def _as_rgb(frame) -> np.ndarray:
     return frame
 
 
-def describe_metadata(path, meta: dict) -> list[str]:
+def describe_metadata(path: str | os.PathLike[str], meta: dict) -> list[str]:
     """``fastnst info``'s lines for a model file's metadata; UserError where it has no fastnst metadata."""
     if "fastnst_version" not in meta:
         raise UserError(f"{path} has no fastnst metadata (not written by 'fastnst export')")
@@ -129,8 +140,8 @@ class Stylizer:
     name), ``preset``, ``styles`` (a multi-style file's style names, else []) and ``style_weights``.
     """
 
-    def __init__(self, style_or_path, device: str = "auto", threads: int | None = None, value_range: float = 1.0,
-                 spin: bool = True, blend: str | dict[str, float] | None = None):
+    def __init__(self, style_or_path: StyleArg, device: str = "auto", threads: int | None = None,
+                 value_range: float = 1.0, spin: bool = True, blend: str | dict[str, float] | None = None) -> None:
         if threads is not None and int(threads) < 1:
             raise UserError(f"threads must be >= 1, got {threads}")
         if not float(value_range) > 0:
@@ -166,7 +177,7 @@ class Stylizer:
         self._buffer: np.ndarray | None = None  # reused batch input, see _run_batch
         # On a GPU provider, run through an IO binding (see _run_bound); the CPU path is a plain run.
         self._io_binding = on.gpu
-        self._binding = None
+        self._binding: Any = None  # an onnxruntime IOBinding, made on the first bound run
         h, w = self.fixed_size or (_WARMUP_SIZE, _WARMUP_SIZE)
         try:  # warm-up, and a check of what comes out
             if self.uint8_io:
@@ -323,7 +334,7 @@ class Stylizer:
         return from_nchw(acc / weight)
 
     @staticmethod
-    def _check_options(strength, max_side, tile, tile_overlap) -> None:
+    def _check_options(strength: float, max_side: int | None, tile: int | None, tile_overlap: int) -> None:
         if not 0.0 <= float(strength) <= 1.0:
             raise UserError(f"strength must be in [0, 1], got {strength}")
         if max_side is not None and int(max_side) < 1:
@@ -343,7 +354,7 @@ class Stylizer:
             styled = blend(rgb, styled, float(strength))
         return styled
 
-    def stylize(self, frame, *, strength: float = 1.0, preserve_color: bool = False,
+    def stylize(self, frame: np.ndarray, *, strength: float = 1.0, preserve_color: bool = False,
                 max_side: int | None = None, tile: int | None = None, tile_overlap: int = 32) -> np.ndarray:
         """Stylize one uint8 frame; returns a new uint8 RGB (H, W, 3) array of the input's size.
 
@@ -363,7 +374,7 @@ class Stylizer:
         styled = self._network(small, None if tile is None else int(tile), int(tile_overlap))
         return self._finish(rgb, styled, float(strength), preserve_color)
 
-    def stylize_batch(self, frames, *, strength: float = 1.0, preserve_color: bool = False,
+    def stylize_batch(self, frames: Sequence[np.ndarray], *, strength: float = 1.0, preserve_color: bool = False,
                       max_side: int | None = None) -> list[np.ndarray]:
         """Stylize same-size frames in one session run (batch N); a list of uint8 RGB arrays.
 
@@ -387,7 +398,7 @@ class Stylizer:
         return [self._finish(rgb, from_nchw(y), float(strength), preserve_color) for rgb, y in zip(rgbs, out)]
 
 
-def load_style(style, use: str = "any", device: str = "auto", threads: int | None = None,
+def load_style(style: StyleArg, use: str = "any", device: str = "auto", threads: int | None = None,
                value_range: float = 1.0, spin: bool = True) -> Stylizer:
     """The :class:`Stylizer` of what :func:`fastnst.styles.choose` picks for ``style``, ``use`` and ``device``:
     one file (preset and copy) on one device, opened once.

@@ -287,7 +287,7 @@ def _measure(candidates: list[tuple[str, Device]]) -> list[float | None]:
     return [sorted(t)[len(t) // 2] if t else None for t in times]
 
 
-def cpu_speeds(candidates: list[tuple[str, Device]]) -> list[float | None]:
+def cpu_speeds(candidates: list[tuple[str | os.PathLike[str], Device]]) -> list[float | None]:
     """Milliseconds a :data:`MEASURE_SIZE` frame of each (model file, CPU device) takes on this machine:
     the session's run alone, the median of a few runs; None where the file does not load or run there.
 

@@ -22,10 +22,15 @@ from __future__ import annotations
 
 import threading
 import time
+from types import EllipsisType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .flow import Stabilizer
+
+if TYPE_CHECKING:
+    from .runtime import Stylizer
 
 __all__ = ["FrameStylizer", "FrameTiming", "LatestFrame"]
 
@@ -38,21 +43,21 @@ class LatestFrame:
     :meth:`close` was called and nothing new is left (or after ``timeout`` seconds).
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._cond = threading.Condition()
         self._item = None
         self._fresh = False
         self.closed = False
         self.dropped = 0
 
-    def put(self, item) -> None:
+    def put(self, item: Any) -> None:
         with self._cond:
             if self._fresh:
                 self.dropped += 1
             self._item, self._fresh = item, True
             self._cond.notify_all()
 
-    def get(self, timeout: float | None = None):
+    def get(self, timeout: float | None = None) -> Any:
         with self._cond:
             if not self._cond.wait_for(lambda: self._fresh or self.closed, timeout):
                 return None
@@ -140,8 +145,8 @@ class FrameStylizer:
     stabilization off for as long as a strength slider is dragged.
     """
 
-    def __init__(self, stylizer, *, strength: float = 1.0, preserve_color: bool = False,
-                 max_side: int | None = None, stabilize: float | None = None, window: float = 5.0):
+    def __init__(self, stylizer: Stylizer, *, strength: float = 1.0, preserve_color: bool = False,
+                 max_side: int | None = None, stabilize: float | None = None, window: float = 5.0) -> None:
         self.stylizer = stylizer
         self.strength = float(strength)
         self.preserve_color = bool(preserve_color)
@@ -163,8 +168,9 @@ class FrameStylizer:
         """Whether :meth:`stabilize` blends with the history (stabilization is on)."""
         return self._stabilizer is not None
 
-    def update(self, *, stylizer=None, strength: float | None = None, preserve_color: bool | None = None,
-               max_side: int | None = ..., stabilize: float | None = ...) -> bool:
+    def update(self, *, stylizer: Stylizer | None = None, strength: float | None = None,
+               preserve_color: bool | None = None, max_side: int | None | EllipsisType = ...,
+               stabilize: float | None | EllipsisType = ...) -> bool:
         """Change settings (those not given stay; ``max_side`` and ``stabilize`` take None).
 
         Returns whether the stabilizer's history was reset (see the class docstring for

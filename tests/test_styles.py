@@ -318,8 +318,8 @@ def test_styles_inside_a_multi_style_file_resolve_by_name_blend_and_at():
 
 
 def test_a_blend_argument_runs_the_blend(tmp_path):
-    from fastnst.quality import natural_image
     from fastnst.image import from_nchw
+    from fastnst.quality import natural_image
     from fastnst.runtime import Stylizer, load_style
 
     path, names = _shipped_multi()
