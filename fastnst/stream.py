@@ -13,6 +13,7 @@ stylizes it, so stale frames are dropped, never queued.
     >>> out = live(frame)                      # stylized, then stabilized
     >>> live.update(preserve_color=True)       # forgets the stabilizer's history
     >>> live.update(strength=0.8)              # keeps it
+    >>> live.update(blend="wave:0.7,mondrian:0.3")   # a multi-style network's mix: keeps it too
     >>> live.timing.fps, live.timing.latency_ms
 
 Frames are uint8 RGB arrays of shape (H, W, 3), in and out.
@@ -125,7 +126,10 @@ class FrameTiming:
 class FrameStylizer:
     """A :class:`fastnst.runtime.Stylizer` plus an optional :class:`fastnst.flow.Stabilizer` and live settings.
 
-    ``stylizer``: the model. ``strength``, ``preserve_color``, ``max_side``: as in
+    ``stylizer``: the model. ``blend``: for a multi-style network, None (the stylizer's own style)
+    or a style or blend of its styles (as ``Stylizer.set_style`` takes it), run on a copy of its
+    own (``Stylizer.with_style``: the same loaded session), so a stylizer shared with other streams
+    is never changed. ``strength``, ``preserve_color``, ``max_side``: as in
     ``Stylizer.stylize``. ``stabilize``: None or 0 (off), else the Stabilizer strength in
     [0, 1]. ``window``: seconds of :class:`FrameTiming`'s window (``timing``).
 
@@ -142,12 +146,17 @@ class FrameStylizer:
     output is then a fade between the frame and the *same* style, the stabilizer already
     drops pixels where the history disagrees strongly with the new frame, and the rest
     converges to the new strength within a few frames; a reset there would switch
-    stabilization off for as long as a strength slider is dragged.
+    stabilization off for as long as a strength slider is dragged. A change of ``blend``
+    keeps it for the same reasons: a mix slider moves the look by small steps within one
+    network, and the history follows within a few frames. (A new ``stylizer``, another style
+    or file, does reset it, and then runs its own style unless the same update gives a blend.)
     """
 
-    def __init__(self, stylizer: Stylizer, *, strength: float = 1.0, preserve_color: bool = False,
-                 max_side: int | None = None, stabilize: float | None = None, window: float = 5.0) -> None:
+    def __init__(self, stylizer: Stylizer, *, blend: str | dict[str, float] | None = None, strength: float = 1.0,
+                 preserve_color: bool = False, max_side: int | None = None, stabilize: float | None = None,
+                 window: float = 5.0) -> None:
         self.stylizer = stylizer
+        self._set_blend(blend)  # self._model: what runs, the stylizer or its copy with this stream's blend
         self.strength = float(strength)
         self.preserve_color = bool(preserve_color)
         self.max_side = max_side
@@ -168,17 +177,20 @@ class FrameStylizer:
         """Whether :meth:`stabilize` blends with the history (stabilization is on)."""
         return self._stabilizer is not None
 
-    def update(self, *, stylizer: Stylizer | None = None, strength: float | None = None,
-               preserve_color: bool | None = None, max_side: int | None | EllipsisType = ...,
-               stabilize: float | None | EllipsisType = ...) -> bool:
-        """Change settings (those not given stay; ``max_side`` and ``stabilize`` take None).
+    def update(self, *, stylizer: Stylizer | None = None, blend: str | dict[str, float] | None | EllipsisType = ...,
+               strength: float | None = None, preserve_color: bool | None = None,
+               max_side: int | None | EllipsisType = ..., stabilize: float | None | EllipsisType = ...) -> bool:
+        """Change settings (those not given stay; ``blend``, ``max_side`` and ``stabilize`` take None).
 
         Returns whether the stabilizer's history was reset (see the class docstring for
         the rule).
         """
         reset = False
         if stylizer is not None and stylizer is not self.stylizer:
-            self.stylizer, reset = stylizer, True
+            self._set_blend(None if blend is ... else blend, stylizer)
+            reset = True
+        elif blend is not ... and blend != self.blend:
+            self._set_blend(blend)  # keeps the history
         if preserve_color is not None and bool(preserve_color) != self.preserve_color:
             self.preserve_color, reset = bool(preserve_color), True
         if max_side is not ... and max_side != self.max_side:
@@ -192,6 +204,11 @@ class FrameStylizer:
             self._stabilizer.reset()
         return reset
 
+    def _set_blend(self, blend: str | dict[str, float] | None, stylizer: Stylizer | None = None) -> None:
+        stylizer = self.stylizer if stylizer is None else stylizer
+        model = stylizer if not blend else stylizer.with_style(blend)  # UserError for a style it lacks
+        self.stylizer, self._model, self.blend = stylizer, model, blend or None
+
     def _set_stabilize(self, stabilize: float | None) -> None:
         if not stabilize:
             self.stabilize_strength, self._stabilizer = None, None
@@ -203,8 +220,8 @@ class FrameStylizer:
 
     def stylize(self, frame: np.ndarray) -> np.ndarray:
         """The stylized frame: uint8 RGB (H, W, 3) in, uint8 RGB (H, W, 3) of the same size out."""
-        return self.stylizer.stylize(frame, strength=self.strength, preserve_color=self.preserve_color,
-                                     max_side=self.max_side)
+        return self._model.stylize(frame, strength=self.strength, preserve_color=self.preserve_color,
+                                   max_side=self.max_side)
 
     def stabilize(self, frame: np.ndarray, styled: np.ndarray) -> np.ndarray:
         """``styled`` (:meth:`stylize` of ``frame``) blended with the history; as it is when off.

@@ -74,6 +74,30 @@ def test_other_updates_keep_the_history(models, changes):
     np.testing.assert_array_equal(out, expected[-1])
 
 
+def test_a_blend_change_keeps_the_history_and_leaves_the_shared_stylizer_alone(mix_onnx):
+    """A multi-style network's mix is like strength: no reset; the stream runs it on a copy of its own."""
+    from fastnst.runtime import Stylizer
+
+    shared = Stylizer(mix_onnx, device="cpu")  # style "a", as a web app shares it between pages
+    live = FrameStylizer(shared, blend={"a": 0.8, "b": 0.2}, stabilize=0.8)
+    run(live, FRAMES[:3])
+    assert live.update(blend={"a": 0.3, "b": 0.7}) is False
+    out = live(FRAMES[3])
+    assert differs(out, live.stylize(FRAMES[3]))  # blended with the history
+    steady = FrameStylizer(shared, blend={"a": 0.8, "b": 0.2}, stabilize=0.8)
+    run(steady, FRAMES[:3])
+    steady.update(blend={"a": 0.3, "b": 0.7})
+    np.testing.assert_array_equal(out, steady(FRAMES[3]))
+    mixed = Stylizer(mix_onnx, device="cpu", blend="a:0.3,b:0.7").stylize(FRAMES[0])
+    np.testing.assert_array_equal(live.stylize(FRAMES[0]), mixed)  # the new blend runs
+    assert differs(mixed, shared.stylize(FRAMES[0]))
+    assert shared.style == "a" and shared.style_weights.tolist() == [1.0, 0.0]  # never changed
+    assert live.update(blend=None) is False  # back to the stylizer's own style
+    np.testing.assert_array_equal(live.stylize(FRAMES[0]), shared.stylize(FRAMES[0]))
+    with pytest.raises(UserError, match="no style 'c'"):
+        live.update(blend="c")
+
+
 def test_stabilize_off_and_on_again_starts_a_new_history(models):
     live = FrameStylizer(models[0], stabilize=0.8)
     run(live, FRAMES[:3])
