@@ -112,6 +112,13 @@ def test_kit_layout_and_overwrite(lite_onnx, fake_dist, tmp_path):
     assert (empty / "index.html").is_file()
 
 
+def test_kit_of_a_multi_style_file(mix_onnx, fake_dist, tmp_path):
+    """A multi-style export makes a kit too: the whole file, whose styles the page offers (and blends)."""
+    report = write_web_kit(mix_onnx, tmp_path / "kit", ort_dist=fake_dist)
+    assert (tmp_path / "kit" / "model.onnx").read_bytes() == mix_onnx.read_bytes() and report["preset"] == "lite"
+    assert "style blend" in (tmp_path / "kit" / "README.md").read_text()
+
+
 def test_refusals_leave_nothing(lite_onnx, fake_dist, tmp_path, monkeypatch):
     out = tmp_path / "kit"
     with pytest.raises(UserError, match="no fastnst metadata"):
@@ -318,6 +325,7 @@ def test_page_matches_the_stylizer(browser, servers, kit, lite_onnx, tmp_path_fa
         ["wasm", page.evaluate("Math.min(4, navigator.hardwareConcurrency)"), True]  # threads: serve.py isolates
     assert "WASM (SIMD" in page.inner_text("#status")
     assert page.evaluate("window.fastnst.style") == {"label": "model.onnx", "style": "test", "preset": "lite"}
+    assert page.locator("#blend").is_hidden() and page.evaluate("window.fastnst.weights") is None  # one style
     stylizer = Stylizer(lite_onnx, device="cpu")
     folder = str(tmp_path_factory.mktemp("photos"))
     path, image = photo(folder, 97, 131)  # odd sizes
@@ -340,6 +348,33 @@ def test_page_matches_the_stylizer(browser, servers, kit, lite_onnx, tmp_path_fa
     page.select_option("#max-side", "240")
     got = next_frame(page, lambda: page.set_input_files("#image-file", str(path)))
     assert_matches(got, stylizer.stylize(image, max_side=240))
+    assert page.errors == [] and browser.outside == []
+
+
+def set_mix(page, value: float) -> None:
+    page.evaluate("v => { const s = document.getElementById('mix'); s.value = v;"
+                  " s.dispatchEvent(new Event('input')); }", value)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_page_runs_a_blend_of_a_multi_style_model(browser, servers, kit, mix_onnx, tmp_path):
+    """A multi-style export: a style, a second style and the mix feed its weights input, as Stylizer.set_style."""
+    shutil.copyfile(mix_onnx, kit / "mix.onnx")
+    page = open_page(browser, f"{servers['isolated']}?model=mix.onnx")
+    assert page.locator("#blend").is_visible() and page.evaluate("window.fastnst.weights") == [1.0, 0.0]
+    assert page.locator("#mix").is_disabled()  # until a second style is picked
+    path, image = photo(str(tmp_path), 97, 131)
+    got = next_frame(page, lambda: page.set_input_files("#image-file", str(path)))
+    assert_matches(got, Stylizer(mix_onnx, device="cpu").stylize(image))  # its first style
+    got = next_frame(page, lambda: (page.select_option("#mix-select", "b"), set_mix(page, 0.3)))
+    assert np.allclose(page.evaluate("window.fastnst.weights"), [0.7, 0.3])
+    want = Stylizer(mix_onnx, device="cpu", blend={"a": 0.7, "b": 0.3}).stylize(image)
+    assert np.abs(want.astype(int) - Stylizer(mix_onnx, device="cpu").stylize(image)).mean() > 5  # can fail
+    assert_matches(got, want)
+    got = next_frame(page, lambda: page.select_option("#style-select", "b"))  # b alone: no second style left
+    assert page.input_value("#mix-select") == "" and page.evaluate("window.fastnst.weights") == [0.0, 1.0]
+    assert_matches(got, Stylizer(mix_onnx, device="cpu", blend="b").stylize(image))
     assert page.errors == [] and browser.outside == []
 
 

@@ -9,6 +9,8 @@
 //   keep colours: stylized luminance Y with the original's I and Q (YIQ, BT.601 luma);
 //   strength: round((1 - s) * original + s * stylized).
 // Images here are ImageData-like objects {width, height, data: RGBA bytes}; alpha is ignored.
+// A multi-style model (a second input, the weights of its styles, named by its "styles" metadata) gets
+// a style, a second style and a mix slider; the weights go with every run (as Stylizer.set_style feeds them).
 // Page options in the URL: ?model=URL (default model.onnx), ?backend=auto|wasm|webgpu, ?threads=N.
 
 // onnxruntime-web's ES module for the backend in use (see loadOrt): its CPU build or its WebGPU build.
@@ -91,8 +93,34 @@ export function checkStyle(meta, label) {
       problems.push(`${side} shape is ${JSON.stringify(got.shape)}, the page needs [batch, 3, height, width]`);
     }
   }
+  if ("style" in io) {  // a multi-style model: one float32 weight per style its metadata names
+    const names = styleNames(meta);
+    const spec = io.style ?? {};
+    if (typeof spec.name !== "string" || spec.dtype !== "float32" || !Array.isArray(spec.shape) ||
+        spec.shape.length !== 1 || spec.shape[0] !== names.length || names.length < 2) {
+      problems.push(`its style weights input ${JSON.stringify(spec)} does not fit its ${names.length} styles`);
+    }
+  }
   if (problems.length) throw new Error(`${label} does not match this page: ${problems.join("; ")}`);
   return io;
+}
+
+// A multi-style model's style names (its "styles" metadata, a JSON list), or [] for a one-style model.
+function styleNames(meta) {
+  if (!("styles" in meta)) return [];
+  try {
+    const names = JSON.parse(meta.styles);
+    return Array.isArray(names) ? names.map(String) : [];
+  } catch { return []; }
+}
+
+// The style weights (fastnst.styles.blend_weights): `first` weighted 1 - mix, `second` (or none) mix.
+export function blendWeights(names, first, second = "", mix = 0) {
+  const weights = new Float32Array(names.length);
+  const m = second ? Math.min(1, Math.max(0, mix)) : 0;
+  weights[names.indexOf(first)] += 1 - m;
+  if (second) weights[names.indexOf(second)] += m;
+  return weights;
 }
 
 // --------------------------------------------------------------------------- pixels (fastnst/image.py)
@@ -263,23 +291,29 @@ function resizeCubic(image, width, height) {
 
 // --------------------------------------------------------------------------- the Stylizer
 
-// An onnxruntime-web session for a fastnst style: {session, io, meta, label}. `bytes`: the .onnx file.
+// An onnxruntime-web session for a fastnst style: {session, io, meta, label, styles, weights}. `bytes`: the
+// .onnx file. A multi-style model's `styles` are its style names and `weights` the blend it runs (its
+// first style until the page sets another); a one-style model has styles [] and weights null.
 export async function loadStyle(bytes, label, executionProvider) {
   const meta = onnxMetadata(bytes);
   const io = checkStyle(meta, label);
   const session = await ort.InferenceSession.create(bytes, { executionProviders: [executionProvider] });
-  if (!session.inputNames.includes(io.input.name) || !session.outputNames.includes(io.output.name)) {
+  const inputs = io.style ? [io.input.name, io.style.name] : [io.input.name];
+  if (!inputs.every((name) => session.inputNames.includes(name)) || !session.outputNames.includes(io.output.name)) {
     throw new Error(`${label} does not match its metadata: the graph has inputs ${session.inputNames} and ` +
-      `outputs ${session.outputNames}, the metadata says ${io.input.name} and ${io.output.name}`);
+      `outputs ${session.outputNames}, the metadata says ${inputs.join(", ")} and ${io.output.name}`);
   }
-  return { session, io, meta, label };
+  const styles = io.style ? styleNames(meta) : [];
+  return { session, io, meta, label, styles, weights: styles.length ? blendWeights(styles, styles[0]) : null };
 }
 
 // The network's uint8 output for `image` (same size).
 export async function network(style, image) {
   const { width, height } = image;
   const input = new ort.Tensor("float32", toNCHW(image), [1, 3, height, width]);
-  const results = await style.session.run({ [style.io.input.name]: input });
+  const feeds = { [style.io.input.name]: input };
+  if (style.weights) feeds[style.io.style.name] = new ort.Tensor("float32", style.weights, [style.weights.length]);
+  const results = await style.session.run(feeds);
   const output = results[style.io.output.name];
   const [n, c, h, w] = output.dims;
   if (n !== 1 || c !== 3 || h !== height || w !== width) {
@@ -351,7 +385,7 @@ const state = {
 };
 // For tests and benchmarks: what the page runs and shows.
 const api = { ready: false, busy: false, error: null, backend: null, threads: null, frames: 0, fps: 0, style: null };
-window.fastnst = api;
+window.fastnst = api;  // also api.weights: a multi-style model's style weights now (an array), else null
 
 function showError(error) {
   const message = error instanceof Error ? error.message : String(error);
@@ -429,7 +463,7 @@ async function renderImage() {
       let out;
       if (opts.strength === 0) out = await stylize(state.style, image, opts);
       else {
-        const key = `${opts.maxSide}`;
+        const key = `${opts.maxSide} ${state.style.weights ?? ""}`;  // a new max side or blend runs the network
         if (!state.cache || state.cache.image !== image || state.cache.key !== key || state.cache.style !== state.style) {
           const styled = await network(state.style, networkInput(image, opts.maxSide));
           state.cache = { image, key, style: state.style, styled };
@@ -511,10 +545,36 @@ async function cameraLoop() {
   }
 }
 
+const styleLabel = (name) => name.replace(/_/g, " ");
+
+// A multi-style model's controls: its styles, a second style ("none" first) and the mix slider (the second
+// style's weight, off until one is picked); hidden for a one-style model.
+function setUpBlend(style) {
+  $("blend").hidden = style.styles.length === 0;
+  $("style-select").replaceChildren(...style.styles.map((name) => new Option(styleLabel(name), name)));
+  $("mix-select").value = "";
+  updateBlend();
+}
+
+// The weights the next run feeds, from the controls; the second list offers every style but the first.
+function updateBlend() {
+  const style = state.style, first = $("style-select").value, second = $("mix-select");
+  const keep = second.value !== first ? second.value : "";
+  const others = (style?.styles ?? []).filter((name) => name !== first);
+  second.replaceChildren(new Option("none", ""), ...others.map((name) => new Option(styleLabel(name), name)));
+  second.value = keep;
+  $("mix").disabled = !keep;
+  $("mix-value").textContent = parseFloat($("mix").value).toFixed(2);
+  if (!style?.styles.length) { api.weights = null; return; }
+  style.weights = blendWeights(style.styles, first, keep, parseFloat($("mix").value));
+  api.weights = Array.from(style.weights);
+}
+
 async function useStyle(bytes, label) {
   const style = await loadStyle(bytes, label, state.backend);
   state.style = style;
   state.cache = null;
+  setUpBlend(style);
   api.style = { label, style: style.meta.style || null, preset: style.meta.preset || null };
   $("style-name").textContent = [style.meta.style || label, style.meta.preset].filter(Boolean).join(" · ");
   updateStatus("ready: pick an image or the webcam");
@@ -543,6 +603,9 @@ async function main() {
   for (const id of ["keep-colours", "max-side"]) {
     $(id).addEventListener("change", () => state.source === "image" && renderImage());
   }
+  const blendChanged = () => { updateBlend(); if (state.source === "image") renderImage(); };
+  for (const id of ["style-select", "mix-select"]) $(id).addEventListener("change", blendChanged);
+  $("mix").addEventListener("input", blendChanged);
   state.wasm = setUpWasm();
   state.backend = await pickBackend(params.get("backend") ?? "auto");
   await loadOrt(state.backend, state.wasm);
