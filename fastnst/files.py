@@ -16,6 +16,7 @@ This module owns:
   files are removed as on Ctrl-C;
 - :func:`cache_dir`: where fastnst keeps what it fetched or measured once (onnxruntime-web's
   files, the runtime speed measurements of :mod:`fastnst.runtime_devices`).
+- :func:`home_dir`: where fastnst keeps what the user made (``$FASTNST_HOME``: their own styles).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from pathlib import Path
 
 from .errors import UserError
 
-__all__ = ["STALE_AFTER_S", "atomic_output", "cache_dir", "check_not_input", "free_default", "locked",
-           "remove_stale_temps", "scratch", "sigterm_as_exit", "temp_beside"]
+__all__ = ["HOME_ENV", "STALE_AFTER_S", "atomic_output", "cache_dir", "check_not_input", "free_default", "home_dir",
+           "locked", "remove_stale_temps", "scratch", "sigterm_as_exit", "temp_beside"]
 
 STALE_AFTER_S = 60.0  # a temp file this old whose lock is free belongs to a killed run
 _TEMP = re.compile(r"\.[0-9a-f]{8}\.tmp")  # what temp_beside adds after ".NAME"
@@ -42,6 +43,20 @@ def cache_dir() -> Path:
     if os.environ.get("FASTNST_CACHE"):
         return Path(os.environ["FASTNST_CACHE"]).expanduser()
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "fastnst"
+
+
+HOME_ENV = "FASTNST_HOME"  # overrides where fastnst keeps what the user made (home_dir)
+
+
+def home_dir() -> Path:
+    """Where fastnst keeps what the user made (their styles, :func:`fastnst.styles.user_styles_dir`):
+    $FASTNST_HOME, else $XDG_DATA_HOME/fastnst, else ~/.local/share/fastnst (on Windows %LOCALAPPDATA%\\fastnst).
+    Unlike :func:`cache_dir`, nothing here can be made again by fastnst: it is not a cache."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).expanduser()
+    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "fastnst"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share").expanduser() / "fastnst"
 
 
 # --------------------------------------------------------------------------- inputs

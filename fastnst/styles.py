@@ -25,6 +25,11 @@ device first: the GPU where one loads here, else the CPU; there, once the file i
 where it is installed and measured faster for that file on this machine
 (:func:`fastnst.runtime_devices.cpu_speeds`, measured once and cached).
 
+Your own styles (the web app's "Add your painting", :mod:`fastnst.userstyles`) live in the user styles
+folder, :func:`user_styles_dir` (``$FASTNST_HOME/styles``; default ``~/.local/share/fastnst/styles``):
+each a folder ``NAME/`` holding ``NAME_<preset>.onnx`` (or such a file directly in the folder). They are
+listed, named and chosen like the shipped ones; a name that a shipped style has is the shipped style.
+
 :class:`Catalog` is the set of styles a front end offers (the web app's dropdowns, the webcam's
 n/p keys), grouped by style name.
 
@@ -43,6 +48,7 @@ from typing import TypeAlias
 
 from .config import PRESET_NAMES
 from .errors import UserError
+from .files import home_dir
 from .runtime_devices import (
     CPU,
     MEASURE_SIZE,
@@ -57,7 +63,8 @@ from .runtime_devices import (
 
 __all__ = ["PRECISIONS", "PREFERENCE", "PRESET_NAMES", "PRETRAINED", "RUNTIMES", "USES", "VARIANT_PREFERENCE",
            "VARIANT_TAGS", "Catalog", "Choice", "StyleFile", "best_of", "best_variant", "choose", "export_source",
-           "find_style", "is_file_argument", "list_styles", "pick", "resolve_styles", "style_file", "variants"]
+           "find_style", "is_file_argument", "list_styles", "pick", "resolve_styles", "style_file", "user_styles_dir",
+           "variants"]
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 # what :func:`choose` (and the Stylizer) take: a style argument, a StyleFile or a Catalog entry
@@ -177,17 +184,39 @@ def multi_styles(path: str | os.PathLike[str]) -> tuple[str, ...]:
     return _onnx_styles(path, os.stat(path).st_mtime_ns)
 
 
-def list_styles(suffix: str = ".pth") -> list[StyleFile]:
-    """The shipped styles with this suffix, sorted by name then preset; plain files only, not their copies
+def user_styles_dir() -> Path:
+    """The user styles folder: ``$FASTNST_HOME/styles`` (:func:`fastnst.files.home_dir`; default
+    ``$XDG_DATA_HOME/fastnst/styles``, i.e. ``~/.local/share/fastnst/styles``). It need not exist."""
+    return home_dir() / "styles"
+
+
+def _user_files(suffix: str) -> list[Path]:
+    """The user styles folder's model files: ``NAME/NAME_<preset>SUFFIX`` and ``NAME_<preset>SUFFIX``; names
+    starting with a dot (a style being installed, :mod:`fastnst.userstyles`) are not styles yet."""
+    folder = user_styles_dir()
+    return [p for pattern in (f"*{suffix}", f"*/*{suffix}") for p in folder.glob(pattern)
+            if not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+
+
+def list_styles(suffix: str = ".pth", user: bool = True) -> list[StyleFile]:
+    """The shipped styles with this suffix, and (with ``user``) the user's (:func:`user_styles_dir`) whose
+    names no shipped style has, sorted by name then preset; plain files only, not their copies
     in other precisions or with uint8 I/O (:func:`variants`). A multi-style ``.onnx`` file gives one entry
     per style inside it (``blend`` set); where a one-style file has the same name and preset it comes first."""
-    found = []
-    for p in PRETRAINED.glob(f"*{suffix}"):
-        s = style_file(p)
-        if not s.preset or s.is_variant:
-            continue
-        inner = multi_styles(p)
-        found += [replace(s, name=n, blend=n) for n in inner] if inner else [s]
+    def plain(paths: Iterable[Path]) -> list[StyleFile]:
+        found = []
+        for p in paths:
+            s = style_file(p)
+            if not s.preset or s.is_variant:
+                continue
+            inner = multi_styles(p)
+            found += [replace(s, name=n, blend=n) for n in inner] if inner else [s]
+        return found
+
+    found = plain(PRETRAINED.glob(f"*{suffix}"))
+    if user:
+        shipped = {s.name for s in found}
+        found += [s for s in plain(_user_files(suffix)) if s.name not in shipped]
     return sorted(found, key=lambda s: (s.name, s.preset, s.blend is not None, s.path.name))
 
 
