@@ -428,10 +428,12 @@ def _run_stylize(args) -> int:
 
 def _add_styles(sub) -> None:
     p = sub.add_parser(
-        "styles", formatter_class=_Formatter, help="list the bundled styles",
-        description="List the styles shipped with fastnst (exported ONNX models). The first column is the exact "
-                    "name to pass to -s/--style; the style's name alone (wave) also works and picks the preset "
-                    "for the job: the fast lite network for live video on a CPU, johnson where it pays "
+        "styles", formatter_class=_Formatter, help="list the bundled styles and yours",
+        description="List the styles shipped with fastnst (exported ONNX models), and your own "
+                    "($FASTNST_HOME/styles, default ~/.local/share/fastnst/styles: the web app's 'Add your "
+                    "painting'). The first column is the exact name to pass to -s/--style; the style's name alone "
+                    "(wave) also works and picks the preset for the job: the fast lite network for live video on a "
+                    "CPU, johnson where it pays "
                     "(see 'fastnst.styles.PREFERENCE'). 'copies' are the file's int8 / uint8-I/O copies, which "
                     "the runtime picks where they are faster (fastnst.styles.VARIANT_PREFERENCE).",
     )
@@ -443,7 +445,7 @@ def _add_styles(sub) -> None:
 def _run_styles(args) -> int:
     import json
 
-    from .styles import list_styles, variants
+    from .styles import list_styles, user_styles_dir, variants
 
     styles = list_styles(".onnx")
     copies = {s: [v.tags for v in variants(s)[1:]] for s in styles}  # int8, uint8io, ...
@@ -457,6 +459,8 @@ def _run_styles(args) -> int:
         for s in styles:
             print(f"{s.exact_name:<26} {s.name:<18} {s.preset:<8} {s.size_bytes / 1e6:>6.2f}MB  {s.path.name:<28} "
                   f"{', '.join(copies[s]) or '-'}")
+        if any(user_styles_dir() in s.path.parents for s in styles):
+            print(f"(your own styles are in {user_styles_dir()}: $FASTNST_HOME/styles)")
     return 0
 
 
@@ -612,9 +616,10 @@ def _add_demo(sub) -> None:
         "demo", formatter_class=_Formatter,
         help="the web app: webcam, image and video stylization in the browser",
         description="Serve the Gradio web app on http://HOST:PORT: live webcam stylization, images (PNG download), "
-                    "short video clips and a gallery of the styles. Runs offline: no analytics, no share link, "
-                    "127.0.0.1 only unless --host says otherwise. Without --style it offers the bundled styles. "
-                    "Also: python demo/app.py.",
+                    "short video clips, a gallery of the styles and 'Add your painting' (a style of your own, "
+                    "kept in $FASTNST_HOME/styles). Runs offline: no analytics, no share link, "
+                    "127.0.0.1 only unless --host says otherwise. Without --style it offers the bundled styles and "
+                    "yours. Also: python demo/app.py.",
     )
     p.add_argument("-s", "--style", action="append", metavar="FILE.onnx",
                    help="a style model to offer; repeat for several (files named STYLE_PRESET.onnx, e.g. "
@@ -638,6 +643,12 @@ def _add_demo(sub) -> None:
     p.add_argument("--ice-server", dest="ice_servers", action="append", metavar="URL",
                    help="a STUN/TURN server for WebRTC, e.g. stun:stun.example.org:3478; repeat for several. "
                         "Default: none, nothing is contacted (the server's own addresses serve one machine or a LAN)")
+    p.add_argument("--data-root", metavar="DIR",
+                   help="where 'Add your painting' finds the loss net's weights "
+                        "(DIR/weights/vgg_normalised_conv3_1.pth) and photos (DIR/content/bsds500/train; without "
+                        "them scikit-image's sample photos). Default: $FASTNST_DATA")
+    p.add_argument("--add-style-steps", type=int, default=d.add_style_steps, metavar="N",
+                   help="training steps of 'Add your painting' (a few minutes on a 2-core CPU)")
     p.set_defaults(func=_run_demo)
 
 

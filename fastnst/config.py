@@ -278,6 +278,45 @@ def train_config(recipe: dict | None, flags: dict) -> TrainConfig:
 
 
 @dataclass
+class AddStyleConfig:
+    """How a painting becomes a style of its own (:class:`fastnst.userstyles.StyleTrainer`, the web app's
+    "Add your painting"): ``fastnst train --add-style`` on ``base`` (None: the bundled ``gallery_lite.pth``),
+    only the new style's instance-norm rows trained, for ``steps`` steps of ``batch_size`` crops of
+    ``image_size`` px at learning rate ``lr``, the painting at ``style_size`` px (the base's recipe,
+    ``training/recipes/gallery_lite.json``: 128 and 256 px, style weight 2e4; a higher lr than its 5e-3
+    since only the norm rows train). ``loss_net`` / ``style_layers`` / ``content_layer``: as for
+    ``fastnst train`` (None: ``vgg19-normalised`` on ``DATA_ROOT/weights/vgg_normalised_conv3_1.pth``, the
+    base's loss net, else ``$FASTNST_LOSS_NET``). ``data_root`` (None: ``$FASTNST_DATA``): holds ``weights/``
+    and the photos, ``content/bsds500/train`` (without them: scikit-image's sample photos). A painting
+    is resized to ``max_side`` px on its long side first and refused below ``min_side`` px on its short side.
+    """
+
+    steps: int = 300
+    image_size: int = 128
+    style_size: int = 256
+    batch_size: int = 4
+    lr: float = 1e-2
+    style_weight: float = 2e4
+    loss_net: str | None = None
+    style_layers: tuple[str, ...] | None = None
+    content_layer: str | None = None
+    data_root: str | None = None
+    base: str | None = None
+    max_side: int = 512
+    min_side: int = 64
+
+    def validate(self) -> None:
+        for name in ("steps", "batch_size"):
+            check_number(f"--add-style-{name.replace('_', '-')}", getattr(self, name), 1)
+        check_number("--add-style-image-size", self.image_size, 32)
+        check_number("--add-style-style-size", self.style_size, LOSS_NET_MIN_SIDE)
+        check_number("--add-style-lr", self.lr, 0, above=True)
+        check_number("--add-style-style-weight", self.style_weight, 0)
+        check_number("--add-style-max-side", self.max_side, LOSS_NET_MIN_SIDE)
+        check_number("--add-style-min-side", self.min_side, 1)
+
+
+@dataclass
 class DemoConfig:
     """Limits and stream settings of the web app, ``fastnst demo`` (flags of the same names).
 
@@ -289,6 +328,10 @@ class DemoConfig:
     ``ice_servers``: STUN/TURN URLs for WebRTC (e.g. ``stun:stun.example.org:3478``); empty:
     none is contacted, the server's own addresses serve (enough on one machine or a LAN).
     ``host``, ``port``: where the app listens (loopback only by default).
+    ``add_style_steps``: training steps of "Add your painting" (:class:`AddStyleConfig` ``steps``);
+    ``data_root``: where it finds the loss net's weights and the photos (:class:`AddStyleConfig`; None:
+    ``$FASTNST_DATA``); ``add_style_loss_net`` / ``add_style_layers``: its loss net and style layers (None:
+    :class:`AddStyleConfig`'s).
     """
 
     max_upload_mb: float = 50.0
@@ -306,6 +349,15 @@ class DemoConfig:
     ice_servers: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 7860
+    add_style_steps: int = AddStyleConfig.steps
+    data_root: str | None = None
+    add_style_loss_net: str | None = None
+    add_style_layers: tuple[str, ...] | None = None
+
+    def add_style(self) -> AddStyleConfig:
+        """The :class:`AddStyleConfig` of the web app's "Add your painting"."""
+        return AddStyleConfig(steps=self.add_style_steps, data_root=self.data_root, loss_net=self.add_style_loss_net,
+                              style_layers=self.add_style_layers)
 
     # (CPU, GPU) values of the settings that None leaves to the device.
     _BY_DEVICE = {"stream_max_side": (384, 720), "stream_every": (0.1, 0.05), "video_max_side": (480, 1080)}
@@ -330,6 +382,7 @@ class DemoConfig:
             check_number(f"--{name.replace('_', '-')}", getattr(self, name), 1)
         check_number("--stabilize-strength", self.stabilize_strength, 0, 1)
         check_number("--port", self.port, 1, 65535)
+        check_number("--add-style-steps", self.add_style_steps, 1)
 
 
 # --------------------------------------------------------------------------- video and webcam
