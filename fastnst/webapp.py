@@ -30,7 +30,12 @@ Tabs:
   "wave", 1.0, False, api_name="/stylize")``).
 * **Video**: upload a clip (at most ``max_video_seconds`` long and ``max_video_pixels`` a frame),
   get the stylized clip, with a progress bar.
-* **Styles**: every style applied to the sample photo, computed once per server.
+* **Styles**: every style applied to the sample photo, computed once per server; and "Add your
+  painting": an upload and a name become a style of the user styles folder
+  (:class:`fastnst.userstyles.StyleTrainer`: one training at a time, in a process of its own at a
+  lower priority, with a progress bar, the time left and Cancel). When it is installed it joins the
+  catalog and every tab's style dropdowns at once (those of this page; other pages on their next
+  load), and it is there after a restart.
 
 Frames are uint8 RGB (H, W, 3) throughout; all pre- and post-processing is
 :meth:`fastnst.runtime.Stylizer.stylize`.
@@ -53,7 +58,8 @@ import numpy as np
 from .config import DemoConfig, VideoOptions
 from .errors import UserError
 from .stream import FrameStylizer
-from .styles import Catalog, Choice, StyleFile, choose
+from .styles import Catalog, Choice, StyleFile, choose, style_file
+from .userstyles import Progress, StyleTrainer, check_name, load_painting
 
 __all__ = ["Demo", "DemoConfig", "build_app", "launch"]
 
@@ -131,6 +137,8 @@ class Demo:
         from .image import sample_content, save_image
 
         save_image(self.example_path, sample_content())
+        self._style_dropdowns: list[gr.Dropdown] = []  # every tab's style dropdown (_style_dropdown), to update
+        self.trainer = StyleTrainer(self.options.add_style(), on_done=self._add_user_style)
         self.blocks = self._build()
 
     # ------------------------------------------------------------------ models
@@ -274,11 +282,135 @@ class Demo:
             self._gallery = items
         return items
 
+    # ------------------------------------------------------------------ add your painting
+
+    def _add_user_style(self, path: Path) -> None:
+        """A style just installed in the user styles folder joins the catalog (the trainer's ``on_done``)."""
+        f = style_file(path)
+        with self._lock:
+            styles = dict(self.catalog.styles)  # a new dict: handlers reading the old one meanwhile are not disturbed
+            styles[f.name] = [f]
+            self.catalog.styles = styles
+            self._gallery = None
+
+    def _style_choices(self) -> list[tuple[str, str]]:
+        return [(_label(n), n) for n in self.catalog.names]
+
+    def _dropdown_updates(self) -> list:
+        """Every style dropdown's choices as the catalog has them now (the value each page chose is kept)."""
+        return [gr.update(choices=self._style_choices()) for _ in self._style_dropdowns]
+
+    @staticmethod
+    def _progress_html(p: Progress) -> str:
+        """The progress bar of "Add your painting": how much is done, the step and the time left."""
+        width = round(100 * p.fraction)
+        if p.state == "training":
+            text = f"step {p.step} of {p.total}" + (f" · {p.time_left}" if p.time_left else "")
+        elif p.state == "starting":
+            text = "starting: loading the networks"
+        elif p.state in ("exporting", "installing"):
+            text = "writing and checking the ONNX file" + (f" · {p.time_left}" if p.time_left else "")
+        else:
+            text = {"done": "done", "failed": "failed", "cancelled": "cancelled"}.get(p.state, "not started")
+        colour = {"failed": "#d9534f", "cancelled": "#999"}.get(p.state, "#f97316")
+        return (f'<div class="add-bar" data-state="{p.state}" data-percent="{width}" style="position:relative;'
+                'height:26px;border-radius:6px;background:var(--block-background-fill,#eee);'
+                'border:1px solid var(--border-color-primary,#ccc);overflow:hidden">'
+                f'<div class="add-fill" style="width:{width}%;height:100%;background:{colour};opacity:.55"></div>'
+                '<span class="add-text" style="position:absolute;left:10px;top:3px;font-size:14px">'
+                f'{text}</span></div>')
+
+    def _painting_controls(self, p: Progress) -> list:
+        """(status, progress bar, timer, Start, Cancel) for the trainer's progress ``p``."""
+        return [p.message, self._progress_html(p), gr.Timer(active=p.running), gr.update(interactive=not p.running),
+                gr.update(interactive=p.running)]
+
+    def preview_painting(self, path, name):
+        """The painting upload: (the painting as it will be trained, status line, name box); a file that will
+        not do says why in the status line at once."""
+        if not path:
+            return None, "", gr.skip()
+        try:
+            image, note = load_painting(path, self.trainer.config.max_side, self.trainer.config.min_side)
+        except UserError as e:
+            return None, str(e), gr.skip()
+        h, w = image.shape[:2]
+        status = f"{w}x{h} px" + (f" ({note})" if note else "") + ": give it a name and press Start"
+        given = (name or "").strip()
+        try:
+            check_name(given or Path(path).stem)
+        except UserError as e:  # the name it would get is taken, or is no name: say so now
+            status = f"{w}x{h} px" + (f" ({note})" if note else "") + f"; {e}"
+        return image, status, gr.skip() if given else Path(path).stem
+
+    def start_painting(self, path, name):
+        """Start: (status, progress bar, timer, Start, Cancel); a refusal is the status line's one line."""
+        try:
+            p = self.trainer.start(path, name)
+        except UserError as e:
+            now = self.trainer.progress()
+            return [str(e), self._progress_html(now if now.running else Progress()), gr.Timer(active=now.running),
+                    gr.update(interactive=not now.running), gr.update(interactive=now.running)]
+        return self._painting_controls(p)
+
+    def poll_painting(self):
+        """The timer: the controls, and once the style is in, every style dropdown and the gallery."""
+        p = self.trainer.progress()
+        done = p.state == "done"
+        return (*self._painting_controls(p), self.gallery() if done else gr.skip(),
+                *(self._dropdown_updates() if done else [gr.skip()] * len(self._style_dropdowns)))
+
+    def cancel_painting(self):
+        """Cancel: stop the training and remove what it made."""
+        self.trainer.cancel()
+        return self._painting_controls(self.trainer.progress())
+
+    def page_loaded(self):
+        """A page (re)loads: the style dropdowns as the catalog has them now, and a training running is shown."""
+        p = self.trainer.progress()
+        return (*self._painting_controls(p if p.running else Progress()), *self._dropdown_updates())
+
     # ------------------------------------------------------------------ layout
 
     def _style_dropdown(self, elem_id: str):
         names = self.catalog.names
-        return gr.Dropdown(choices=[(_label(n), n) for n in names], value=names[0], label="style", elem_id=elem_id)
+        dropdown = gr.Dropdown(choices=self._style_choices(), value=names[0], label="style", elem_id=elem_id)
+        self._style_dropdowns.append(dropdown)  # "Add your painting" updates it
+        return dropdown
+
+    def _add_painting(self, gallery: gr.Gallery) -> list:
+        """The Styles tab's "Add your painting"; returns the components a page load updates
+        (status, bar, timer, Start, Cancel)."""
+        folder = self.trainer.styles_dir
+        gr.Markdown(f"### Add your painting\nUpload a painting and name it: the bundled network learns it as a new "
+                    f"style in a few minutes ({self.trainer.config.steps} training steps), and it joins the style "
+                    f"lists of every tab. It is kept in `{folder}` (`$FASTNST_HOME/styles`), so it is there after a "
+                    "restart. Training runs beside the app at a lower priority: **the live stream slows while a "
+                    "style trains**.", elem_id="add-note")
+        with gr.Group(elem_id="add-painting"):
+            with gr.Row(equal_height=False):
+                painting = gr.File(label="painting (JPEG, PNG, WebP)", type="filepath", file_count="single",
+                                   height=150, elem_id="add-file")
+                preview = gr.Image(label="as trained", type="numpy", interactive=False, height=150,
+                                   buttons=[], elem_id="add-preview")
+                with gr.Column():
+                    name = gr.Textbox(label="name", placeholder="my_painting (default: the file's name)",
+                                      max_lines=1, elem_id="add-name")
+                    with gr.Row():
+                        start = gr.Button("Start", variant="primary", elem_id="add-start")
+                        cancel = gr.Button("Cancel", variant="secondary", interactive=False, elem_id="add-cancel")
+            bar = gr.HTML(self._progress_html(Progress()), elem_id="add-progress", padding=False)
+            status = gr.Textbox(show_label=False, interactive=False, max_lines=2, elem_id="add-status",
+                                placeholder="upload a painting")
+        timer = gr.Timer(1.0, active=False)
+        controls = [status, bar, timer, start, cancel]
+        painting.upload(self.preview_painting, [painting, name], [preview, status, name], show_progress="hidden",
+                        api_visibility="private")
+        start.click(self.start_painting, [painting, name], controls, api_name="add_style", api_visibility="private")
+        cancel.click(self.cancel_painting, None, controls, api_visibility="private", concurrency_limit=None)
+        timer.tick(self.poll_painting, None, [*controls, gallery, *self._style_dropdowns], show_progress="hidden",
+                   api_visibility="private", concurrency_limit=None)
+        return controls
 
     def _live_video(self) -> gr.HTML:
         """The WebRTC live video: camera and stylized ``<video>``, Start/Stop and a status line (live.js)."""
@@ -352,8 +484,12 @@ class Demo:
                                    [video_out, video_report], api_name="stylize_video", concurrency_limit=1)
             with gr.Tab("Styles", id="styles"):
                 gallery = gr.Gallery(label="styles on the sample photo", columns=4, fit_columns=False, height="auto",
-                                     object_fit="contain", format="jpeg", elem_id="styles-gallery")
+                                     object_fit="contain", format="jpeg", elem_id="styles-gallery", render=False)
+                painting_controls = self._add_painting(gallery)
+                gallery.render()
             app.load(self.gallery, None, gallery, api_name="gallery", api_visibility="private", show_progress="minimal")
+            app.load(self.page_loaded, None, [*painting_controls, *self._style_dropdowns], api_visibility="private",
+                     show_progress="hidden")
         app.queue(default_concurrency_limit=1)
         return app
 

@@ -382,3 +382,91 @@ def test_browser_image_tab_and_gallery(browser_demo, browser_page, stylizer):
     assert page.locator("#styles-gallery img").count() == 1 + len(browser_demo.models)
     _screenshot(page, "demo_styles.png")
     assert page.outside == [], page.outside
+
+
+def _wait_status(page, selector: str, pattern: str, timeout: float = 120.0) -> str:
+    """Wait until the textbox ``selector``'s value matches ``pattern`` (re.search); its value."""
+    deadline = time.monotonic() + timeout
+    value = ""
+    while time.monotonic() < deadline:
+        value = page.input_value(f"{selector} textarea")
+        if re.search(pattern, value):
+            return value
+        page.wait_for_timeout(250)
+    raise AssertionError(f"{selector} never matched {pattern!r} in {timeout:.0f} s; it says: {value!r}")
+
+
+def _pick(page, dropdown: str, label: str) -> None:
+    """Choose ``label`` in the Gradio dropdown ``dropdown`` (an elem_id selector)."""
+    page.locator(f"{dropdown} input").click()
+    page.get_by_role("option", name=label, exact=True).click()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_add_a_painting(lite_onnx, browser_page, tmp_path, monkeypatch):
+    """Styles tab, "Add your painting" with a tiny budget: a bad upload is one line; a painting trains, then is
+    offered in every tab's dropdown at once and runs in the Image tab and the webcam stream; Cancel keeps nothing."""
+    from fastnst.image import load_image
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("FASTNST_HOME", str(home))
+    page = browser_page
+    with served_demo([lite_onnx], add_style_steps=3, add_style_loss_net="random-vgg16:0",
+                     add_style_layers=("relu1_2", "relu2_2")) as demo:
+        page.goto(demo.blocks.local_url, wait_until="load")
+        page.get_by_role("tab", name="Styles").click()
+        upload = page.locator("#add-file input[type=file]")
+
+        # A file that is not an image: one line at once, and again on Start; nothing starts.
+        (tmp_path / "notes.png").write_text("not a picture")
+        upload.set_input_files(str(tmp_path / "notes.png"))
+        bad = "'notes.png' is not an image: upload a painting as a JPEG, PNG or WebP file"
+        assert _wait_status(page, "#add-status", "not an image") == bad
+        page.locator("#add-start").click()
+        page.wait_for_timeout(1000)
+        assert page.input_value("#add-status textarea") == bad and not demo.trainer.running
+
+        # A painting: trained, exported, installed; the bar moves to 100%.
+        painting = tmp_path / "sunset.png"
+        save_image(painting, synthetic(150, 200, seed=5))
+        page.locator("#add-file button[aria-label='Clear']").click()
+        upload.set_input_files(str(painting))
+        _wait_status(page, "#add-status", "give it a name and press Start")
+        assert page.input_value("#add-name textarea, #add-name input") == "sunset"  # the file's name, by default
+        page.locator("#add-name textarea, #add-name input").first.fill("my painting")
+        page.locator("#add-start").click()
+        page.locator("#add-cancel:not([disabled])").wait_for()  # running
+        _wait_status(page, "#add-status", "my_painting is ready", timeout=600)
+        assert page.locator("#add-progress .add-bar").get_attribute("data-percent") == "100"
+        assert (home / "styles" / "my_painting" / "my_painting_lite.onnx").is_file()
+        assert page.locator("#styles-gallery img").count() == 3  # the photo, test, my painting
+        _screenshot(page, "demo_add_painting.png")
+
+        # In every tab's dropdown at once, without a reload; the Image tab runs it.
+        page.get_by_role("tab", name="Image").click()
+        _pick(page, "#image-style", "my painting")
+        page.locator(".gallery-item, button.gallery, [data-testid='examples'] button, table.table button, td") \
+            .first.click()
+        page.locator("#image-input img").wait_for()
+        page.locator("#image-run").click()
+        out = page.locator("#image-output img")
+        out.wait_for()
+        choice = demo.choice("my_painting", "image")
+        assert choice.file.path == home / "styles" / "my_painting" / "my_painting_lite.onnx"
+        expected = demo.stylizer(choice).stylize(load_image(demo.example_path), max_side=demo.options.image_max_side)
+        np.testing.assert_array_equal(_fetch(out.get_attribute("src")), expected)
+
+        # Cancel: nothing is kept.
+        page.get_by_role("tab", name="Styles").click()
+        page.locator("#add-name textarea, #add-name input").first.fill("second")
+        page.locator("#add-start").click()
+        page.locator("#add-cancel:not([disabled])").click()
+        assert _wait_status(page, "#add-status", "cancelled") == "second: cancelled; nothing was kept"
+        assert not (home / "styles" / "second").exists() and not list((home / "work").glob("second*"))
+
+        # The webcam stream runs it (a fresh page: its dropdowns come with the style).
+        fakecam.start_webcam(page, demo.blocks.local_url)
+        _pick(page, "#webcam-style", "my painting")
+        _wait_status(page, "#webcam-status", r"my painting \(lite\) on cpu$", timeout=60)
+        assert page.outside == [], page.outside
