@@ -25,9 +25,16 @@ Tabs:
   for the CLI (lite for live frames on a CPU, OpenVINO included, johnson on a GPU and for images,
   where both exist; a shipped style's int8 or uint8-I/O copy where the device runs it faster);
   the status lines name it.
-* **Image**: upload (or the bundled example), stylize, download a PNG. The same function is
-  the plain API endpoint ``/stylize`` (``gradio_client.Client(url).predict(handle_file(png),
-  "wave", 1.0, False, api_name="/stylize")``).
+* **Mixing** (Webcam, Image and Video tabs): "mix with" picks a second style inside the same
+  multi-style network as the first (the styles of ``gallery_lite.onnx``) and "mix" its weight;
+  the network runs the blend (:meth:`Demo.mixed`). Over WebRTC a new mix goes over the data
+  channel and changes the live stream without reconnecting or resetting the stabilizer. Each
+  multi-style file is loaded once; a page's mix runs on a copy of that Stylizer with its own
+  weights (:meth:`fastnst.runtime.Stylizer.with_style`), so pages never change each other's.
+* **Image**: upload (or the bundled example), stylize, download a PNG; a new mix re-runs it. The
+  same function is the plain API endpoint ``/stylize`` (``gradio_client.Client(url).predict(
+  handle_file(png), "wave", 1.0, False, api_name="/stylize")``; two more arguments, a second style
+  and its weight, mix: ``..., False, "mondrian", 0.3, api_name="/stylize"``).
 * **Video**: upload a clip (at most ``max_video_seconds`` long and ``max_video_pixels`` a frame),
   get the stylized clip, with a progress bar.
 * **Styles**: every style applied to the sample photo, computed once per server; and "Add your
@@ -50,6 +57,7 @@ import tempfile
 import threading
 import time
 import webbrowser
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
@@ -58,7 +66,7 @@ import numpy as np
 from .config import DemoConfig, VideoOptions
 from .errors import UserError
 from .stream import FrameStylizer
-from .styles import Catalog, Choice, StyleFile, choose, style_file
+from .styles import Catalog, Choice, StyleFile, blend_name, choose, multi_styles, parse_blend, style_file
 from .userstyles import Progress, StyleTrainer, check_name, load_painting
 
 __all__ = ["Demo", "DemoConfig", "build_app", "launch"]
@@ -84,6 +92,13 @@ def _label(name: str) -> str:
     return name.replace("_", " ")
 
 
+def _describe(choice: Choice, blend: dict[str, float] | None) -> str:
+    """What runs, for a status line: ``wave (lite) on cpu``, ``wave:0.7,mondrian:0.3 (lite) on cpu``."""
+    if blend is not None:
+        choice = replace(choice, file=replace(choice.file, name=blend_name(blend)))
+    return _label(choice.label)
+
+
 # The Webcam tab's live video (WebRTC): its markup, style and page module; the controls reach it in the page.
 _LIVE_JS = Path(__file__).parent / "web_rtc" / "live.js"
 _LIVE_HTML = """<div class="live-box"><div class="videos">
@@ -96,10 +111,18 @@ _LIVE_CSS = """.videos { display: flex; gap: 8px; align-items: flex-start; }
 .live { width: 76%; background: #222; border-radius: 6px; }
 .bar { display: flex; gap: 8px; align-items: center; margin-top: 6px; }
 button { padding: 4px 12px; border-radius: 6px; border: 1px solid #888; cursor: pointer; }"""
-_LIVE_UPDATE_JS = """(style, strength, preserve_color, stabilize) => {
-  if (window.fastnstLive) window.fastnstLive.update({style, strength, preserve_color, stabilize});
+_LIVE_UPDATE_JS = """(style, strength, preserve_color, stabilize, mix_style, mix) => {
+  if (window.fastnstLive) window.fastnstLive.update({style, strength, preserve_color, stabilize, mix_style, mix});
   return [];
 }"""
+NO_MIX = ""  # the "mix with" dropdown's value for no second style
+MIX = 0.5  # the mix slider's default: the second style's weight
+
+
+def _blend_of(blend: str | None, name: str) -> dict[str, float]:
+    """A catalog file's style inside its multi-style network as {style: weight} (``wave``, ``wave+mondrian``)."""
+    text = blend or name
+    return parse_blend(text) or {text: 1.0}
 
 
 class Demo:
@@ -144,14 +167,22 @@ class Demo:
     # ------------------------------------------------------------------ models
 
     def stylizer(self, choice: Choice):
-        """The loaded :class:`Stylizer` of ``choice`` (:meth:`choice`): its file on its device, loaded once."""
+        """The loaded :class:`Stylizer` of ``choice`` (:meth:`choice`): its file on its device, loaded once; a style
+        inside a multi-style file is a copy of that file's one Stylizer with its own style
+        (:meth:`fastnst.runtime.Stylizer.with_style`: the session is shared), made once. Nobody calls ``set_style``
+        on these shared objects: a mix runs on a copy of its own (:meth:`mixed`)."""
         from .runtime import Stylizer
 
         key = (choice.file.path, choice.device.name)
         with self._lock:
             if key not in self._stylizers:
                 self._stylizers[key] = Stylizer(choice.file.path, device=choice.device.name)
-            return self._stylizers[key]
+            if choice.file.blend is None:
+                return self._stylizers[key]
+            inside = (*key, choice.file.blend)
+            if inside not in self._stylizers:
+                self._stylizers[inside] = self._stylizers[key].with_style(choice.file.blend)
+            return self._stylizers[inside]
 
     @property
     def models(self) -> dict[str, list[StyleFile]]:
@@ -170,18 +201,58 @@ class Demo:
         """The file (preset and copy) serving ``style`` for ``use`` (:meth:`choice`)."""
         return self.choice(style, use).file
 
+    def _multi_files(self, style: str) -> list[StyleFile]:
+        """The multi-style files of ``style``'s catalog entry that hold it (``wave`` inside gallery_lite.onnx)."""
+        if style not in self.catalog.styles:
+            return []
+        return [f for f in self.catalog.entry(style)
+                if f.blend is not None and set(_blend_of(f.blend, f.name)) <= set(multi_styles(f.path))]
+
+    def mix_styles(self, style: str) -> list[str]:
+        """The styles ``style`` mixes with: the others inside a multi-style file that holds it; [] for none."""
+        names: list[str] = []
+        for f in self._multi_files(style):
+            alone = _blend_of(f.blend, f.name)
+            names += [n for n in multi_styles(f.path) if n not in names and alone != {n: 1.0}]
+        return names
+
+    def mixed(self, style: str, use: str, mix_style: str | None = NO_MIX, mix: float = MIX):
+        """What serves ``style`` mixed with ``mix_style`` (weight ``mix`` in [0, 1]) for ``use``: (the choice, the
+        blend {style: weight} to run on a copy of its Stylizer, or None). Without a second style, :meth:`choice`
+        and None; with one, the multi-style file of ``style``'s catalog entry that also holds ``mix_style``
+        (:func:`fastnst.styles.choose` among those), ``style`` weighted ``1 - mix``."""
+        if not mix_style:
+            return self.choice(style, use), None
+        files = [f for f in self._multi_files(style) if mix_style in multi_styles(f.path)]
+        if not files:
+            raise _user_error(f"{_label(style)} cannot be mixed with {_label(mix_style)}: no network here holds both")
+        try:
+            choice = choose(files, use, self.asked)
+        except UserError as e:
+            raise _user_error(str(e)) from None
+        weight = min(1.0, max(0.0, float(mix)))
+        blend = {n: w * (1.0 - weight) for n, w in _blend_of(choice.file.blend, choice.file.name).items()}
+        blend[mix_style] = blend.get(mix_style, 0.0) + weight
+        return choice, blend
+
+    def _run_on(self, choice: Choice, blend: dict[str, float] | None):
+        """The Stylizer that runs ``choice`` with ``blend`` for one request: the shared one, or a copy of its own."""
+        stylizer = self.stylizer(choice)
+        return stylizer if blend is None else stylizer.with_style(blend)
+
     # ------------------------------------------------------------------ handlers
 
-    def stream_frame(self, frame, style, strength, preserve_color, stabilize, session):
+    def stream_frame(self, frame, style, strength, preserve_color, stabilize, session, mix_style=NO_MIX, mix=MIX):
         """Webcam handler: one camera frame in, (stylized frame, status text, session) out.
 
         ``session``: this browser session's :class:`FrameStylizer` (None at first); its
-        timing is the server's, decoded frame in to stylized frame out.
+        timing is the server's, decoded frame in to stylized frame out. ``mix_style``, ``mix``:
+        a second style and its weight (:meth:`mixed`), a change of which keeps the session's history.
         """
         started = time.perf_counter()
         if frame is None:
             return None, "waiting for the camera", session
-        settings, choice = self._frame_settings(style, strength, preserve_color, stabilize)
+        settings, described = self._frame_settings(style, strength, preserve_color, stabilize, mix_style, mix)
         if not isinstance(session, FrameStylizer):
             session = FrameStylizer(max_side=self.stream_max_side, **settings)
         session.update(**settings)
@@ -189,33 +260,54 @@ class Demo:
         h, w = frame.shape[:2]
         timing = session.timing
         fps = f"{timing.fps:.1f} fps" if timing.fps else "-- fps"
-        status = f"{fps} · {timing.latency_ms:.0f} ms server latency · {w}x{h} · {_label(choice.label)}"
+        status = f"{fps} · {timing.latency_ms:.0f} ms server latency · {w}x{h} · {described}"
         return out, status, session
 
-    def _frame_settings(self, style, strength, preserve_color, stabilize) -> tuple[dict, Choice]:
-        """The webcam controls as :meth:`FrameStylizer.update` keywords, and the choice serving them."""
-        choice = self.choice(style, "stream")
-        return {"stylizer": self.stylizer(choice), "strength": min(1.0, max(0.0, float(strength))),
+    def _frame_settings(self, style, strength, preserve_color, stabilize, mix_style=NO_MIX,
+                        mix=MIX) -> tuple[dict, str]:
+        """The webcam controls as :meth:`FrameStylizer.update` keywords, and what serves them for a status line.
+        The stylizer is the style's shared one; a mix is the ``blend`` the stream runs on a copy of its own."""
+        choice, blend = self.mixed(style, "stream", mix_style, mix)
+        return {"stylizer": self.stylizer(choice), "blend": blend, "strength": min(1.0, max(0.0, float(strength))),
                 "preserve_color": bool(preserve_color),
-                "stabilize": self.options.stabilize_strength if stabilize else None}, choice
+                "stabilize": self.options.stabilize_strength if stabilize else None}, _describe(choice, blend)
 
     def live_settings(self, settings: dict) -> tuple[dict, str]:
         """The WebRTC page's settings -> (FrameStylizer.update keywords, description); see :mod:`fastnst.webrtc`."""
-        update, choice = self._frame_settings(settings.get("style") or self.catalog.names[0],
-                                              settings.get("strength", 1.0), settings.get("preserve_color"),
-                                              settings.get("stabilize"))
-        return update, _label(choice.label)
+        return self._frame_settings(settings.get("style") or self.catalog.names[0], settings.get("strength", 1.0),
+                                    settings.get("preserve_color"), settings.get("stabilize"),
+                                    settings.get("mix_style") or NO_MIX, settings.get("mix", MIX))
 
-    def stylize_image(self, image, style, strength=1.0, preserve_color=False):
-        """Image tab and the ``/stylize`` API: uint8 RGB image in, stylized uint8 RGB image out."""
+    def stylize_image(self, image, style, strength=1.0, preserve_color=False, mix_style=NO_MIX, mix=MIX):
+        """Image tab and the ``/stylize`` API: uint8 RGB image in, stylized uint8 RGB image out; ``mix_style`` and
+        ``mix``: a second style and its weight (:meth:`mixed`)."""
         if image is None:
             raise _user_error("upload an image first")
-        choice = self.choice(style, "image")
+        choice, blend = self.mixed(style, "image", mix_style, mix)
         try:
-            return self.stylizer(choice).stylize(image, strength=float(strength), preserve_color=bool(preserve_color),
-                                                max_side=self.options.image_max_side)
+            return self._run_on(choice, blend).stylize(image, strength=float(strength),
+                                                       preserve_color=bool(preserve_color),
+                                                       max_side=self.options.image_max_side)
         except UserError as e:
             raise _user_error(str(e)) from None
+
+    def restylize_image(self, image, style, strength=1.0, preserve_color=False, mix_style=NO_MIX, mix=MIX):
+        """The Image tab when a mix control changes: :meth:`stylize_image` again, or nothing before an upload."""
+        if image is None:
+            return gr.skip()
+        return self.stylize_image(image, style, strength, preserve_color, mix_style, mix)
+
+    def mix_controls(self, style, mix_style):
+        """The "mix with" dropdown and the mix slider for ``style``: the styles it mixes with (:meth:`mix_styles`),
+        the second style kept where it still mixes; both off for a style that mixes with none."""
+        names = self.mix_styles(style)
+        keep = mix_style if mix_style in names else NO_MIX
+        return (gr.update(choices=self._mix_choices(names), value=keep, interactive=bool(names)),
+                gr.update(interactive=bool(keep)))
+
+    @staticmethod
+    def _mix_choices(names: list[str]) -> list[tuple[str, str]]:
+        return [("none", NO_MIX)] + [(_label(n), n) for n in names]
 
     def check_video(self, path) -> dict:
         """The clip's :func:`fastnst.video.probe`; gr.Error with a clear message when over a limit."""
@@ -238,13 +330,15 @@ class Demo:
                            f"pixels a frame (e.g. 1920x1080)")
         return info
 
-    def stylize_video(self, path, style, strength, preserve_color, stabilize, progress=gr.Progress()):
-        """Video tab: convert an uploaded clip; returns (output path, report text)."""
+    def stylize_video(self, path, style, strength, preserve_color, stabilize, mix_style=NO_MIX, mix=MIX,
+                      progress=gr.Progress()):
+        """Video tab: convert an uploaded clip (``mix_style``, ``mix``: :meth:`mixed`); returns (output path,
+        report text)."""
         from .video import convert_video
 
         self.check_video(path)
-        choice = self.choice(style, "video")
-        stylizer = self.stylizer(choice)
+        choice, blend = self.mixed(style, "video", mix_style, mix)
+        stylizer = self._run_on(choice, blend)
         options = VideoOptions(strength=float(strength), preserve_color=bool(preserve_color),
                                max_side=self.video_max_side,
                                stabilize=self.options.stabilize_strength if stabilize else None)
@@ -262,7 +356,7 @@ class Demo:
         w, h = report.size
         text = (f"{report.frames} frames, {w}x{h} at {report.fps:.3g} fps, converted in {report.seconds:.1f} s "
                 f"({report.convert_fps:.1f} frames/s; the network alone {report.stylize_fps:.1f} frames/s) "
-                f"with {_label(choice.label)}"
+                f"with {_describe(choice, blend)}"
                 f"{'' if report.audio else '; no audio'}")
         return report.output, text
 
@@ -412,6 +506,23 @@ class Demo:
                    api_visibility="private", concurrency_limit=None)
         return controls
 
+    def _mix_controls(self, style, prefix: str):
+        """The "mix with" dropdown (a second style, default none) and the mix slider (its weight) beside ``style``,
+        offered for styles inside a multi-style network (:meth:`mix_styles`) and hidden where no style is;
+        returns (dropdown, slider, the event of ``style``'s change that updates them, for ``.then``)."""
+        first = self.catalog.names[0]
+        names = self.mix_styles(first)
+        shown = any(self.mix_styles(n) for n in self.catalog.names)
+        mix_style = gr.Dropdown(choices=self._mix_choices(names), value=NO_MIX, label="mix with",
+                                interactive=bool(names), visible=shown, elem_id=f"{prefix}-mix-style")
+        mix = gr.Slider(0.0, 1.0, value=MIX, step=0.05, label="mix", interactive=False,
+                        visible=shown, elem_id=f"{prefix}-mix")
+        changed = style.change(self.mix_controls, [style, mix_style], [mix_style, mix], show_progress="hidden",
+                               queue=False)
+        mix_style.change(lambda m: gr.update(interactive=bool(m)), mix_style, mix, show_progress="hidden",
+                         queue=False)
+        return mix_style, mix, changed
+
     def _live_video(self) -> gr.HTML:
         """The WebRTC live video: camera and stylized ``<video>``, Start/Stop and a status line (live.js)."""
         return gr.HTML(
@@ -420,7 +531,8 @@ class Demo:
                        ".then((m) => { window.fastnstLive = m.mount(element, props); });",
             module=f"gradio_api/file={_LIVE_JS}", offer="webrtc/offer", ice_servers=list(self.options.ice_servers),
             mirror=self.options.mirror,
-            settings={"style": self.catalog.names[0], "strength": 1.0, "preserve_color": False, "stabilize": False})
+            settings={"style": self.catalog.names[0], "strength": 1.0, "preserve_color": False, "stabilize": False,
+                      "mix_style": NO_MIX, "mix": MIX})
 
     def _build(self) -> gr.Blocks:
         o = self.options
@@ -431,11 +543,14 @@ class Demo:
                 self._live_video()
                 with gr.Row():
                     style = self._style_dropdown("webcam-style")
+                    mix_style, mix, style_changed = self._mix_controls(style, "webcam")
                     strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength", elem_id="webcam-strength")
                     preserve = gr.Checkbox(label="keep the camera's colours", elem_id="webcam-preserve")
                     stabilize = gr.Checkbox(label="stabilize (less flicker)", elem_id="webcam-stabilize")
-                for control in (style, strength, preserve, stabilize):  # to the live video, in the page
-                    control.change(None, [style, strength, preserve, stabilize], None, js=_LIVE_UPDATE_JS)
+                live = [style, strength, preserve, stabilize, mix_style, mix]
+                style_changed.then(None, live, None, js=_LIVE_UPDATE_JS)  # once the mix controls fit the style
+                for control in (strength, preserve, stabilize, mix_style, mix):  # to the live video, in the page
+                    control.change(None, live, None, js=_LIVE_UPDATE_JS)
                 gr.Markdown("**Or through Gradio's stream** (where live video cannot connect, e.g. behind a proxy): "
                             "press Record.")
                 with gr.Row():
@@ -448,7 +563,8 @@ class Demo:
                 status = gr.Textbox(label="speed", interactive=False, elem_id="webcam-status",
                                     value="press Record to start")
                 session = gr.State(None)
-                camera.stream(self.stream_frame, [camera, style, strength, preserve, stabilize, session],
+                camera.stream(self.stream_frame,
+                              [camera, style, strength, preserve, stabilize, session, mix_style, mix],
                               [streamed, status, session], stream_every=self.stream_every,
                               time_limit=o.stream_time_limit, concurrency_limit=o.max_streams,
                               show_progress="hidden", api_name="webcam", api_visibility="private")
@@ -460,12 +576,16 @@ class Demo:
                                          height=420, buttons=["download", "fullscreen"], elem_id="image-output")
                 with gr.Row():
                     image_style = self._style_dropdown("image-style")
+                    image_mix_style, image_mix, _ = self._mix_controls(image_style, "image")
                     image_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength")
                     image_preserve = gr.Checkbox(label="keep the photo's colours")
                 gr.Examples([[self.example_path]], inputs=[image_in], label="example photo")
                 button = gr.Button("Stylize", variant="primary", elem_id="image-run")
-                button.click(self.stylize_image, [image_in, image_style, image_strength, image_preserve], image_out,
-                             api_name="stylize", concurrency_limit=2)
+                image_args = [image_in, image_style, image_strength, image_preserve, image_mix_style, image_mix]
+                button.click(self.stylize_image, image_args, image_out, api_name="stylize", concurrency_limit=2)
+                for control in (image_mix_style, image_mix):  # a new mix re-runs the photo shown
+                    control.change(self.restylize_image, image_args, image_out, api_visibility="private",
+                                   concurrency_limit=2, trigger_mode="always_last")
             with gr.Tab("Video", id="video"):
                 gr.Markdown(f"Clips up to {o.max_video_seconds:g} s and {o.max_upload_mb:g} MB; frames are "
                             f"stylized at most at {self.video_max_side} px on the long side.")
@@ -474,13 +594,15 @@ class Demo:
                     video_out = gr.Video(label="stylized clip", interactive=False, elem_id="video-output")
                 with gr.Row():
                     video_style = self._style_dropdown("video-style")
+                    video_mix_style, video_mix, _ = self._mix_controls(video_style, "video")
                     video_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength")
                     video_preserve = gr.Checkbox(label="keep the clip's colours")
                     video_stabilize = gr.Checkbox(value=True, label="stabilize (less flicker)")
                 video_report = gr.Textbox(label="report", interactive=False, elem_id="video-report")
                 video_button = gr.Button("Stylize clip", variant="primary", elem_id="video-run")
                 video_button.click(self.stylize_video,
-                                   [video_in, video_style, video_strength, video_preserve, video_stabilize],
+                                   [video_in, video_style, video_strength, video_preserve, video_stabilize,
+                                    video_mix_style, video_mix],
                                    [video_out, video_report], api_name="stylize_video", concurrency_limit=1)
             with gr.Tab("Styles", id="styles"):
                 gallery = gr.Gallery(label="styles on the sample photo", columns=4, fit_columns=False, height="auto",

@@ -11,8 +11,12 @@ fails). The page's side is ``fastnst/web_rtc/live.js``.
     >>> server.mount(fastapi_app, "/webrtc/offer")     # POST {sdp, type, settings} -> {sdp, type}
 
 ``configure(settings)`` turns the page's settings (``{"style", "strength", "preserve_color",
-"stabilize"}``) into (:meth:`fastnst.stream.FrameStylizer.update` keywords, a description
-for the page); it runs on the peer's inference thread, so it may load a model.
+"stabilize", "mix_style", "mix"}``: the last two a second style of the same multi-style network
+and its weight) into (:meth:`fastnst.stream.FrameStylizer.update` keywords, a description
+for the page); it runs on the peer's inference thread, so it may load a model. Settings arrive
+over the data channel while the connection stays up: a new mix is a new ``blend`` for the
+peer's FrameStylizer, which runs it on a copy of its own (other peers keep theirs) and keeps
+the stabilizer's history, as for strength.
 
 Frames: aiortc decodes the browser's track into ``av.VideoFrame``; the newest one (stale ones
 are dropped, :class:`fastnst.stream.LatestFrame`, so latency stays one inference) becomes a

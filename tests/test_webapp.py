@@ -163,6 +163,55 @@ def test_stream_handler_state_is_per_session(demo, stylizer):
     np.testing.assert_array_equal(out, frames[0])
 
 
+def test_a_mix_runs_the_blend_of_the_multi_style_file(mix_onnx, lite_onnx):
+    """A second style and its weight run the multi-style network's blend, as Stylizer.set_style does; each
+    page's mix on a copy of its own, the shared Stylizer never changed (pages at once, on threads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastnst.runtime import Stylizer
+    from fastnst.webapp import Demo
+
+    d = Demo([f"a@{mix_onnx}", f"b@{mix_onnx}", lite_onnx], device="cpu")
+    assert d.mix_styles("a") == ["b"] and d.mix_styles("b") == ["a"] and d.mix_styles("test") == []
+    img = synthetic(90, 130, seed=2)
+    side = d.options.image_max_side
+
+    def reference(weights):
+        s = Stylizer(mix_onnx, device="cpu")
+        s.set_style(weights)
+        return s.stylize(img, max_side=side)
+
+    np.testing.assert_array_equal(d.stylize_image(img, "a", 1.0, False, "b", 0.3), reference({"a": 0.7, "b": 0.3}))
+    np.testing.assert_array_equal(d.stylize_image(img, "a"), reference("a"))  # no second style: a alone
+    np.testing.assert_array_equal(d.stylize_image(img, "a", 1.0, False, "b", 1.0), reference("b"))
+    shared = d.stylizer(d.choice("a", "image"))
+    mixes = [0.1, 0.9] * 4
+    with ThreadPoolExecutor(4) as pool:  # two pages' mixes at once
+        outs = list(pool.map(lambda m: d.stylize_image(img, "a", 1.0, False, "b", m), mixes))
+    for m, out in zip(mixes, outs):
+        np.testing.assert_array_equal(out, reference({"a": 1 - m, "b": m}))
+    assert d.stylizer(d.choice("b", "image")).session is shared.session  # the file is loaded once
+    assert shared.style == "a" and shared.style_weights.tolist() == [1.0, 0.0]
+    # the stream: a mix change keeps the page's session, whose frames follow the new blend
+    _, status, session = d.stream_frame(img, "a", 1.0, False, False, None, "b", 0.2)
+    assert status.endswith("a:0.8,b:0.2 (lite) on cpu"), status
+    out, _, again = d.stream_frame(img, "a", 1.0, False, False, session, "b", 0.6)
+    assert again is session and session.blend == {"a": 0.4, "b": 0.6}
+    np.testing.assert_array_equal(out, Stylizer(mix_onnx, device="cpu", blend={"a": 0.4, "b": 0.6}).stylize(
+        img, max_side=d.stream_max_side))
+    update, text = d.live_settings({"style": "a", "mix_style": "b", "mix": 0.5})  # WebRTC's settings
+    assert update["blend"] == {"a": 0.5, "b": 0.5} and text == "a+b (lite) on cpu"
+    assert d.live_settings({"style": "a"})[0]["blend"] is None
+    # the controls: "mix with" offers the styles of the same network; none for a one-style file
+    choices, slider = d.mix_controls("a", "")
+    assert choices["choices"] == [("none", ""), ("b", "b")] and choices["interactive"] and not slider["interactive"]
+    choices, slider = d.mix_controls("test", "b")
+    assert choices["value"] == "" and not choices["interactive"] and not slider["interactive"]
+    with pytest.raises(Exception, match="test cannot be mixed with b"):
+        d.stylize_image(img, "test", 1.0, False, "b", 0.5)
+    d.blocks.close()
+
+
 def test_api_stylize_matches_stylizer(demo, stylizer, tmp_path):
     """The plain /stylize endpoint, called with gradio_client, returns exactly Stylizer.stylize's PNG."""
     from gradio_client import Client, handle_file

@@ -150,6 +150,44 @@ def test_live_frames_cap_and_cleanup(live_demo):
     assert threading.active_count() <= threads_before + 2  # at most the event loop's executor threads
 
 
+@pytest.mark.slow
+def test_a_new_mix_mid_stream_changes_the_frames_on_the_same_connection(mix_onnx):
+    """The mix goes over the data channel: the same peer and FrameStylizer (no new connection, no reset)
+    send frames of the new blend."""
+    from fastnst.runtime import Stylizer
+
+    with served_demo([f"a@{mix_onnx}", f"b@{mix_onnx}"]) as demo:
+        url = demo.blocks.local_url + "webrtc/offer"
+        refs = {}
+        for mix in (0.0, 1.0):  # the camera's frames stylized with each blend, as the server does
+            s = Stylizer(mix_onnx, device="cpu", blend={"a": 1 - mix, "b": mix})
+            refs[mix] = np.stack([s.stylize(fakecam.frame(i, 160, 120, CLIP_FRAMES), max_side=demo.stream_max_side)
+                                  for i in range(CLIP_FRAMES)]).astype(np.int16)
+
+        def nearest(frame, mix):
+            return float(np.abs(refs[mix] - frame).mean(axis=(1, 2, 3)).min())
+
+        async def while_open(channel, received):
+            (peer,) = demo.live.peers
+            live, frames = peer.live, peer.live.frames
+            channel.send(json.dumps({"style": "a", "mix_style": "b", "mix": 1.0}))  # a live change of mix
+            for _ in range(60):
+                frame = await asyncio.wait_for(received.get(), 60)
+                if nearest(frame, 1.0) < nearest(frame, 0.0) - 5:
+                    break
+            else:
+                frame = None
+            return (peer, live, frames), set(demo.live.peers), frame
+
+        out, _, ((peer, live, frames), peers, mixed) = asyncio.run(
+            _client_session(url, {"style": "a", "mix_style": "b", "mix": 0.0}, 6, while_open))
+        assert all(nearest(f, 0.0) < nearest(f, 1.0) - 5 for f in out), [(nearest(f, 0), nearest(f, 1)) for f in out]
+        assert mixed is not None, "the new mix never reached the frames"
+        assert peers == {peer} and peer.live is live and live.frames > frames  # the same connection and stream
+        assert live.blend == {"a": 0.0, "b": 1.0} and "a:0,b:1 (lite)" in peer.description
+        assert _wait(lambda: not demo.live.peers), demo.live.peers
+
+
 # ----------------------------------------------------------------------------- in a real browser
 
 

@@ -5,7 +5,8 @@
 // back into root's "video.live"; settings go over a data channel; the status line shows the
 // frames/s the page displays, the server's time per frame and the browser's jitter buffer.
 // options: {offer: URL of the signalling route, ice_servers: [URL], settings: {style,
-// strength, preserve_color, stabilize}, mirror: bool}. Returns {update(settings), stop()}.
+// strength, preserve_color, stabilize, mix_style, mix}, mirror: bool}. Returns {update(settings), stop()}:
+// update sends the changed settings (a new mix included) over the open data channel, no new connection.
 
 export function mount(root, options) {
   const $ = (selector) => root.querySelector(selector);
