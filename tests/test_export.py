@@ -126,7 +126,7 @@ def test_failed_check_leaves_no_file(tmp_path, exported, monkeypatch):
     model_path, onnx_path, _ = exported
     model, meta = load_model_file(model_path)
     # skip the 10-20 s torch export: reuse the file exported above (the check is what fails here)
-    monkeypatch.setattr(fastnst.export, "_torch_export", lambda module, path: shutil.copyfile(onnx_path, path))
+    monkeypatch.setattr(fastnst.export, "_torch_export", lambda module, path, *_: shutil.copyfile(onnx_path, path))
     out = tmp_path / "sub" / "fail.onnx"
     with pytest.raises(RuntimeError, match="does not match"):
         export_onnx(model, out, meta, atol=-1)
