@@ -262,6 +262,81 @@ def _run_train(args) -> int:
     return 0
 
 
+def _add_train_decoder(sub) -> None:
+    from .config import DECODER_LEVELS, LR_SCHEDULES, DecoderConfig
+
+    d = DecoderConfig()
+    p = sub.add_parser(
+        "train-decoder", formatter_class=_Formatter,
+        help="train a decoder for arbitrary styles (any painting, no training per style)",
+        description="Train a decoder that turns the loss network's features at one level (relu1_1, relu2_1 or "
+                    "relu3_1) back into the photo: pixel and feature reconstruction losses on random crops. "
+                    "Paintings enter only at run time, through a transform of the features (WCT/AdaIN), so one "
+                    "set of decoders serves every painting. Writes RUN_DIR/decoder.pth, checkpoints and log.csv "
+                    "(validation PSNR on --val). Recipes: training/recipes/decoders/.",
+    )
+    p.add_argument("--level", choices=DECODER_LEVELS, help=shown("the encoder level the decoder inverts", d.level))
+    p.add_argument("--data", help="folder of photos, searched recursively (required unless --resume)")
+    p.add_argument("--val", metavar="DIR", help="folder of held-out photos for the validation PSNR")
+    p.add_argument("-o", "--output", metavar="RUN_DIR", help="run folder (required unless --resume)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its newest checkpoint "
+                                                       "(its own settings are used)")
+    p.add_argument("--recipe", metavar="FILE", help="JSON file of settings (keys as the flags, with _ for -); "
+                                                    "flags given here override it")
+    p.add_argument("--data-root", metavar="DIR", help="folder that relative data/val/loss-net paths in the recipe "
+                                                      "are taken from (default: the recipe's folder)")
+    p.add_argument("--loss-net", metavar="SPEC", help="the encoder: a loss-net spec reaching the level, e.g. "
+                                                      "vgg19-normalised:PATH (default: $FASTNST_LOSS_NET, else vgg16)")
+    p.add_argument("--width", type=float, help=shown("scale of the decoder's hidden channels (1: the encoder's)",
+                                                     d.width))
+    p.add_argument("--image-size", type=int, help=shown("training crop size, pixels", d.image_size))
+    p.add_argument("--crop-min", type=float, help=shown("smallest crop side, fraction of the photo's short side",
+                                                        d.crop_min))
+    p.add_argument("--crop-max", type=float, help=shown("largest crop side, fraction of the photo's short side",
+                                                        d.crop_max))
+    p.add_argument("--batch-size", type=int, help=shown("crops per step", d.batch_size))
+    p.add_argument("--iterations", type=int, help=shown("training steps", d.iterations))
+    p.add_argument("--lr", type=float, help=shown("Adam learning rate", d.lr))
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, help=shown("cosine decays to lr/10", d.lr_schedule))
+    p.add_argument("--pixel-weight", type=float, help=shown("weight of the image's squared error", d.pixel_weight))
+    p.add_argument("--feature-weight", type=float,
+                   help=shown("weight of the features' squared error, summed over the levels up to --level",
+                              d.feature_weight))
+    p.add_argument("--val-every", type=int, help=shown("steps between validation PSNRs", d.val_every))
+    p.add_argument("--val-images", type=int, help=shown("validation photos used", d.val_images))
+    p.add_argument("--val-size", type=int, help=shown("side of the validation photos' centre crops", d.val_size))
+    p.add_argument("--log-every", type=int, help=shown("steps between log.csv rows", d.log_every))
+    p.add_argument("--checkpoint-every", type=int, help=shown("steps between checkpoints", d.checkpoint_every))
+    p.add_argument("--keep", type=int, help=shown("checkpoints to keep", d.keep))
+    p.add_argument("--seed", type=int, help=shown("random seed", d.seed))
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_train_decoder)
+
+
+def _run_train_decoder(args) -> int:
+    from .config import DecoderConfig, from_dict, load_recipe
+
+    flags = given_flags(DecoderConfig, args)
+    if args.resume:  # the run's own settings are used; the values of flags given are checked all the same
+        from_dict(DecoderConfig, flags).validate()
+        cfg = None
+    else:
+        recipe = load_recipe(args.recipe, args.data_root, DecoderConfig) if args.recipe else {}
+        cfg = from_dict(DecoderConfig, {**recipe, **flags}, what="decoder settings")
+        missing = [f"--{n}" for n in ("data", "output") if not getattr(cfg, n)]
+        if missing:
+            raise UserError(f"train-decoder needs {', '.join(missing)} (or --resume RUN_DIR)")
+        cfg.validate()
+    need_torch("train-decoder")
+    from .allocator import reuse_freed_memory
+    from .train_decoder import train_decoder
+
+    reuse_freed_memory()
+    out = train_decoder(cfg, resume=args.resume, progress=not args.quiet)
+    print(f"wrote {out}")
+    return 0
+
+
 def _add_export(sub) -> None:
     p = sub.add_parser(
         "export", formatter_class=_Formatter,
@@ -739,8 +814,8 @@ def _run_bench(args) -> int:
     return 0
 
 
-SUBCOMMANDS = [_add_optimize, _add_train, _add_export, _add_info, _add_stylize, _add_styles, _add_video,
-               _add_webcam, _add_demo, _add_bench]
+SUBCOMMANDS = [_add_optimize, _add_train, _add_train_decoder, _add_export, _add_info, _add_stylize, _add_styles,
+               _add_video, _add_webcam, _add_demo, _add_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

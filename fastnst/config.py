@@ -242,8 +242,9 @@ def loss_net_file(spec: str | None) -> str | None:
 RECIPE_PATH_KEYS = ("style", "data", "val")  # recipe paths taken from its data root when relative
 
 
-def load_recipe(path: str, data_root: str | None = None) -> dict:
-    """A training recipe: a JSON object of TrainConfig fields (``output`` excluded; ``comment`` ignored).
+def load_recipe(path: str, data_root: str | None = None, cls: type = TrainConfig) -> dict:
+    """A training recipe: a JSON object of ``cls``'s fields (:class:`TrainConfig`, or :class:`DecoderConfig` for
+    ``fastnst train-decoder``; ``output`` excluded; ``comment`` ignored).
 
     Relative style/data/val paths, and the weights file of a ``loss_net`` spec, are taken from
     ``data_root`` (default: the recipe's folder). UserError for an unreadable file or unknown keys.
@@ -258,7 +259,7 @@ def load_recipe(path: str, data_root: str | None = None) -> dict:
     recipe.pop("comment", None)
     if "output" in recipe:
         raise UserError(f"recipe '{path}' has unknown keys: output (give the run folder with -o)")
-    from_dict(TrainConfig, recipe, strict=True, what=f"recipe '{path}'")  # unknown keys fail here
+    from_dict(cls, recipe, strict=True, what=f"recipe '{path}'")  # unknown keys fail here
     root = data_root or os.path.dirname(os.path.abspath(path))
     for key in RECIPE_PATH_KEYS:
         value = recipe.get(key)
@@ -275,6 +276,61 @@ def load_recipe(path: str, data_root: str | None = None) -> dict:
 def train_config(recipe: dict | None, flags: dict) -> TrainConfig:
     """The run's TrainConfig: the dataclass defaults, then the recipe, then the flags given (flags win)."""
     return from_dict(TrainConfig, {**(recipe or {}), **flags}, strict=True, what="training settings")
+
+
+DECODER_LEVELS = ("relu1_1", "relu2_1", "relu3_1")  # the levels a decoder inverts (fastnst.decoders.LEVELS)
+
+
+@dataclass
+class DecoderConfig:
+    """Settings of ``fastnst train-decoder`` (one field per flag): a decoder that inverts the loss network's
+    features at ``level`` (:mod:`fastnst.decoders`), trained on random crops of the photos in ``data``.
+
+    The loss is ``pixel_weight`` x the mean squared error of the image plus ``feature_weight`` x the mean
+    squared error of the encoder's features at every level up to ``level`` (relu1_1, relu2_1, ...), with
+    the image re-encoded. ``val``: held-out photos whose PSNR (dB) is logged every ``val_every`` steps on
+    their first ``val_images``, centre-cropped to ``val_size`` px. ``width`` scales the decoder's hidden
+    channels. Stored in every checkpoint and decoder file.
+    """
+
+    level: str = "relu3_1"
+    data: str = ""
+    val: str | None = None
+    output: str = ""
+    loss_net: str | None = None
+    width: float = 1.0
+    image_size: int = 128
+    crop_min: float = 0.5
+    crop_max: float = 1.0
+    batch_size: int = 8
+    iterations: int = 2000
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"
+    pixel_weight: float = 1.0
+    feature_weight: float = 1.0
+    val_every: int = 200
+    val_images: int = 16
+    val_size: int = 192
+    log_every: int = 10
+    checkpoint_every: int = 200
+    keep: int = 3
+    seed: int = 0
+    save_half: bool = True
+
+    def validate(self) -> None:
+        check_choice("--level", self.level, DECODER_LEVELS)
+        check_number("--width", self.width, 0.125, 4)
+        check_number("--image-size", self.image_size, 32)
+        check_number("--val-size", self.val_size, 32)
+        for name in ("batch_size", "iterations", "val_every", "val_images", "log_every", "checkpoint_every", "keep"):
+            check_number(f"--{name.replace('_', '-')}", getattr(self, name), 1)
+        check_number("--lr", self.lr, 0, above=True)
+        check_choice("--lr-schedule", self.lr_schedule, LR_SCHEDULES)
+        check_number("--pixel-weight", self.pixel_weight, 0)
+        check_number("--feature-weight", self.feature_weight, 0)
+        if not 0 < self.crop_min <= self.crop_max <= 1:
+            raise UserError(f"need 0 < --crop-min <= --crop-max <= 1, got {self.crop_min} and {self.crop_max}")
+        check_number("--seed", self.seed, 0, SEED_MAX)
 
 
 @dataclass

@@ -225,12 +225,14 @@ def checkpoints(run_dir: str) -> list[Path]:
     return sorted(Path(run_dir, "checkpoints").glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
 
 
-def _atomic_torch_save(obj, path: Path) -> None:
+def atomic_torch_save(obj, path: Path) -> None:
+    """``torch.save`` to ``path`` through a temp file and a rename: never a half-written checkpoint."""
     with atomic_output(path, suffix=".tmp") as tmp:
         torch.save(obj, tmp)
 
 
-def _rng_state() -> dict:
+def rng_state() -> dict:
+    """Every RNG state a step depends on (torch, Python, NumPy, CUDA), for a checkpoint's exact resume."""
     state = {"torch": torch.get_rng_state(), "python": random.getstate(),
              "numpy": torch.from_numpy(np.random.get_state()[1].astype(np.int64))}
     if torch.cuda.is_available():
@@ -238,7 +240,8 @@ def _rng_state() -> dict:
     return state
 
 
-def _set_rng_state(state: dict) -> None:
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`rng_state` saved."""
     torch.set_rng_state(state["torch"])
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
@@ -371,7 +374,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         scaler.load_state_dict(ckpt["scaler"])
-        _set_rng_state(ckpt["rng"])
+        set_rng_state(ckpt["rng"])
         step = ckpt["step"]
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
@@ -380,7 +383,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
         (run / "checkpoints").mkdir(parents=True, exist_ok=True)
         (run / "previews").mkdir(exist_ok=True)
         (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-        _trim_log(run / "log.csv", step)
+        trim_log(run / "log.csv", step)
 
     loader = torch.utils.data.DataLoader(
         CropDataset(files, cfg.image_size, cfg.seed, (cfg.crop_min, cfg.crop_max)), batch_size=cfg.batch_size,
@@ -437,7 +440,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
             values = dict(zip(TERMS, logged.tolist()))
             row = {"step": step, **{k: f"{v:.6g}" for k, v in values.items()},
                    "lr": f"{sched.get_last_lr()[0]:.6g}", "images_per_s": f"{rate:.2f}", "elapsed_s": f"{now - t0:.1f}"}
-            _append_log(run / "log.csv", row)
+            append_log(run / "log.csv", row)
             bar.set_postfix(loss=row["total"], content=row["content"], style=row["style"], img_s=row["images_per_s"])
         if main_proc and (step % cfg.preview_every == 0 or step == steps):
             _save_preview(model, previews, run / "previews" / f"step_{step:06d}.png", num_styles)
@@ -484,29 +487,30 @@ def _step_flow(cfg: TrainConfig, step: int, rank: int, x: torch.Tensor) -> torch
 def _save_checkpoint(run: Path, step: int, cfg: TrainConfig, model, opt, sched, scaler) -> None:
     ckpt = {"format": CHECKPOINT_FORMAT, "step": step, "config": asdict(cfg), "model": model.state_dict(),
             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
-            "rng": _rng_state(), "fastnst_version": __version__}
-    _atomic_torch_save(ckpt, run / "checkpoints" / f"step_{step:06d}.pt")
+            "rng": rng_state(), "fastnst_version": __version__}
+    atomic_torch_save(ckpt, run / "checkpoints" / f"step_{step:06d}.pt")
     for old in checkpoints(run)[:-cfg.keep]:
         old.unlink(missing_ok=True)
 
 
-def _append_log(path: Path, row: dict) -> None:
+def append_log(path: Path, row: dict, fields: list[str] = LOG_FIELDS) -> None:
+    """Append ``row`` to the CSV log at ``path`` (columns ``fields``), writing the header first in a new file."""
     new = not path.exists()
     with open(path, "a", newline="") as f:
-        w = csv.DictWriter(f, LOG_FIELDS)
+        w = csv.DictWriter(f, fields)
         if new:
             w.writeheader()
         w.writerow(row)
 
 
-def _trim_log(path: Path, step: int) -> None:
+def trim_log(path: Path, step: int, fields: list[str] = LOG_FIELDS) -> None:
     """Drop log rows after ``step`` (written after the checkpoint a run resumes from)."""
     if not path.exists():
         return
     with open(path, newline="") as f:
         rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
     with atomic_output(path, suffix=".tmp") as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, LOG_FIELDS)
+        w = csv.DictWriter(f, fields)
         w.writeheader()
         w.writerows(rows)
 
