@@ -137,6 +137,8 @@ def _add_optimize(sub) -> None:
                    help="style image long side relative to the output's; below 1 gives larger-scale strokes")
     p.add_argument("--preserve-color", action="store_true", help="keep the content's colours (luminance-only transfer)")
     add_loss_flags(p, d)
+    p.add_argument("--style-layer-weights", type=weight_list, metavar="W1,W2,..",
+                   help="one weight per style layer (default: 1 each)")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed (for --init noise)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -167,6 +169,112 @@ def _run_optimize(args) -> int:
           f"tv {loss['tv']:.4g}  (style distance {stats['style_distance_content']:.4g} -> "
           f"{stats['style_distance_result']:.4g}; loss net {stats['loss_net']})")
     print(f"wrote {args.output}")
+    return 0
+
+
+def unit_list(text: str) -> tuple[int, ...]:
+    try:
+        units = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"units are channel numbers, e.g. 0,5,17; got '{text}'") from None
+    if not units:
+        raise argparse.ArgumentTypeError("give at least one unit, e.g. 0,5,17")
+    return units
+
+
+def weight_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"weights are numbers, e.g. 1,0.5,0; got '{text}'") from None
+
+
+def _add_layers(sub) -> None:
+    from .config import LAYER_PICTURES, LayersConfig
+
+    d = LayersConfig()
+    p = sub.add_parser(
+        "layers", formatter_class=_Formatter,
+        help="the layer explorer: what each layer of the loss network sees",
+        description="Pictures of what the loss network's layers see, written as OUT.png and OUT.json. "
+                    "'patches': for units of a layer, the photo patches that excite each most (Zeiler and Fergus "
+                    "2014), over a folder of photos indexed once (cached in $FASTNST_CACHE). 'reconstruct': images "
+                    "made from noise to match one layer's activations of a photo, and the Gram matrices of growing "
+                    "sets of layers of a painting (Gatys et al. 2016, Figure 1). 'gram': a painting's Gram matrix "
+                    "at a layer as a heat map, and a texture from all style layers weighted by "
+                    "--style-layer-weights. The loss net is --loss-net, else vgg19-normalised from the data root's "
+                    "weights/, else $FASTNST_LOSS_NET, else vgg16.",
+    )
+    p.add_argument("picture", choices=LAYER_PICTURES, help="which picture")
+    p.add_argument("images", nargs="*", metavar="IMAGE",
+                   help="reconstruct: PHOTO [PAINTING]; gram: PAINTING (default: the bundled sample photo and "
+                        "sample pattern)")
+    p.add_argument("-o", "--output", metavar="OUT.png",
+                   help="picture to write, and its JSON beside it (default: layers_PICTURE.png, never replaced "
+                        "without --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace the outputs if they exist")
+    p.add_argument("--loss-net", metavar="SPEC",
+                   help="loss network: vgg16, vgg19, vgg16:PATH, vgg19:PATH, vgg19-normalised:PATH, "
+                        "vgg19-normalised+random-deep:PATH, random-vgg16[:SEED], random-vgg19[:SEED]")
+    p.add_argument("--data-root", metavar="DIR",
+                   help="folder holding weights/vgg_normalised_conv3_1.pth and content/bsds500/train, e.g. "
+                        "../shared/data (default: $FASTNST_DATA)")
+    p.add_argument("--layer", metavar="LAYER",
+                   help="patches, gram: the layer shown, e.g. relu2_1 (default: the deepest style layer)")
+    p.add_argument("--layers", type=layer_list, metavar="L1,L2,..",
+                   help="reconstruct, gram: the layers of the rows and the texture (default: the style layers)")
+    g = p.add_argument_group("patches")
+    g.add_argument("--units", type=unit_list, metavar="U1,U2,..", help="units (channels) shown (default: random)")
+    g.add_argument("--num-units", type=int, default=d.num_units, help="random units shown")
+    g.add_argument("--top", type=int, default=d.top, help="patches per unit")
+    g.add_argument("--photos", metavar="DIR",
+                   help="folder of photos, searched recursively (default: BSDS500 train under the data root, "
+                        "else scikit-image's sample photos)")
+    g.add_argument("--max-photos", type=int, default=d.max_photos, help="photos searched, spread over the folder")
+    g.add_argument("--photo-size", type=int, default=d.photo_size, help="long side the photos are fed at, pixels")
+    g = p.add_argument_group("reconstruct and gram")
+    g.add_argument("--size", type=int, default=d.size, help="long side of the reconstructions, pixels")
+    g.add_argument("--iterations", type=int, default=d.iterations, help="L-BFGS steps per reconstruction")
+    g.add_argument("--style-layer-weights", type=weight_list, metavar="W1,W2,..",
+                   help="gram: one weight per layer of --layers for the texture (default: 1 each)")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed (units, starting noise)")
+    p.add_argument("--device", default=d.device, help="cpu, cuda, cuda:N or auto")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_layers)
+
+
+def _run_layers(args) -> int:
+    from .config import LayersConfig
+
+    cfg = config_from_args(LayersConfig, args)
+    cfg.validate()
+    most = {"patches": 0, "reconstruct": 2, "gram": 1}[args.picture]
+    if len(args.images) > most:
+        raise UserError(f"layers {args.picture} takes at most {most} image{'s' * (most != 1)}, "
+                        f"got {len(args.images)}")
+    need_torch("layers")
+    from . import image as im
+    from .files import check_not_input, free_default
+
+    images = [im.load_image(path) for path in args.images]  # not an image: one line, before any work
+    output = args.output or free_default(f"layers_{args.picture}.png", args.overwrite)
+    meta = os.path.splitext(output)[0] + ".json"
+    if os.path.lexists(meta) and not args.overwrite:
+        raise UserError(f"{meta} exists: name another output with -o, or pass --overwrite to replace it")
+    check_not_input(output, args.images)
+    check_not_input(meta, args.images)
+    from . import layers
+
+    if args.picture == "patches":
+        picture, info = layers.patches_picture(cfg, progress=not args.quiet)
+    elif args.picture == "reconstruct":
+        photo = images[0] if images else im.sample_content()
+        painting = images[1] if len(images) > 1 else im.sample_style()
+        picture, info = layers.figure1(photo, painting, cfg, progress=not args.quiet)
+    else:
+        picture, info = layers.gram_picture(images[0] if images else im.sample_style(), cfg, progress=not args.quiet)
+    layers.save_picture(output, picture, info, inputs=args.images)
+    print(f"wrote {output} and {meta}")
     return 0
 
 
@@ -814,8 +922,8 @@ def _run_bench(args) -> int:
     return 0
 
 
-SUBCOMMANDS = [_add_optimize, _add_train, _add_train_decoder, _add_export, _add_info, _add_stylize, _add_styles,
-               _add_video, _add_webcam, _add_demo, _add_bench]
+SUBCOMMANDS = [_add_optimize, _add_layers, _add_train, _add_train_decoder, _add_export, _add_info, _add_stylize,
+               _add_styles, _add_video, _add_webcam, _add_demo, _add_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -111,6 +111,20 @@ def check_style_scales(style_scales: int, *sizes: int | None) -> None:
                             f"loss net's {LOSS_NET_MIN_SIDE}: use fewer levels or a larger size")
 
 
+def check_layer_weights(weights: Sequence[float] | None, layers: Sequence[str] | None) -> None:
+    """UserError unless ``weights`` (per-style-layer weights, --style-layer-weights) is None, or one number >= 0
+    per layer of ``layers`` (where given), not all zero."""
+    if weights is None:
+        return
+    for w in weights:
+        check_number("--style-layer-weights", w, 0)
+    if layers is not None and len(weights) != len(layers):
+        raise UserError(f"--style-layer-weights needs one weight per style layer ({', '.join(layers)}): "
+                        f"got {len(weights)} for {len(layers)}")
+    if not any(weights):
+        raise UserError("--style-layer-weights are all zero: give at least one layer a weight")
+
+
 @dataclass
 class OptimizeConfig:
     """Settings of ``fastnst optimize`` (one field per flag)."""
@@ -131,10 +145,12 @@ class OptimizeConfig:
     seed: int = 0
     device: str = "auto"
     lr: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam
+    style_layer_weights: tuple[float, ...] | None = None  # one weight per style layer; None: 1 each
 
     def validate(self) -> None:
         check_number("--size", self.size, LOSS_NET_MIN_SIDE)
         check_number("--iterations", self.iterations, 1)
+        check_layer_weights(self.style_layer_weights, self.style_layers)
         check_choice("--optimizer", self.optimizer, OPTIMIZERS)
         check_choice("--init", self.init, INITS)
         check_number("--lr", self.lr, 0, above=True)
@@ -143,6 +159,55 @@ class OptimizeConfig:
         check_style_scales(self.style_scales, self.size, style_side)
         for name in ("content_weight", "style_weight", "tv_weight"):
             check_number(f"--{name.replace('_', '-')}", getattr(self, name), 0)
+        check_number("--seed", self.seed, 0, SEED_MAX)
+
+
+LAYER_PICTURES = ("patches", "reconstruct", "gram")  # fastnst layers SUBCOMMAND: the layer explorer's pictures
+
+
+@dataclass
+class LayersConfig:
+    """Settings of ``fastnst layers`` and the web app's Layers tab (:mod:`fastnst.layers`; flags of the same names).
+
+    ``loss_net``: the network explored (None: ``vgg19-normalised`` on the data root's
+    ``weights/vgg_normalised_conv3_1.pth`` where there is one, else ``$FASTNST_LOSS_NET``, else ``vgg16``);
+    ``data_root`` (None: ``$FASTNST_DATA``): holds ``weights/`` and ``content/bsds500/train``.
+    Top patches: ``layer`` (None: the network's deepest style layer), ``units`` (None: ``num_units`` drawn
+    with ``seed``), the ``top`` patches of each, over at most ``max_photos`` photos of ``photos`` (None: BSDS500
+    under the data root, else scikit-image's sample photos) at ``photo_size`` px on the long side.
+    Reconstructions: ``layers`` (None: the network's style layers) at ``size`` px, ``iterations`` L-BFGS steps
+    from noise. Gram picture: the painting's Gram matrix at ``layer`` and a texture from ``layers`` weighted
+    by ``style_layer_weights`` (None: 1 each).
+    """
+
+    loss_net: str | None = None
+    data_root: str | None = None
+    layer: str | None = None
+    units: tuple[int, ...] | None = None
+    num_units: int = 9
+    top: int = 9
+    photos: str | None = None
+    max_photos: int = 60
+    photo_size: int = 160
+    layers: tuple[str, ...] | None = None
+    size: int = 128
+    iterations: int = 60
+    style_layer_weights: tuple[float, ...] | None = None
+    seed: int = 0
+    device: str = "auto"
+
+    def validate(self) -> None:
+        check_number("--num-units", self.num_units, 1, 64)
+        check_number("--top", self.top, 1, 64)
+        for unit in self.units or ():
+            check_number("--units", unit, 0)
+        if self.units is not None and len(set(self.units)) != len(self.units):
+            raise UserError(f"--units has a unit twice: {','.join(map(str, self.units))}")
+        check_number("--max-photos", self.max_photos, 1)
+        check_number("--photo-size", self.photo_size, LOSS_NET_MIN_SIDE)
+        check_number("--size", self.size, LOSS_NET_MIN_SIDE)
+        check_number("--iterations", self.iterations, 1)
+        check_layer_weights(self.style_layer_weights, self.layers)
         check_number("--seed", self.seed, 0, SEED_MAX)
 
 

@@ -176,7 +176,7 @@ class LossNet(nn.Module):
 
     def check_layers(self, layers) -> None:
         """Raise UserError if any of ``layers`` is not available in this network."""
-        missing = [layer for layer in layers if layer not in self.names]
+        missing = [layer for layer in dict.fromkeys(layers) if layer not in self.names]
         if missing:
             raise UserError(
                 f"loss net '{self.spec}' has no layer {', '.join(missing)}; it has {', '.join(self.layers)}"

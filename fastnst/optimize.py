@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from . import image as im
-from .config import LOSS_NET_MIN_SIDE, OptimizeConfig
+from .config import LOSS_NET_MIN_SIDE, OptimizeConfig, check_layer_weights
 from .devices import resolve_device
 from .losses import PerceptualLoss
 from .lossnet import build_loss_net
@@ -47,8 +47,11 @@ def optimize(content: np.ndarray, style: np.ndarray, cfg: OptimizeConfig | None 
 
     net = build_loss_net(cfg.loss_net, cfg.style_layers, cfg.content_layer)
     net.to(device)
+    check_layer_weights(cfg.style_layer_weights, net.style_layers)  # the net's default layers where none given
+    layer_weights = dict(zip(net.style_layers, cfg.style_layer_weights)) if cfg.style_layer_weights else None
     crit = PerceptualLoss(net, im.to_tensor(style, device), content_weight=cfg.content_weight,
-                          style_weight=cfg.style_weight, tv_weight=cfg.tv_weight, style_scales=cfg.style_scales)
+                          style_weight=cfg.style_weight, tv_weight=cfg.tv_weight, style_scales=cfg.style_scales,
+                          layer_weights=layer_weights)
     c = im.to_tensor(content_in, device)  # (1, 3, H, W) in [0, 1]
     target = crit.content_target(c)
     with torch.no_grad():
@@ -104,6 +107,7 @@ def optimize(content: np.ndarray, style: np.ndarray, cfg: OptimizeConfig | None 
         "config": asdict(cfg),
         "loss_net": net.spec,
         "style_layers": list(crit.style_layers),
+        "style_layer_weights": [crit.layer_weights.get(layer, 1.0) for layer in crit.style_layers],
         "content_layer": crit.content_layer,
     }
     return result, stats
