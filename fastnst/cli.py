@@ -827,11 +827,14 @@ def _add_demo(sub) -> None:
                    help="a STUN/TURN server for WebRTC, e.g. stun:stun.example.org:3478; repeat for several. "
                         "Default: none, nothing is contacted (the server's own addresses serve one machine or a LAN)")
     p.add_argument("--data-root", metavar="DIR",
-                   help="where 'Add your painting' finds the loss net's weights "
+                   help="where 'Add your painting' and the Layers tab find the loss net's weights "
                         "(DIR/weights/vgg_normalised_conv3_1.pth) and photos (DIR/content/bsds500/train; without "
                         "them scikit-image's sample photos). Default: $FASTNST_DATA")
     p.add_argument("--add-style-steps", type=int, default=d.add_style_steps, metavar="N",
                    help="training steps of 'Add your painting' (a few minutes on a 2-core CPU)")
+    p.add_argument("--layers-loss-net", metavar="SPEC",
+                   help="the loss network the Layers tab explores (default: vgg19-normalised from --data-root's "
+                        "weights/, else $FASTNST_LOSS_NET, else vgg16)")
     p.set_defaults(func=_run_demo)
 
 

@@ -452,7 +452,8 @@ class DemoConfig:
     ``add_style_steps``: training steps of "Add your painting" (:class:`AddStyleConfig` ``steps``);
     ``data_root``: where it finds the loss net's weights and the photos (:class:`AddStyleConfig`; None:
     ``$FASTNST_DATA``); ``add_style_loss_net`` / ``add_style_layers``: its loss net and style layers (None:
-    :class:`AddStyleConfig`'s).
+    :class:`AddStyleConfig`'s). ``layers_loss_net``: the network the Layers tab explores (None: as
+    :class:`LayersConfig`'s, from ``data_root``).
     """
 
     max_upload_mb: float = 50.0
@@ -474,6 +475,7 @@ class DemoConfig:
     data_root: str | None = None
     add_style_loss_net: str | None = None
     add_style_layers: tuple[str, ...] | None = None
+    layers_loss_net: str | None = None
 
     def add_style(self) -> AddStyleConfig:
         """The :class:`AddStyleConfig` of the web app's "Add your painting"."""

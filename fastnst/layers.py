@@ -43,8 +43,9 @@ from .files import atomic_output, cache_dir
 from .losses import gram_matrix
 from .lossnet import LossNet, build_loss_net, default_spec, portable_spec, weights_sha256
 
-__all__ = ["Field", "activation_index", "cached", "figure1", "find_loss_net", "find_photos", "gram_heat_map",
-           "gram_picture", "patch_box", "receptive_field", "reconstruct", "save_picture", "top_patches"]
+__all__ = ["Field", "activation_index", "available_layers", "cached", "figure1", "find_loss_net", "find_photos",
+           "gram_heat_map", "gram_picture", "patch_box", "receptive_field", "reconstruct", "save_picture",
+           "top_patches"]
 
 LOSS_NET_FILE = "vgg_normalised_conv3_1.pth"  # under DATA_ROOT/weights/: the normalised VGG-19 (conv3_1)
 SAMPLE_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png")  # scikit-image's
@@ -110,6 +111,12 @@ def default_layers(spec: str) -> tuple[str, ...]:
     """The network's style layers (relu1_1 .. relu5_1 for VGG-19, relu1_2 .. relu4_3 for VGG-16; those its
     weights reach for a truncated file): the explorer's rows and its default layer (the deepest)."""
     return tuple(build_loss_net(spec).style_layers)
+
+
+def available_layers(spec: str) -> list[str]:
+    """The ReLU layers of the network up to its deepest default layer (all that its weights reach for a
+    truncated file)."""
+    return build_loss_net(spec).layers
 
 
 # ----------------------------------------------------------------------------- receptive fields
@@ -453,23 +460,23 @@ def _key(d: dict) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def cached(kind: str, cfg: LayersConfig, image: np.ndarray | None,
-           make: Callable[[], tuple[np.ndarray, dict]]) -> tuple[np.ndarray, dict]:
+def cached(kind: str, cfg: LayersConfig, images: Sequence[np.ndarray],
+           make: Callable[[], tuple[np.ndarray, dict]]) -> tuple[np.ndarray, dict, bool]:
     """``make()``'s picture and dict, kept under ``cache_dir()/layers/`` by ``kind``, the settings, the
-    network's weights and ``image``'s pixels: the same inputs again are read back at once."""
+    network's weights and the pixels of ``images`` (the inputs ``make`` reads): the same inputs again are read
+    back at once. Returns (picture, info, whether it came from the cache)."""
     spec = find_loss_net(cfg)
-    key = _key({"kind": kind, "cfg": asdict(replace(cfg, loss_net=portable_spec(spec), data_root=None,
-                                                     device="")),
+    key = _key({"kind": kind, "cfg": asdict(replace(cfg, loss_net=portable_spec(spec), data_root=None, device="")),
                 "sha": weights_sha256(spec), "photos": find_photos(cfg)[0] if kind == "patches" else None,
-                "image": hashlib.sha256(np.ascontiguousarray(image)).hexdigest() if image is not None else None,
-                "shape": None if image is None else list(image.shape), "version": 1})
+                "images": [[hashlib.sha256(np.ascontiguousarray(i)).hexdigest(), list(i.shape)] for i in images],
+                "version": 1})
     folder = cache_dir() / "layers"
     png, meta = folder / f"{kind}-{key}.png", folder / f"{kind}-{key}.json"
     if png.is_file() and meta.is_file():
-        return im.load_image(png), json.loads(meta.read_text())
+        return im.load_image(png), json.loads(meta.read_text()), True
     picture, info = make()
     save_picture(str(png), picture, info)
-    return picture, info
+    return picture, info, False
 
 
 def save_picture(path: str, picture: np.ndarray, info: dict, inputs: Sequence[str] = ()) -> str:

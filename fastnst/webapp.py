@@ -43,6 +43,11 @@ Tabs:
   lower priority, with a progress bar, the time left and Cancel). When it is installed it joins the
   catalog and every tab's style dropdowns at once (those of this page; other pages on their next
   load), and it is there after a restart.
+* **Layers**: what each layer of the loss network sees (:mod:`fastnst.layers`, as ``fastnst layers``): a layer's
+  top patches per unit over photos, Gatys et al.'s content and style reconstructions, and a painting's Gram
+  matrix with a texture whose per-layer style weights are sliders; on the sample photo and pattern or an
+  upload, with a progress bar, each picture cached by its inputs (a second visit is instant). It needs
+  PyTorch (``fastnst[train]``); without it the tab says so.
 
 Frames are uint8 RGB (H, W, 3) throughout; all pre- and post-processing is
 :meth:`fastnst.runtime.Stylizer.stylize`.
@@ -63,7 +68,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from .config import DemoConfig, VideoOptions
+from .config import DemoConfig, LayersConfig, VideoOptions
 from .errors import UserError
 from .stream import FrameStylizer
 from .styles import Catalog, Choice, StyleFile, blend_name, choose, multi_styles, parse_blend, style_file
@@ -115,6 +120,7 @@ _LIVE_UPDATE_JS = """(style, strength, preserve_color, stabilize, mix_style, mix
   if (window.fastnstLive) window.fastnstLive.update({style, strength, preserve_color, stabilize, mix_style, mix});
   return [];
 }"""
+LAYER_SLIDERS = 5  # the Layers tab's style-weight sliders: one per style layer (VGG-19 has 5), the rest hidden
 NO_MIX = ""  # the "mix with" dropdown's value for no second style
 MIX = 0.5  # the mix slider's default: the second style's weight
 
@@ -157,9 +163,11 @@ class Demo:
         self.temp_dir = tempfile.mkdtemp(prefix="fastnst-demo-")
         atexit.register(shutil.rmtree, self.temp_dir, True)
         self.example_path = os.path.join(self.temp_dir, "astronaut.png")
-        from .image import sample_content, save_image
+        from .image import sample_content, sample_style, save_image
 
         save_image(self.example_path, sample_content())
+        self.pattern_path = os.path.join(self.temp_dir, "pattern.png")  # the Layers tab's default painting
+        save_image(self.pattern_path, sample_style())
         self._style_dropdowns: list[gr.Dropdown] = []  # every tab's style dropdown (_style_dropdown), to update
         self.trainer = StyleTrainer(self.options.add_style(), on_done=self._add_user_style)
         self.blocks = self._build()
@@ -464,6 +472,133 @@ class Demo:
         p = self.trainer.progress()
         return (*self._painting_controls(p if p.running else Progress()), *self._dropdown_updates())
 
+    # ------------------------------------------------------------------ Layers tab
+
+    def layers_config(self, **settings) -> LayersConfig:
+        """The Layers tab's :class:`LayersConfig`: the demo's loss net and data root, and ``settings``."""
+        config = LayersConfig(loss_net=self.options.layers_loss_net, data_root=self.options.data_root, **settings)
+        try:
+            config.validate()
+        except UserError as e:
+            raise _user_error(str(e)) from None
+        return config
+
+    def _explorer(self):
+        """:mod:`fastnst.layers`, or a message in the page where PyTorch is missing."""
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            raise _user_error("the Layers tab needs PyTorch: pip install 'fastnst[train]'")
+        from . import layers
+
+        return layers
+
+    def layers_loaded(self):
+        """On page load: the network's layers in the layer dropdowns and one style-weight slider per style layer."""
+        try:
+            explorer = self._explorer()
+            spec = explorer.find_loss_net(self.layers_config())
+            names, style = explorer.available_layers(spec), explorer.default_layers(spec)
+        except (UserError, gr.Error) as e:
+            message = getattr(e, "message", str(e))
+            return (gr.update(), gr.update(), f"Layers: {message}",
+                    *[gr.update(visible=False) for _ in range(LAYER_SLIDERS)])
+        layer = gr.update(choices=names, value=style[-1])
+        sliders = [gr.update(visible=k < len(style), label=f"weight {style[k]}" if k < len(style) else "")
+                   for k in range(LAYER_SLIDERS)]
+        return layer, layer, f"Loss network: `{spec}`", *sliders
+
+    def _layers_picture(self, kind: str, config: LayersConfig, images: list, make) -> tuple[np.ndarray, str]:
+        start = time.perf_counter()
+        try:
+            picture, info, hit = self._explorer().cached(kind, config, images, make)
+        except UserError as e:
+            raise _user_error(str(e)) from None
+        took = time.perf_counter() - start
+        return picture, f"{'from the cache' if hit else 'computed'} in {took:.1f} s"
+
+    def layers_patches(self, layer, seed, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's way)
+        """Top patches of 9 units of ``layer`` (drawn with ``seed``) over the photos: (picture, status)."""
+        config = self.layers_config(layer=layer or None, seed=int(seed or 0))
+        explorer = self._explorer()
+        return self._layers_picture("patches", config, [], lambda: explorer.patches_picture(config))
+
+    def layers_reconstruct(self, photo, painting, size, iterations,
+                           progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's way)
+        """Content reconstructions of ``photo`` and style reconstructions of ``painting`` (None: the samples)."""
+        from .image import check_frame, sample_content, sample_style
+
+        photo = check_frame(photo, "photo") if photo is not None else sample_content()
+        painting = check_frame(painting, "painting") if painting is not None else sample_style()
+        config = self.layers_config(size=int(size), iterations=int(iterations))
+        explorer = self._explorer()
+        return self._layers_picture("reconstruct", config, [photo, painting],
+                                    lambda: explorer.figure1(photo, painting, config))
+
+    def layers_gram(self, painting, layer, size, iterations, *weights,
+                    progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's way)
+        """The Gram heat map of ``painting`` at ``layer`` and a texture with the style-layer ``weights``."""
+        from .image import check_frame, sample_style
+
+        painting = check_frame(painting, "painting") if painting is not None else sample_style()
+        explorer = self._explorer()
+        try:
+            count = len(explorer.default_layers(explorer.find_loss_net(self.layers_config())))
+        except UserError as e:
+            raise _user_error(str(e)) from None
+        config = self.layers_config(layer=layer or None, size=int(size), iterations=int(iterations),
+                                    style_layer_weights=tuple(float(w) for w in weights[:count]))
+        return self._layers_picture("gram", config, [painting], lambda: explorer.gram_picture(painting, config))
+
+    def _layers_tab(self) -> list:
+        """The Layers tab's controls; returns what :meth:`layers_loaded` fills in."""
+        d = LayersConfig()
+        gr.Markdown("What each layer of the loss network sees. **Top patches**: for units of a layer, the photo "
+                    "patches that excite each most (Zeiler and Fergus 2014). **Reconstructions**: images made from "
+                    "noise to match one layer's activations of the photo, and the Gram matrices of growing sets of "
+                    "layers of the painting (Gatys et al. 2016, Figure 1). **Style representation**: the "
+                    "painting's Gram matrix at a layer, and a texture from the style layers weighted by the "
+                    "sliders. Each picture is kept: the same inputs again show at once.")
+        network = gr.Markdown("", elem_id="layers-network")
+        with gr.Row():
+            photo = gr.Image(value=self.example_path, type="numpy", label="photo", sources=["upload", "clipboard"],
+                             height=220, elem_id="layers-photo")
+            painting = gr.Image(value=self.pattern_path, type="numpy", label="painting",
+                                sources=["upload", "clipboard"], height=220, elem_id="layers-painting")
+        with gr.Accordion("Top patches per unit", open=True):
+            with gr.Row():
+                patch_layer = gr.Dropdown(choices=[], label="layer", elem_id="layers-patch-layer")
+                seed = gr.Number(value=d.seed, precision=0, minimum=0, label="units drawn with seed")
+                patch_button = gr.Button("Show top patches", variant="primary", elem_id="layers-patches-run")
+            patches = gr.Image(type="numpy", format="png", label="top patches", interactive=False,
+                               elem_id="layers-patches")
+            patch_status = gr.Textbox(label="status", interactive=False, elem_id="layers-patches-status")
+        with gr.Accordion("Reconstructions (Gatys et al. Figure 1)", open=True):
+            with gr.Row():
+                size = gr.Slider(32, 256, value=d.size, step=16, label="size (px)", elem_id="layers-size")
+                iterations = gr.Slider(5, 300, value=d.iterations, step=5, label="L-BFGS steps",
+                                       elem_id="layers-iterations")
+                rec_button = gr.Button("Reconstruct", variant="primary", elem_id="layers-reconstruct-run")
+            reconstructions = gr.Image(type="numpy", format="png", label="reconstructions", interactive=False,
+                                       elem_id="layers-reconstruct")
+            rec_status = gr.Textbox(label="status", interactive=False, elem_id="layers-reconstruct-status")
+        with gr.Accordion("Style representation: Gram matrix and per-layer style weights", open=True):
+            with gr.Row():
+                gram_layer = gr.Dropdown(choices=[], label="Gram matrix of layer", elem_id="layers-gram-layer")
+                sliders = [gr.Slider(0.0, 1.0, value=1.0, step=0.05, label=f"weight {k + 1}", visible=False,
+                                     elem_id=f"layers-weight-{k}") for k in range(LAYER_SLIDERS)]
+                gram_button = gr.Button("Show", variant="primary", elem_id="layers-gram-run")
+            gram = gr.Image(type="numpy", format="png", label="Gram matrix and texture", interactive=False,
+                            elem_id="layers-gram")
+            gram_status = gr.Textbox(label="status", interactive=False, elem_id="layers-gram-status")
+        patch_button.click(self.layers_patches, [patch_layer, seed], [patches, patch_status],
+                           api_name="layers_patches", concurrency_limit=1, concurrency_id="layers")
+        rec_button.click(self.layers_reconstruct, [photo, painting, size, iterations], [reconstructions, rec_status],
+                         api_name="layers_reconstruct", concurrency_limit=1, concurrency_id="layers")
+        gram_button.click(self.layers_gram, [painting, gram_layer, size, iterations, *sliders], [gram, gram_status],
+                          api_name="layers_gram", concurrency_limit=1, concurrency_id="layers")
+        return [patch_layer, gram_layer, network, *sliders]
+
     # ------------------------------------------------------------------ layout
 
     def _style_dropdown(self, elem_id: str):
@@ -609,9 +744,12 @@ class Demo:
                                      object_fit="contain", format="jpeg", elem_id="styles-gallery", render=False)
                 painting_controls = self._add_painting(gallery)
                 gallery.render()
+            with gr.Tab("Layers", id="layers"):
+                layers_controls = self._layers_tab()
             app.load(self.gallery, None, gallery, api_name="gallery", api_visibility="private", show_progress="minimal")
             app.load(self.page_loaded, None, [*painting_controls, *self._style_dropdowns], api_visibility="private",
                      show_progress="hidden")
+            app.load(self.layers_loaded, None, layers_controls, api_visibility="private", show_progress="hidden")
         app.queue(default_concurrency_limit=1)
         return app
 

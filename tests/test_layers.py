@@ -238,13 +238,13 @@ def test_cached_pictures_come_back_without_recomputing():
         calls.append(1)
         return L.gram_picture(im.sample_style(64), cfg, progress=False)
 
-    first = L.cached("gram", cfg, im.sample_style(64), make)
-    again = L.cached("gram", cfg, im.sample_style(64), make)
-    assert len(calls) == 1
+    first = L.cached("gram", cfg, [im.sample_style(64)], make)
+    again = L.cached("gram", cfg, [im.sample_style(64)], make)
+    assert len(calls) == 1 and (first[2], again[2]) == (False, True)
     np.testing.assert_array_equal(first[0], again[0])
     assert first[1] == again[1]
-    L.cached("gram", cfg, im.sample_style(72), make)  # another painting: computed
-    L.cached("gram", LayersConfig(loss_net=SPEC, size=32, iterations=3, layers=("relu1_1",)), im.sample_style(64),
+    L.cached("gram", cfg, [im.sample_style(72)], make)  # another painting: computed
+    L.cached("gram", LayersConfig(loss_net=SPEC, size=32, iterations=3, layers=("relu1_1",)), [im.sample_style(64)],
              make)  # other settings: computed
     assert len(calls) == 3
 

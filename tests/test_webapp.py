@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import os
 import re
 import shutil
@@ -518,4 +519,56 @@ def test_browser_add_a_painting(lite_onnx, browser_page, tmp_path, monkeypatch):
         fakecam.start_webcam(page, demo.blocks.local_url)
         _pick(page, "#webcam-style", "my painting")
         _wait_status(page, "#webcam-status", r"my painting \(lite\) on cpu$", timeout=60)
+        assert page.outside == [], page.outside
+
+
+def _set_number(page, selector: str, value: float) -> None:
+    """Type ``value`` into the number box of the Gradio slider ``selector`` (an elem_id selector)."""
+    box = page.locator(f"{selector} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_layers_tab(lite_onnx, browser_page, tmp_path, monkeypatch):
+    """Layers tab on a random VGG-19 at a tiny size: the layers come with the page, the Gram picture and the top
+    patches are computed and shown (the PNG the page shows is the picture cached for those inputs), and the same
+    inputs again come from the cache."""
+    monkeypatch.setenv("FASTNST_CACHE", str(tmp_path / "cache"))
+    page = browser_page
+    with served_demo([lite_onnx], layers_loss_net="random-vgg19") as demo:
+        page.goto(demo.blocks.local_url, wait_until="load")
+        page.get_by_role("tab", name="Layers").click()
+        page.locator("#layers-network", has_text="random-vgg19").wait_for()
+        page.locator("#layers-weight-4").wait_for()  # VGG-19: five style layers, five weights
+        _set_number(page, "#layers-size", 32)
+        _set_number(page, "#layers-iterations", 5)
+        _set_number(page, "#layers-weight-0", 0)
+        page.locator("#layers-gram-run").click()
+        assert _wait_status(page, "#layers-gram-status", "computed in", timeout=180)
+        shown = _fetch(page.locator("#layers-gram img").get_attribute("src"))
+        cached = list((tmp_path / "cache" / "layers").glob("gram-*.png"))
+        assert len(cached) == 1
+        np.testing.assert_array_equal(shown, load_image(cached[0]))
+        info = json.loads(cached[0].with_suffix(".json").read_text())
+        assert info["layer"] == "relu5_1" and info["style_layer_weights"] == [0.0, 1.0, 1.0, 1.0, 1.0]
+        assert info["size"] == 32
+
+        _pick(page, "#layers-patch-layer", "relu1_1")
+        page.locator("#layers-patches-run").click()
+        _wait_status(page, "#layers-patches-status", "computed in", timeout=180)
+        page.locator("#layers-patches img").wait_for()
+        patches = list((tmp_path / "cache" / "layers").glob("patches-*.png"))
+        assert len(patches) == 1
+        np.testing.assert_array_equal(_fetch(page.locator("#layers-patches img").get_attribute("src")),
+                                      load_image(patches[0]))
+        _screenshot(page, "demo_layers.png")
+
+        page.goto(demo.blocks.local_url, wait_until="load")  # a second visit: the same inputs, at once
+        page.get_by_role("tab", name="Layers").click()
+        page.locator("#layers-network", has_text="random-vgg19").wait_for()
+        _pick(page, "#layers-patch-layer", "relu1_1")
+        page.locator("#layers-patches-run").click()
+        assert "from the cache" in _wait_status(page, "#layers-patches-status", "in [0-9.]+ s")
         assert page.outside == [], page.outside
