@@ -82,7 +82,7 @@ def main() -> None:
                     b64 = base64.b64encode(image.tobytes()).decode()
                     fps = page.evaluate(TIME_JS, [b64, w, h, args.frames])
                     print(f"browser  {w}x{h}  {fps:6.2f} frames/s  {backend}, onnxruntime-web "
-                          f"{report['ort_version']}, {Path(args.model).name}", flush=True)
+                          f"{report.ort_version}, {Path(args.model).name}", flush=True)
                 browser.close()
         finally:
             server.terminate()

@@ -28,7 +28,7 @@ def main():
         row = [photo]
         for name in names:
             match = [s for s in styles if (s.name, s.preset) == (name, preset)]
-            row.append(Stylizer(match[0].path, device="cpu").stylize(photo) if match else np.zeros_like(photo))
+            row.append(Stylizer(match[0], device="cpu").stylize(photo) if match else np.zeros_like(photo))
         rows.append(np.concatenate(row, axis=1))  # (size, size * (1 + styles), 3)
         print(f"{preset}: {', '.join(names)}")
     save_image(args.output, np.concatenate(rows, axis=0))

@@ -57,11 +57,11 @@ def model_files(items, every_shipped: bool = True) -> list[str]:
 
     files = [v.path for m in items for v in ([pick(m)] if is_file_argument(m) else variants(pick(m)))]
     if not items and every_shipped:
-        files = [v.path for s in list_styles(".onnx") for v in variants(s)]
+        files = [v.path for s in list_styles(".onnx") for v in variants(s)]  # a multi-style file: once per style
         if not files:
             raise UserError("no styles are bundled with this installation: give .onnx files, or time "
                             "random-weight models with --preset lite,johnson")
-    return [str(f) for f in files]
+    return list(dict.fromkeys(str(f) for f in files))  # each file timed once
 
 
 def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:

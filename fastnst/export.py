@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -29,8 +29,8 @@ from .quality import natural_image, psnr
 from .silence import silence
 from .styles import blend_name, blend_weights
 
-__all__ = ["CHECK_SIZES", "FP16_MIN_PSNR", "IO_SPEC", "OPSET", "STYLE_INPUT", "export_onnx", "fixed_blend", "io_spec",
-           "report_lines"]
+__all__ = ["CHECK_SIZES", "FP16_MIN_PSNR", "IO_SPEC", "OPSET", "STYLE_INPUT", "ExportReport", "export_onnx",
+           "fixed_blend", "io_spec"]
 
 OPSET = 18  # opset 17 fails with the dynamo exporter (torch 2.14); the legacy exporter fails too
 
@@ -86,8 +86,35 @@ def _torch_export(module, path: str, num_styles: int = 1) -> None:
             raise RuntimeError(f"ONNX export failed: {type(e).__name__}: {e}\n" + "\n".join(tail)) from e
 
 
-def _check(path: str, model, *, fp16: bool, atol: float) -> dict:
-    """Run the ONNX file with onnxruntime vs `model` in PyTorch (fp32). Raises RuntimeError on a mismatch."""
+@dataclass
+class ExportReport:
+    """What :func:`export_onnx` wrote and measured. ``max_abs_diff`` and (fp16) ``psnr_db`` are per
+    "HxW" check size, empty when not ``checked``."""
+
+    path: str
+    opset: int
+    fp16: bool
+    checked: bool
+    file_size: int = 0
+    max_abs_diff: dict[str, float] = field(default_factory=dict)
+    psnr_db: dict[str, float] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """What ``fastnst export`` prints of it: the check and the file."""
+        if self.checked:
+            line = "onnxruntime vs PyTorch max abs diff: " + ", ".join(
+                f"{k} {v:.2g}" for k, v in self.max_abs_diff.items())
+            if self.psnr_db:
+                line += "; PSNR dB: " + ", ".join(f"{k} {v:.1f}" for k, v in self.psnr_db.items())
+        else:
+            line = "not checked against PyTorch (--no-check)"
+        precision = "fp16" if self.fp16 else "fp32"
+        return [line, f"opset {self.opset}, {precision}, {self.file_size / 1e6:.2f} MB"]
+
+
+def _check(path: str, model, report: ExportReport, *, atol: float) -> None:
+    """Run the ONNX file with onnxruntime vs `model` in PyTorch (fp32), filling ``report``'s
+    figures. Raises RuntimeError on a mismatch."""
     import torch  # fastnst[train]'s package, needed only to export
 
     session = open_session(path)
@@ -106,7 +133,7 @@ def _check(path: str, model, *, fp16: bool, atol: float) -> dict:
             raise RuntimeError(f"ONNX output {got.dtype} {got.shape}, expected float32 {want.shape}")
         return got, want
 
-    report: dict = {"max_abs_diff": {}}
+    fp16 = report.fp16
     failures = []
     rng = np.random.default_rng(0)
     for i, (h, w) in enumerate(CHECK_SIZES):
@@ -114,8 +141,8 @@ def _check(path: str, model, *, fp16: bool, atol: float) -> dict:
         if fp16:
             got, want = both(natural_image(h, w, seed=i))
             value = psnr(got, want)
-            report.setdefault("psnr_db", {})[key] = round(value, 2)
-            report["max_abs_diff"][key] = float(np.abs(got - want).max())
+            report.psnr_db[key] = round(value, 2)
+            report.max_abs_diff[key] = float(np.abs(got - want).max())
             if not value >= FP16_MIN_PSNR:
                 failures.append(f"{key}: PSNR {value:.1f} dB < {FP16_MIN_PSNR} dB")
             continue
@@ -123,12 +150,11 @@ def _check(path: str, model, *, fp16: bool, atol: float) -> dict:
         x = np.concatenate([rng.random((1, 3, h, w), dtype=np.float32), natural_image(h, w, seed=i)])
         got, want = both(x)
         diff = float(np.abs(got - want).max())
-        report["max_abs_diff"][key] = diff
+        report.max_abs_diff[key] = diff
         if not diff <= atol:
             failures.append(f"{key}: max abs diff {diff:.3g} > {atol:g}")
     if failures:
         raise RuntimeError("exported ONNX model does not match PyTorch: " + "; ".join(failures))
-    return report
 
 
 def fixed_blend(model, weights):
@@ -153,8 +179,8 @@ def fixed_blend(model, weights):
 
 
 def export_onnx(model, path, meta: dict, *, fp16: bool = False, check: bool = True, atol: float = 1e-3,
-                blend: dict[str, float] | None = None) -> dict:
-    """Export `model` (a `TransformerNet`) to the ONNX file `path`; returns a report dict.
+                blend: dict[str, float] | None = None) -> ExportReport:
+    """Export `model` (a `TransformerNet`) to the ONNX file `path`; returns an :class:`ExportReport`.
 
     `meta` is the model file's metadata (from `load_model_file`), stored as JSON under
     ``training``; ``style`` is taken from ``meta["style"]``. The graph follows `IO_SPEC`
@@ -170,9 +196,6 @@ def export_onnx(model, path, meta: dict, *, fp16: bool = False, check: bool = Tr
     With check=True (default) the file is run with onnxruntime on random and natural-like
     images at `CHECK_SIZES` (odd sizes included, batches of 2) and compared with
     PyTorch; a max abs difference above `atol` raises RuntimeError and no file is written.
-
-    Report keys: ``path``, ``opset``, ``fp16``, ``file_size``, ``checked`` and, when
-    checked, ``max_abs_diff`` (per "HxW" size), plus ``psnr_db`` for fp16.
     """
     model = copy.deepcopy(model).float().cpu().eval()
     names = list((meta or {}).get("styles") or [])
@@ -196,24 +219,11 @@ def export_onnx(model, path, meta: dict, *, fp16: bool = False, check: bool = Tr
     }
     if styles > 1:
         props["styles"] = names
-    report: dict = {"path": os.fspath(path), "opset": OPSET, "fp16": fp16, "checked": check}
+    report = ExportReport(path=os.fspath(path), opset=OPSET, fp16=fp16, checked=check)
     with atomic_output(path, suffix=".onnx") as temp:
         _torch_export(module, temp, styles)
         write_metadata(temp, props)
         if check:
-            report.update(_check(temp, model, fp16=fp16, atol=atol))
-        report["file_size"] = os.path.getsize(temp)
+            _check(temp, model, report, atol=atol)
+        report.file_size = os.path.getsize(temp)
     return report
-
-
-def report_lines(report: dict) -> list[str]:
-    """What ``fastnst export`` prints of an :func:`export_onnx` report: the check and the file."""
-    if report["checked"]:
-        diffs = ", ".join(f"{k} {v:.2g}" for k, v in report["max_abs_diff"].items())
-        line = f"onnxruntime vs PyTorch max abs diff: {diffs}"
-        if "psnr_db" in report:
-            line += "; PSNR dB: " + ", ".join(f"{k} {v:.1f}" for k, v in report["psnr_db"].items())
-    else:
-        line = "not checked against PyTorch (--no-check)"
-    precision = "fp16" if report["fp16"] else "fp32"
-    return [line, f"opset {report['opset']}, {precision}, {report['file_size'] / 1e6:.2f} MB"]

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from .errors import UserError
-from .export import export_onnx, report_lines
+from .export import export_onnx
 from .files import check_not_input
 from .quantize import find_data_root, quantize_int8
 from .styles import export_source, parse_blend
@@ -54,22 +54,13 @@ def export_file(model_path, output, *, fp16: bool = False, int8: bool = False, u
                 raise UserError("--int8 and --uint8-io take one style: add --style NAME (or a blend) for a "
                                 "multi-style network")
             source = output if not (int8 or uint8_io) else os.path.join(temp, "float.onnx")
-            yield from report_lines(export_onnx(model, source, meta, fp16=fp16, check=check, blend=blend))
+            yield from export_onnx(model, source, meta, fp16=fp16, check=check, blend=blend).lines()
         if int8:
             target = output if not uint8_io else os.path.join(temp, "int8.onnx")
-            r = quantize_int8(source, target, check=check, data_root=data_root)
-            if r["checked"]:
-                yield (f"int8 vs fp32 on {r['held_out']}: PSNR dB " + ", ".join(f"{v:.1f}" for v in r["psnr_db"])
-                       + "; periodicity " + ", ".join(f"{a:.0f} ({b:.0f})" for a, b in
-                                                      zip(r["periodicity"], r["periodicity_fp32"])))
-            yield f"int8 (calibrated on {r['calibration']}), {r['file_size'] / 1e6:.2f} MB"
+            yield from quantize_int8(source, target, check=check, data_root=data_root).lines()
             source = target
         if uint8_io:
-            r = export_uint8_io(source, output, check=check)
-            if r["checked"]:
-                yield "uint8 I/O vs float, max 8-bit level difference: " + ", ".join(
-                    f"{k} {v}" for k, v in r["max_level_diff"].items())
-            yield f"uint8 NHWC frames in and out, {r['precision']}, {r['file_size'] / 1e6:.2f} MB"
+            yield from export_uint8_io(source, output, check=check).lines()
 
 
 def run_export(cfg) -> Iterator[str]:
@@ -94,6 +85,4 @@ def run_export(cfg) -> Iterator[str]:
             folder = write_triton_repo(onnx_path, cfg.triton, name=cfg.triton_name)
             yield f"wrote Triton model {folder} (config.pbtxt, 1/model.onnx)"
         if cfg.web:
-            kit = write_web_kit(onnx_path, cfg.web, overwrite=cfg.overwrite)
-            yield (f"wrote web kit {kit['path']} ({kit['style']}, onnxruntime-web {kit['ort_version']}, "
-                   f"{kit['bytes'] / 1e6:.0f} MB); serve it: python {os.path.join(kit['path'], 'serve.py')}")
+            yield write_web_kit(onnx_path, cfg.web, overwrite=cfg.overwrite).line()

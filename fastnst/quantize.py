@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +43,8 @@ from .ortsession import open_session
 from .quality import natural_image, periodicity_score, psnr
 from .silence import silence
 
-__all__ = ["DATA_ENV", "INT8_OP_TYPES", "MIN_PSNR", "PERIODICITY_RATIO", "PERIODICITY_SLACK", "calibration_photos",
-           "check_int8", "find_data_root", "float_convs", "quantize_int8"]
+__all__ = ["DATA_ENV", "INT8_OP_TYPES", "Int8Report", "MIN_PSNR", "PERIODICITY_RATIO", "PERIODICITY_SLACK",
+           "calibration_photos", "check_int8", "find_data_root", "float_convs", "quantize_int8"]
 
 INT8_OP_TYPES = ("Conv", "Pad", "Add", "Relu", "Resize")  # what runs in int8 (depthwise Conv excluded)
 MIN_PSNR = 35.0  # dB, int8 vs fp32 output, on every held-out photo
@@ -117,20 +118,41 @@ def _outputs(path: str, photos: list[np.ndarray]) -> list[np.ndarray]:
     return [session.run(None, {name: to_nchw(p)})[0] for p in photos]
 
 
-def check_int8(int8_path: str, fp32_path: str, photos: list[np.ndarray]) -> dict:
-    """PSNR and periodicity of the int8 file's outputs against fp32's on ``photos``; RuntimeError on a failure.
+@dataclass
+class Int8Report:
+    """What :func:`quantize_int8` wrote and measured: per held-out photo (when ``checked``) the int8
+    output's PSNR against fp32's and the periodicity of both."""
 
-    Returns ``{"psnr_db": [...], "periodicity": [...], "periodicity_fp32": [...]}``, one value per photo.
-    """
-    report: dict = {"psnr_db": [], "periodicity": [], "periodicity_fp32": []}
+    path: str
+    calibration: str
+    checked: bool
+    file_size: int = 0
+    held_out: str = ""
+    psnr_db: list[float] = field(default_factory=list)
+    periodicity: list[float] = field(default_factory=list)
+    periodicity_fp32: list[float] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """What ``fastnst export --int8`` prints of it."""
+        lines = []
+        if self.checked:
+            lines.append(f"int8 vs fp32 on {self.held_out}: PSNR dB " + ", ".join(f"{v:.1f}" for v in self.psnr_db)
+                         + "; periodicity " + ", ".join(f"{a:.0f} ({b:.0f})" for a, b in
+                                                        zip(self.periodicity, self.periodicity_fp32)))
+        return [*lines, f"int8 (calibrated on {self.calibration}), {self.file_size / 1e6:.2f} MB"]
+
+
+def check_int8(int8_path: str, fp32_path: str, photos: list[np.ndarray], report: Int8Report) -> None:
+    """PSNR and periodicity of the int8 file's outputs against fp32's on ``photos``, one value per photo
+    appended to ``report``; RuntimeError on a failure."""
     failures = []
     for i, (got, want) in enumerate(zip(_outputs(int8_path, photos), _outputs(fp32_path, photos))):
         got, want = from_nchw(got), from_nchw(want)
         value = psnr(got / 255.0, want / 255.0)
         texture, texture_fp32 = periodicity_score(got), periodicity_score(want)
-        report["psnr_db"].append(round(value, 2))
-        report["periodicity"].append(round(texture, 1))
-        report["periodicity_fp32"].append(round(texture_fp32, 1))
+        report.psnr_db.append(round(value, 2))
+        report.periodicity.append(round(texture, 1))
+        report.periodicity_fp32.append(round(texture_fp32, 1))
         if not value >= MIN_PSNR:
             failures.append(f"photo {i}: PSNR {value:.1f} dB < {MIN_PSNR} dB")
         if not texture <= PERIODICITY_RATIO * texture_fp32 + PERIODICITY_SLACK:
@@ -138,20 +160,16 @@ def check_int8(int8_path: str, fp32_path: str, photos: list[np.ndarray]) -> dict
                             f"+ {PERIODICITY_SLACK:g}")
     if failures:
         raise RuntimeError("int8 model is not close enough to fp32: " + "; ".join(failures))
-    return report
 
 
-def quantize_int8(fp32_path, path, *, check: bool = True, data_root: str | os.PathLike | None = None) -> dict:
-    """Write an int8 (QDQ) copy of the fp32 ONNX export ``fp32_path`` to ``path``; returns a report.
+def quantize_int8(fp32_path, path, *, check: bool = True, data_root: str | os.PathLike | None = None) -> Int8Report:
+    """Write an int8 (QDQ) copy of the fp32 ONNX export ``fp32_path`` to ``path``; returns an :class:`Int8Report`.
 
     Calibrated on :func:`calibration_photos` ``("val", CALIBRATION_COUNT)`` under the data root
     ``data_root`` (see :func:`find_data_root`); with check=True
     (default) checked by :func:`check_int8` on ``("test", CHECK_COUNT)`` before ``path`` appears
     (atomically; nothing is written on a failure). The metadata is fp32's with ``precision``
     ``int8`` and ``quantization`` (JSON: calibration source, int8 op types, float nodes).
-
-    Report keys: ``path``, ``precision``, ``calibration``, ``checked``, ``file_size`` and, when
-    checked, ``psnr_db``, ``periodicity`` and ``periodicity_fp32`` (lists, one per held-out photo).
     """
     import onnx  # the export side's package (fastnst[train])
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_static
@@ -163,7 +181,7 @@ def quantize_int8(fp32_path, path, *, check: bool = True, data_root: str | os.Pa
         raise ValueError(f"{fp32_path} is {meta['precision']}, not fp32: quantize the fp32 export")
     input_name = source.graph.input[0].name
     photos, calibration = calibration_photos("val", CALIBRATION_COUNT, data_root=data_root)
-    report: dict = {"path": os.fspath(path), "precision": "int8", "calibration": calibration, "checked": check}
+    report = Int8Report(path=os.fspath(path), calibration=calibration, checked=check)
     with tempfile.TemporaryDirectory() as temp, atomic_output(path, suffix=".onnx") as out:
         prepared = os.path.join(temp, "prepared.onnx")
         with silence():  # shape inference + onnxruntime's basic graph optimisations, as the tool recommends
@@ -180,7 +198,7 @@ def quantize_int8(fp32_path, path, *, check: bool = True, data_root: str | os.Pa
         write_metadata(out, meta)
         if check:
             held_out, source_name = calibration_photos("test", CHECK_COUNT, data_root=data_root)
-            report["held_out"] = source_name
-            report.update(check_int8(out, fp32_path, held_out))
-        report["file_size"] = os.path.getsize(out)
+            report.held_out = source_name
+            check_int8(out, fp32_path, held_out, report)
+        report.file_size = os.path.getsize(out)
     return report

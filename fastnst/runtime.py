@@ -174,16 +174,16 @@ class Stylizer:
         if self.styles:
             self.set_style(blend or self.styles[0])
         self._scale = float(value_range)
-        self._buffer: np.ndarray | None = None  # reused batch input, see _run_batch
-        # On a GPU provider, run through an IO binding (see _run_bound); the CPU path is a plain run.
+        self._buffer: np.ndarray | None = None  # reused batch input, see _stylize_same_size
+        # On a GPU provider, run through an IO binding (see _infer_bound); the CPU path is a plain run.
         self._io_binding = on.gpu
         self._binding: Any = None  # an onnxruntime IOBinding, made on the first bound run
         h, w = self.fixed_size or (_WARMUP_SIZE, _WARMUP_SIZE)
         try:  # warm-up, and a check of what comes out
             if self.uint8_io:
-                y = self._run_frames(np.zeros((1, h, w, 3), np.uint8)).transpose(0, 3, 1, 2)
+                y = self._infer_uint8(np.zeros((1, h, w, 3), np.uint8)).transpose(0, 3, 1, 2)
             else:
-                y = self._run(np.zeros((1, 3, h, w), np.float32))
+                y = self._infer_float(np.zeros((1, 3, h, w), np.float32))
         except Exception as e:
             raise UserError(f"cannot run style model {self.path}: {type(e).__name__}: {first_line(e)}") from None
         if y.ndim != 4 or y.shape[1] != 3:
@@ -253,31 +253,31 @@ class Stylizer:
 
     # ------------------------------------------------------------------ running
 
-    def _run(self, x: np.ndarray) -> np.ndarray:
+    def _infer_float(self, x: np.ndarray) -> np.ndarray:
         """float32 (N, 3, H, W) in [0, 1] -> the network's (N, 3, H, W) output, back in [0, 1] units."""
         if self._scale != 1.0:
             x = x * np.float32(self._scale)
         if self._io_binding:
-            y = self._run_bound(x)
+            y = self._infer_bound(x)
         else:
             (y,) = self.session.run([self._out], {self._in: x, **self._feeds})
         return y if self._scale == 1.0 else y / np.float32(self._scale)
 
-    def _run_frames(self, frames: np.ndarray) -> np.ndarray:
+    def _infer_uint8(self, frames: np.ndarray) -> np.ndarray:
         """A uint8-I/O model on uint8 RGB (N, H, W, 3) frames -> new uint8 RGB (N, H, W, 3)."""
         frames = np.ascontiguousarray(frames, dtype=np.uint8)
         if self._io_binding:
-            return self._run_bound(frames)
+            return self._infer_bound(frames)
         (y,) = self.session.run([self._out], {self._in: frames, **self._feeds})
         return y
 
-    def _frame(self, rgb: np.ndarray) -> np.ndarray:
+    def _stylize_one(self, rgb: np.ndarray) -> np.ndarray:
         """The network's uint8 RGB (H, W, 3) output for one uint8 RGB frame, either kind of model."""
         if self.uint8_io:
-            return self._run_frames(rgb[None])[0]
-        return from_nchw(self._run(to_nchw(rgb)))
+            return self._infer_uint8(rgb[None])[0]
+        return from_nchw(self._infer_float(to_nchw(rgb)))
 
-    def _run_bound(self, x: np.ndarray) -> np.ndarray:
+    def _infer_bound(self, x: np.ndarray) -> np.ndarray:
         """One run through a reused IO binding: a host array in (float32 (N, 3, H, W), or uint8
         (N, H, W, 3) for a uint8-I/O model), a new host array out.
 
@@ -297,25 +297,25 @@ class Stylizer:
         (y,) = self._binding.copy_outputs_to_cpu()
         return y
 
-    def _run_batch(self, frames: list[np.ndarray]) -> np.ndarray:
+    def _stylize_same_size(self, frames: list[np.ndarray]) -> np.ndarray:
         """Stylize same-size uint8 RGB frames in one session run; float32 (N, 3, H, W) out."""
         if self.uint8_io:
-            return np.concatenate([to_nchw(y) for y in self._run_frames(np.stack(frames))])
+            return np.concatenate([to_nchw(y) for y in self._infer_uint8(np.stack(frames))])
         h, w = frames[0].shape[:2]
         shape = (len(frames), 3, h, w)
         if self._buffer is None or self._buffer.shape != shape:
             self._buffer = np.empty(shape, np.float32)
         for i, f in enumerate(frames):
             self._buffer[i] = to_nchw(f)[0]
-        return self._run(self._buffer)
+        return self._infer_float(self._buffer)
 
     def _network(self, rgb: np.ndarray, tile: int | None, overlap: int) -> np.ndarray:
         """The network's uint8 RGB output for uint8 RGB `rgb` (same size), whole or tiled."""
         h, w = rgb.shape[:2]
         if self.fixed_size is not None:  # resized to the model's size here, back to the frame's in _finish
-            return self._frame(resize(rgb, self.fixed_size[::-1]))
+            return self._stylize_one(resize(rgb, self.fixed_size[::-1]))
         if tile is None or (h <= tile and w <= tile):
-            return self._frame(rgb)
+            return self._stylize_one(rgb)
         acc = np.zeros((3, h, w), np.float32)
         weight = np.zeros((h, w), np.float32)
         for y0 in _starts(h, tile, overlap):
@@ -325,9 +325,9 @@ class Stylizer:
                 tw = min(tile, w)
                 piece = np.ascontiguousarray(rgb[y0:y0 + th, x0:x0 + tw])
                 if self.uint8_io:
-                    out = to_nchw(self._frame(piece))[0]
+                    out = to_nchw(self._stylize_one(piece))[0]
                 else:
-                    out = self._run(to_nchw(piece))[0]
+                    out = self._infer_float(to_nchw(piece))[0]
                 wt = wy[:, None] * _ramp(x0, tw, w, overlap)[None, :]
                 acc[:, y0:y0 + th, x0:x0 + tw] += out * wt
                 weight[y0:y0 + th, x0:x0 + tw] += wt
@@ -394,7 +394,7 @@ class Stylizer:
         smalls = rgbs
         if max_side and max(rgbs[0].shape[:2]) > int(max_side):
             smalls = [resize_long_side(f, max_side) for f in rgbs]
-        out = self._run_batch(smalls)
+        out = self._stylize_same_size(smalls)
         return [self._finish(rgb, from_nchw(y), float(strength), preserve_color) for rgb, y in zip(rgbs, out)]
 
 

@@ -12,6 +12,7 @@ Needs onnx and onnxruntime (no torch).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from .metadata import model_metadata, set_metadata
 from .ortsession import open_session
 from .quality import natural_image
 
-__all__ = ["UINT8_IO_MAX_DIFF", "UINT8_IO_SPEC", "check_uint8_io", "export_uint8_io", "uint8_io_graph"]
+__all__ = ["UINT8_IO_MAX_DIFF", "UINT8_IO_SPEC", "Uint8IOReport", "check_uint8_io", "export_uint8_io", "uint8_io_graph"]
 
 UINT8_IO_SPEC: dict = {
     "input": {"name": "frame", "dtype": "uint8", "layout": "NHWC", "channels": "RGB",
@@ -66,17 +67,35 @@ def uint8_io_graph(model):
     return model
 
 
-def check_uint8_io(path: str, float_path: str) -> dict:
+@dataclass
+class Uint8IOReport:
+    """What :func:`export_uint8_io` wrote and measured: per "HxW" check size (when ``checked``) the
+    largest 8-bit level difference from the float file's rounded output."""
+
+    path: str
+    precision: str
+    checked: bool
+    file_size: int = 0
+    max_level_diff: dict[str, int] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """What ``fastnst export --uint8-io`` prints of it."""
+        lines = []
+        if self.checked:
+            lines.append("uint8 I/O vs float, max 8-bit level difference: " + ", ".join(
+                f"{k} {v}" for k, v in self.max_level_diff.items()))
+        return [*lines, f"uint8 NHWC frames in and out, {self.precision}, {self.file_size / 1e6:.2f} MB"]
+
+
+def check_uint8_io(path: str, float_path: str, report: Uint8IOReport) -> None:
     """Run the uint8-I/O file against the float one on random and natural-like frames at
     `fastnst.export.CHECK_SIZES` (batches of 2).
 
     RuntimeError where an output differs by more than `UINT8_IO_MAX_DIFF` levels from the float
-    file's output rounded by :func:`fastnst.image.from_nchw`; the report gives ``max_level_diff``
-    (per "HxW" size).
+    file's output rounded by :func:`fastnst.image.from_nchw`; fills ``report.max_level_diff``.
     """
     u8, ref = open_session(path), open_session(float_path)
     rng = np.random.default_rng(0)
-    report: dict = {"max_level_diff": {}}
     for i, (h, w) in enumerate(CHECK_SIZES):
         frames = np.stack([rng.integers(0, 256, (h, w, 3), dtype=np.uint8), from_nchw(natural_image(h, w, seed=i))])
         (got,) = u8.run(None, {u8.get_inputs()[0].name: frames})
@@ -84,20 +103,18 @@ def check_uint8_io(path: str, float_path: str) -> dict:
         if got.shape != want.shape or got.dtype != np.uint8:
             raise RuntimeError(f"uint8-I/O output {got.dtype} {got.shape}, expected uint8 {want.shape}")
         diff = int(np.abs(got.astype(np.int16) - want).max())
-        report["max_level_diff"][f"{h}x{w}"] = diff
+        report.max_level_diff[f"{h}x{w}"] = diff
         if diff > UINT8_IO_MAX_DIFF:
             raise RuntimeError(f"uint8-I/O model differs from the float one by {diff} levels at {h}x{w} "
                                f"(> {UINT8_IO_MAX_DIFF})")
-    return report
 
 
-def export_uint8_io(float_path, path, *, check: bool = True) -> dict:
+def export_uint8_io(float_path, path, *, check: bool = True) -> Uint8IOReport:
     """Write ``float_path`` (an `IO_SPEC` export, fp32, fp16 or int8) with `UINT8_IO_SPEC` I/O to ``path``.
 
     The metadata is the float file's with ``io`` replaced. With check=True (default) the new file
     runs against the float one (:func:`check_uint8_io`) before it appears; nothing is written on a
-    failure. Report keys: ``path``, ``precision``, ``uint8_io`` (True), ``checked``, ``file_size``,
-    and ``max_level_diff`` when checked.
+    failure; returns an :class:`Uint8IOReport`.
     """
     import onnx  # the export side's package (fastnst[train])
 
@@ -109,11 +126,10 @@ def export_uint8_io(float_path, path, *, check: bool = True) -> dict:
     meta = model_metadata(model)
     meta["io"] = UINT8_IO_SPEC
     set_metadata(model, meta)
-    report: dict = {"path": os.fspath(path), "precision": meta.get("precision", "fp32"), "uint8_io": True,
-                    "checked": check}
+    report = Uint8IOReport(path=os.fspath(path), precision=str(meta.get("precision", "fp32")), checked=check)
     with atomic_output(path, suffix=".onnx") as temp:
         onnx.save(model, temp)
         if check:
-            report.update(check_uint8_io(temp, float_path))
-        report["file_size"] = os.path.getsize(temp)
+            check_uint8_io(temp, float_path, report)
+        report.file_size = os.path.getsize(temp)
     return report

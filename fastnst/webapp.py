@@ -12,7 +12,7 @@ folder it serves files from besides Gradio's own cache is its private temp folde
 Tabs:
 
 * **Webcam**: live video over WebRTC (:mod:`fastnst.webrtc`; the page's side is
-  ``fastnst/web_rtc/live.js``): the camera's track goes to the server, the stylized track
+  ``fastnst/live_page/live.js``): the camera's track goes to the server, the stylized track
   comes back into a ``<video>``, signalled by one POST route (``/webrtc/offer``) on this
   app's own server; the controls reach the server over a data channel. Below it, the
   fallback where WebRTC cannot connect (e.g. behind a proxy): Gradio's image streaming, the
@@ -105,7 +105,7 @@ def _describe(choice: Choice, blend: dict[str, float] | None) -> str:
 
 
 # The Webcam tab's live video (WebRTC): its markup, style and page module; the controls reach it in the page.
-_LIVE_JS = Path(__file__).parent / "web_rtc" / "live.js"
+_LIVE_JS = Path(__file__).parent / "live_page" / "live.js"
 _LIVE_HTML = """<div class="live-box"><div class="videos">
 <video class="camera" autoplay playsinline muted title="camera"></video>
 <video class="live" autoplay playsinline muted title="stylized"></video></div>

@@ -1,6 +1,6 @@
 """The browser kit behind ``fastnst export --web``: a static folder that runs a style with onnxruntime-web.
 
-`write_web_kit(model, out_dir)` writes the page (the package's ``fastnst/web/``: ``index.html``,
+`write_web_kit(model, out_dir)` writes the page (the package's ``fastnst/kit_page/``: ``index.html``,
 ``app.js``, ``style.css``, ``serve.py``, a filled-in ``README.md``), the model as ``model.onnx`` and
 onnxruntime-web's ES module and WASM files under ``ort/``, copied from its npm package: no CDN,
 so the folder works offline from any static host. `ort_web_dist` says where those files come from:
@@ -20,6 +20,7 @@ import re
 import secrets
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
@@ -31,7 +32,7 @@ ORT_WEB_RANGE = "~1.30.0"  # the onnxruntime-web versions the page is tested wit
 # module, JSEP, also does both, but ran the lite network 3x slower on the CPU in Chromium 156.)
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm",
              "ort.webgpu.min.mjs", "ort-wasm-simd-threaded.asyncify.mjs", "ort-wasm-simd-threaded.asyncify.wasm")
-PAGE = Path(__file__).resolve().parent / "web"
+PAGE = Path(__file__).resolve().parent / "kit_page"
 PAGE_FILES = ("index.html", "app.js", "style.css", "serve.py")
 _NETWORK_ERRORS = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "network", "offline")
 
@@ -125,14 +126,31 @@ def check_out_dir(out_dir, overwrite: bool = False) -> Path:
     return out
 
 
-def write_web_kit(model, out_dir, *, ort_dist=None, overwrite: bool = False) -> dict:
+@dataclass(frozen=True)
+class WebKitReport:
+    """What :func:`write_web_kit` wrote: the kit folder, its source .onnx, the style and preset it
+    runs, the onnxruntime-web version copied and the kit's size in bytes."""
+
+    path: str
+    model: str
+    style: str
+    preset: str | None
+    ort_version: str
+    bytes: int
+
+    def line(self) -> str:
+        """What ``fastnst export --web`` prints of it."""
+        return (f"wrote web kit {self.path} ({self.style}, onnxruntime-web {self.ort_version}, "
+                f"{self.bytes / 1e6:.0f} MB); serve it: python {os.path.join(self.path, 'serve.py')}")
+
+
+def write_web_kit(model, out_dir, *, ort_dist=None, overwrite: bool = False) -> WebKitReport:
     """Write the browser kit for ``model`` (an exported .onnx file or a shipped style name) into ``out_dir``.
 
     The folder is built beside ``out_dir`` and renamed into place, so a failure leaves nothing
     half-written; an existing non-empty ``out_dir`` is a UserError unless ``overwrite``, which
     replaces it whole. A model without fastnst metadata is a UserError too. ``ort_dist``: an
-    onnxruntime-web ``dist`` folder (see :func:`ort_web_dist`). Returns a report:
-    ``path``, ``model`` (the source .onnx), ``style``, ``preset``, ``ort_version``, ``bytes``.
+    onnxruntime-web ``dist`` folder (see :func:`ort_web_dist`). Returns a :class:`WebKitReport`.
     """
     from .metadata import read_metadata  # onnxruntime: only a kit being written needs it
 
@@ -167,8 +185,8 @@ def write_web_kit(model, out_dir, *, ort_dist=None, overwrite: bool = False) -> 
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    return {"path": str(out), "model": str(source), "style": style, "preset": preset or None,
-            "ort_version": version, "bytes": total}
+    return WebKitReport(path=str(out), model=str(source), style=style, preset=preset or None,
+                        ort_version=version, bytes=total)
 
 
 def _new_folder_beside(path: Path, suffix: str) -> Path:

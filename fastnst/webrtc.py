@@ -5,7 +5,7 @@ POST on the web app's own server that takes the page's SDP offer and returns the
 one :class:`LivePeer` per browser connection (its ``RTCPeerConnection``, the stylized track
 sent back, the inference thread and the settings the page sends over a data channel), the
 cap on peers at once, and closing all of it when the page goes away (or the connection
-fails). The page's side is ``fastnst/web_rtc/live.js``.
+fails). The page's side is ``fastnst/live_page/live.js``.
 
     >>> server = LiveServer(configure, max_side=384, max_peers=4)
     >>> server.mount(fastapi_app, "/webrtc/offer")     # POST {sdp, type, settings} -> {sdp, type}

@@ -156,7 +156,7 @@ def test_fp16_export(exported, tmp_path, monkeypatch):
     monkeypatch.setattr(fastnst.export, "CHECK_SIZES", ((97, 131),))  # fp16 onnxruntime on CPU is slow
     out = tmp_path / "half.onnx"
     report = export_onnx(model, out, meta, fp16=True)
-    assert all(v >= 40 for v in report["psnr_db"].values()), report
+    assert all(v >= 40 for v in report.psnr_db.values()), report
     assert read_metadata(out)["precision"] == "fp16"
     x = natural_image(121, 203, seed=9)
     got = run_onnx(out, x)  # float32 in, float32 out: same spec as fp32
@@ -169,7 +169,7 @@ def test_johnson_export(tmp_path):
     model = perturbed("johnson", seed=1)
     out = tmp_path / "johnson.onnx"
     report = export_onnx(model, out, {"style": "j"}, check=False)
-    assert report["checked"] is False and out.exists()
+    assert report.checked is False and out.exists()
     x = np.concatenate([natural_image(75, 99, seed=2), np.random.default_rng(2).random((1, 3, 75, 99), np.float32)])
     assert np.abs(run_onnx(out, x) - run_torch(model, x)).max() <= 1e-4
 
@@ -187,7 +187,7 @@ def test_uint8_io_export_matches_the_float_model(exported, tmp_path):
     _, onnx_path, _ = exported
     out = tmp_path / "lite.uint8io.onnx"
     report = export_uint8_io(onnx_path, out)
-    assert report["checked"] and max(report["max_level_diff"].values()) <= 1
+    assert report.checked and max(report.max_level_diff.values()) <= 1
     meta = read_metadata(out)
     assert meta["io"] == UINT8_IO_SPEC and meta["style"] == "mosaic"
     u8 = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])

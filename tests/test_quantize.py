@@ -14,7 +14,7 @@ from fastnst.styles import PRETRAINED, list_styles, style_file
 
 from conftest import SHARED, need_shared
 
-SHIPPED = [s for s in list_styles(".onnx") if s.preset == "lite"]
+SHIPPED = [s for s in list_styles(".onnx") if s.preset == "lite" and s.blend is None]  # int8 copies: one-style files
 BSDS_ROOT = SHARED if (SHARED / "content" / "bsds500").is_dir() else None  # real photos where present
 
 
@@ -28,9 +28,9 @@ def wave_int8(tmp_path_factory):
 
 def test_int8_passes_its_check_and_records_it(wave_int8):
     path, report = wave_int8
-    assert report["checked"] and len(report["psnr_db"]) == quantize.CHECK_COUNT
-    assert min(report["psnr_db"]) >= quantize.MIN_PSNR
-    for got, fp32 in zip(report["periodicity"], report["periodicity_fp32"]):
+    assert report.checked and len(report.psnr_db) == quantize.CHECK_COUNT
+    assert min(report.psnr_db) >= quantize.MIN_PSNR
+    for got, fp32 in zip(report.periodicity, report.periodicity_fp32):
         assert got <= quantize.PERIODICITY_RATIO * fp32 + quantize.PERIODICITY_SLACK
     meta = read_metadata(path)
     assert meta["precision"] == "int8" and meta["style"] == "wave" and meta["preset"] == "lite"
@@ -70,10 +70,12 @@ def test_periodicity_check_catches_a_grid_psnr_misses(monkeypatch):
     monkeypatch.setattr(quantize, "_outputs", lambda path, _: [np.clip(r + grid, 0, 1) for r in ref]
                         if path == "int8" else ref)
     with pytest.raises(RuntimeError, match="periodicity") as err:
-        quantize.check_int8("int8", "fp32", photos)
+        quantize.check_int8("int8", "fp32", photos, quantize.Int8Report("int8", "test", True))
     assert "PSNR" not in str(err.value)
     assert psnr(np.clip(ref[0] + grid, 0, 1), ref[0]) > quantize.MIN_PSNR
-    quantize.check_int8("fp32", "fp32", photos)  # identical outputs pass
+    report = quantize.Int8Report("fp32", "test", True)
+    quantize.check_int8("fp32", "fp32", photos, report)  # identical outputs pass
+    assert report.periodicity == report.periodicity_fp32 and len(report.psnr_db) == len(photos)
 
 
 def test_refuses_a_file_that_is_not_fp32(wave_int8, tmp_path):

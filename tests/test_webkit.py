@@ -1,4 +1,4 @@
-"""The browser kit (fastnst.webkit, fastnst/web/, ``fastnst export --web``) against the Python Stylizer.
+"""The browser kit (fastnst.webkit, fastnst/kit_page/, ``fastnst export --web``) against the Python Stylizer.
 
 Without a browser: the folder's layout, the refusals (non-empty folder, non-fastnst model, missing
 onnxruntime-web files or npm), nothing half-written on failure, and serve.py's headers. In a real
@@ -90,15 +90,15 @@ def test_kit_layout_and_overwrite(lite_onnx, fake_dist, tmp_path):
     assert (out / "model.onnx").read_bytes() == lite_onnx.read_bytes()
     readme = (out / "README.md").read_text()
     assert "{{" not in readme and "test (lite)" in readme and "9.9.9" in readme and "serve.py" in readme
-    assert report["style"] == "test" and report["preset"] == "lite" and report["ort_version"] == "9.9.9"
+    assert report.style == "test" and report.preset == "lite" and report.ort_version == "9.9.9"
     assert oct(out.stat().st_mode & 0o777) != oct(0o700)  # readable by a web server running as another user
     with pytest.raises(UserError, match="not empty.*--overwrite"):
         write_web_kit(lite_onnx, out, ort_dist=fake_dist)
     (out / "extra.txt").write_text("from the old kit")
     report_wave = write_web_kit("wave", out, ort_dist=fake_dist, overwrite=True)  # a shipped style's name
     assert not (out / "extra.txt").exists()
-    assert (out / "model.onnx").read_bytes() == Path(report_wave["model"]).read_bytes()
-    assert Path(report_wave["model"]).name == "wave_lite.onnx"
+    assert (out / "model.onnx").read_bytes() == Path(report_wave.model).read_bytes()
+    assert Path(report_wave.model).name == "wave_lite.onnx"
     assert leftovers(out.parent) == []
     other = tmp_path / "notes"
     other.mkdir()
@@ -115,7 +115,7 @@ def test_kit_layout_and_overwrite(lite_onnx, fake_dist, tmp_path):
 def test_kit_of_a_multi_style_file(mix_onnx, fake_dist, tmp_path):
     """A multi-style export makes a kit too: the whole file, whose styles the page offers (and blends)."""
     report = write_web_kit(mix_onnx, tmp_path / "kit", ort_dist=fake_dist)
-    assert (tmp_path / "kit" / "model.onnx").read_bytes() == mix_onnx.read_bytes() and report["preset"] == "lite"
+    assert (tmp_path / "kit" / "model.onnx").read_bytes() == mix_onnx.read_bytes() and report.preset == "lite"
     assert "style blend" in (tmp_path / "kit" / "README.md").read_text()
 
 
