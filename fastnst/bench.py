@@ -49,19 +49,23 @@ class BenchResult:
 
 
 def model_files(items, every_shipped: bool = True) -> list[str]:
-    """The .onnx files to time for style arguments ``items``: a file itself; a bundled style's name, each
+    """What to time for style arguments ``items``: a file itself; a style inside a multi-style file or a blend,
+    as ``STYLE@FILE`` (its blend kept); a bundled style's name, each
     shipped copy of it (fp32, int8, uint8 I/O). No items: every shipped style and copy (if ``every_shipped``).
     A style that does not exist is a UserError, before anything is timed."""
     from .errors import UserError
     from .styles import is_file_argument, list_styles, pick, variants
 
-    files = [v.path for m in items for v in ([pick(m)] if is_file_argument(m) else variants(pick(m)))]
+    def arg(v) -> str:  # a style inside a multi-style file keeps its blend: STYLE@FILE
+        return str(v.path) if v.blend is None else v.exact_name
+
+    files = [arg(v) for m in items for v in ([pick(m)] if is_file_argument(m) else variants(pick(m)))]
     if not items and every_shipped:
-        files = [v.path for s in list_styles(".onnx") for v in variants(s)]  # a multi-style file: once per style
+        files = [str(v.path) for s in list_styles(".onnx") for v in variants(s)]  # a multi-style file: once
         if not files:
             raise UserError("no styles are bundled with this installation: give .onnx files, or time "
                             "random-weight models with --preset lite,johnson")
-    return list(dict.fromkeys(str(f) for f in files))  # each file timed once
+    return list(dict.fromkeys(files))  # each timed once
 
 
 def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:

@@ -83,6 +83,15 @@ def test_bench_shows_each_shipped_copy_and_its_io(capsys):
     assert main(["bench", "wave", "--int8"]) == 2  # --int8 is for --preset
 
 
+def test_bench_times_the_blend_it_is_given(mix_onnx, capsys):
+    """A blend or a style inside a multi-style file is timed as that blend (its row names it), not as the
+    file's first style; the whole file is timed once."""
+    args = ["--device", "cpu", "--sizes", "32x24", "--runs", "1", "--warmup", "0", "-q", "--json"]
+    assert main(["bench", f"b@{mix_onnx}", f"a+b@{mix_onnx}", str(mix_onnx), str(mix_onnx), *args]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert [r["style"] for r in results] == ["b", "a+b", "a"]  # the whole file: its first style
+
+
 def test_export_presets_int8(tmp_path):
     from fastnst.bench import export_presets
     from fastnst.runtime import read_metadata
