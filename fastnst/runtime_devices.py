@@ -76,7 +76,7 @@ DEVICE_NAMES = (AUTO, *DEVICES)  # what --device and Stylizer(device=...) accept
 RUNTIMES = tuple(dict.fromkeys(d.runtime for d in DEVICES.values()))  # the columns of VARIANT_PREFERENCE
 
 MEASURE_SIZE = (320, 240)  # (width, height) of the frame cpu_speeds times: a quarter of 640x480
-_MEASURE_WARMUP, _MEASURE_RUNS = 1, 3  # untimed, then timed runs of each file, interleaved (the median counts)
+_MEASURE_WARMUP, _MEASURE_RUNS = 2, 7  # untimed, then timed runs of each file, interleaved (the median counts)
 _SPEED_FILE = "runtime_speed.json"
 
 
