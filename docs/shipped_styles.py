@@ -1,4 +1,5 @@
-"""Make docs/shipped_styles.jpg: the sample photo, then every shipped style, one row per preset.
+"""Make docs/shipped_styles.jpg: the sample photo, then every shipped style, one row per preset and kind of
+file (one-style files, then each multi-style file's styles; black where a row lacks a style).
 
     python docs/shipped_styles.py [--size 320] [-o docs/shipped_styles.jpg]
 
@@ -24,13 +25,16 @@ def main():
     styles = list_styles(".onnx")
     names = sorted({s.name for s in styles})
     rows = []
-    for preset in (p for p in PRESET_NAMES if any(s.preset == p for s in styles)):
+    kinds = sorted({(s.preset, None if s.blend is None else s.path.stem) for s in styles},
+                   key=lambda k: (PRESET_NAMES.index(k[0]) if k[0] in PRESET_NAMES else 99, k[1] or ""))
+    for preset, multi in kinds:
         row = [photo]
         for name in names:
-            match = [s for s in styles if (s.name, s.preset) == (name, preset)]
+            match = [s for s in styles if (s.name, s.preset) == (name, preset)
+                     and (None if s.blend is None else s.path.stem) == multi]
             row.append(Stylizer(match[0], device="cpu").stylize(photo) if match else np.zeros_like(photo))
         rows.append(np.concatenate(row, axis=1))  # (size, size * (1 + styles), 3)
-        print(f"{preset}: {', '.join(names)}")
+        print(f"{preset} {multi or 'one-style files'}: {', '.join(names)}")
     save_image(args.output, np.concatenate(rows, axis=0))
     print(f"wrote {args.output}")
 
