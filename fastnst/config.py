@@ -191,7 +191,7 @@ class LayersConfig:
     photo_size: int = 160
     layers: tuple[str, ...] | None = None
     size: int = 128
-    iterations: int = 60
+    iterations: int = 40
     style_layer_weights: tuple[float, ...] | None = None
     seed: int = 0
     device: str = "auto"

@@ -48,7 +48,9 @@ __all__ = ["Field", "activation_index", "available_layers", "cached", "figure1",
            "top_patches"]
 
 LOSS_NET_FILE = "vgg_normalised_conv3_1.pth"  # under DATA_ROOT/weights/: the normalised VGG-19 (conv3_1)
-SAMPLE_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png")  # scikit-image's
+# scikit-image's sample photos that are public domain or CC0 (the patches are shown): NASA's astronaut, coffee and
+# chelsea (CC0), SpaceX's rocket; fastnst.userstyles trains on these and one more
+SAMPLE_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg")
 CELL = 56  # px of one patch in the grid
 GREY = 128  # where a patch reaches past the photo
 

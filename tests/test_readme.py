@@ -5,7 +5,7 @@ that holds the files they name: ``photo.jpg`` (the bundled sample photo), ``pain
 ``clip.mp4`` (a generated 70 s clip at 2 frames/s with audio, so ``--start 1:00`` works) and
 ``photos/`` (small generated photos), with the repository's folders linked in for paths such
 as ``training/recipes/...``. What only makes them quick is appended (argparse takes the last
-value of a flag): tiny sizes and two steps for ``train`` and ``optimize`` with a random loss
+value of a flag): tiny sizes and two steps for ``train``, ``optimize`` and ``layers`` with a random loss
 network, one run for ``bench``, ``--headless`` with the clip and a few frames for ``webcam``.
 ``demo`` must answer on its port; an example that talks to the web app gets one running.
 A command passes when it exits 0 without a traceback.
@@ -39,6 +39,8 @@ QUICK = {
     "bench": ["--runs", "1", "--warmup", "0", "--sizes", "64x48", "-q"],
     "webcam": ["--headless", "--frames", "3"],
     "video": ["-q"],
+    "layers": ["--loss-net", "random-vgg19", "--size", "32", "--iterations", "2", "--max-photos", "2",
+               "--photo-size", "32", "-q"],
 }
 
 
