@@ -281,3 +281,19 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, photos, args, says):
     r = run("layers", *args, "--loss-net", SPEC, "-o", str(tmp_path / "out.png"), "-q")
     assert says in one_line_error(r)
     assert not (tmp_path / "out.png").exists() and not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("kind", ["random-vgg16", "random-vgg19", "normalised", "normalised+random-deep"])
+def test_every_kind_of_loss_net(kind, photos):
+    """The explorer takes its layers from the network: VGG-16's relu1_2..relu4_3, VGG-19's relu1_1..relu5_1, the
+    truncated normalised file's relu1_1..relu3_1, and relu5_1 again where random layers extend it."""
+    from conftest import NORMALISED_VGG, need_shared
+
+    spec = kind if kind.startswith("random") else f"vgg19-{kind}:{need_shared(NORMALISED_VGG)}"
+    expected = {"random-vgg16": "relu4_3", "random-vgg19": "relu5_1", "normalised": "relu3_1",
+                "normalised+random-deep": "relu5_1"}[kind]
+    layers = L.default_layers(spec)
+    assert layers[-1] == expected and L.available_layers(spec)[-1] == expected
+    cfg = LayersConfig(loss_net=spec, photos=str(photos), photo_size=32, num_units=2, top=2)
+    _, info = L.patches_picture(cfg, progress=False)
+    assert info["layer"] == expected and len(info["units"]) == 2
