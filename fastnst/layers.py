@@ -42,12 +42,12 @@ from .errors import UserError
 from .files import atomic_output, cache_dir
 from .losses import gram_matrix
 from .lossnet import LossNet, build_loss_net, default_spec, portable_spec, weights_sha256
+from .userstyles import LOSS_NET_FILE  # the normalised VGG-19's file under DATA_ROOT/weights/, as the demo finds it
 
 __all__ = ["Field", "activation_index", "available_layers", "cached", "figure1", "find_loss_net", "find_photos",
            "gram_heat_map", "gram_picture", "patch_box", "receptive_field", "reconstruct", "save_picture",
            "top_patches"]
 
-LOSS_NET_FILE = "vgg_normalised_conv3_1.pth"  # under DATA_ROOT/weights/: the normalised VGG-19 (conv3_1)
 # scikit-image's sample photos that are public domain or CC0 (the patches are shown): NASA's astronaut, coffee and
 # chelsea (CC0), SpaceX's rocket; fastnst.userstyles trains on these and one more
 SAMPLE_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg")
