@@ -823,6 +823,10 @@ def _add_demo(sub) -> None:
                         f"(default: {cpu.stream_max_side} on a CPU, {gpu.stream_max_side} on a GPU)")
     p.add_argument("--max-live", type=int, default=d.max_live,
                    help="WebRTC live webcam connections served at once (more are told to wait)")
+    p.add_argument("--live-bitrate", type=float, default=d.live_bitrate, metavar="MBPS",
+                   help="Mbit/s of the live video sent back (VP8 at this fixed rate; painted texture needs about "
+                        "3 at 640x480); 0: aiortc's encoder, which follows the browser's bandwidth estimate "
+                        "between 0.25 and 1.5")
     p.add_argument("--ice-server", dest="ice_servers", action="append", metavar="URL",
                    help="a STUN/TURN server for WebRTC, e.g. stun:stun.example.org:3478; repeat for several. "
                         "Default: none, nothing is contacted (the server's own addresses serve one machine or a LAN)")

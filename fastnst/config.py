@@ -446,6 +446,9 @@ class DemoConfig:
     queue); ``stream_time_limit``: seconds one stream may run before it stops (press Record
     again to go on); ``stabilize_strength``: the Stabilizer strength of the stabilize boxes.
     ``max_live``: WebRTC live connections served at once (the page says so when full);
+    ``live_bitrate``: Mbit/s of the live video sent back (VP8 at this fixed rate,
+    :class:`fastnst.webrtc.LiveEncoder`: painted texture needs about 3 at 640x480 for 30 dB);
+    0: aiortc's own encoder, which follows the browser's bandwidth estimate between 0.25 and 1.5;
     ``ice_servers``: STUN/TURN URLs for WebRTC (e.g. ``stun:stun.example.org:3478``); empty:
     none is contacted, the server's own addresses serve (enough on one machine or a LAN).
     ``host``, ``port``: where the app listens (loopback only by default).
@@ -468,6 +471,7 @@ class DemoConfig:
     stabilize_strength: float = STABILIZE_STRENGTH
     mirror: bool = False
     max_live: int = 4
+    live_bitrate: float = 3.0
     ice_servers: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 7860
@@ -483,12 +487,14 @@ class DemoConfig:
                               style_layers=self.add_style_layers)
 
     # (CPU, GPU) values of the settings that None leaves to the device.
-    _BY_DEVICE = {"stream_max_side": (384, 720), "stream_every": (0.1, 0.05), "video_max_side": (480, 1080)}
+    # A CPU stylizes a 640x480 camera at its full size: at a smaller working size the texture's scale differs
+    # from a still's (384 px: 21 dB against `fastnst stylize` of the same frame; benchmarks/live_quality.py).
+    _BY_DEVICE = {"stream_max_side": (640, 720), "stream_every": (0.1, 0.05), "video_max_side": (480, 1080)}
 
     def resolve(self, gpu: bool) -> DemoConfig:
         """A copy with the device-dependent settings that are None filled in for a GPU or a CPU.
 
-        On a CPU: ``stream_max_side`` 384 px, ``stream_every`` 0.1 s, ``video_max_side`` 480 px;
+        On a CPU: ``stream_max_side`` 640 px, ``stream_every`` 0.1 s, ``video_max_side`` 480 px;
         on a GPU: 720 px, 0.05 s and 1080 px.
         """
         from dataclasses import replace
@@ -504,6 +510,7 @@ class DemoConfig:
                      "stream_time_limit", "max_live"):
             check_number(f"--{name.replace('_', '-')}", getattr(self, name), 1)
         check_number("--stabilize-strength", self.stabilize_strength, 0, 1)
+        check_number("--live-bitrate", self.live_bitrate, 0, 50)
         check_number("--port", self.port, 1, 65535)
         check_number("--add-style-steps", self.add_style_steps, 1)
 

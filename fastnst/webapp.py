@@ -14,7 +14,8 @@ Tabs:
 * **Webcam**: live video over WebRTC (:mod:`fastnst.webrtc`; the page's side is
   ``fastnst/live_page/live.js``): the camera's track goes to the server, the stylized track
   comes back into a ``<video>``, signalled by one POST route (``/webrtc/offer``) on this
-  app's own server; the controls reach the server over a data channel. Below it, the
+  app's own server; the controls reach the server over a data channel; the video comes back as VP8
+  at ``live_bitrate`` Mbit/s (:class:`fastnst.webrtc.LiveEncoder`). Below it, the
   fallback where WebRTC cannot connect (e.g. behind a proxy): Gradio's image streaming, the
   browser posting camera frames (every ``stream_every`` s) to ``.stream``. Either way frames
   are stylized at most at ``stream_max_side`` pixels, style, strength, colour preservation
@@ -159,7 +160,7 @@ class Demo:
         from .webrtc import LiveServer
 
         self.live = LiveServer(self.live_settings, max_side=self.stream_max_side, max_peers=self.options.max_live,
-                               ice_servers=self.options.ice_servers)
+                               ice_servers=self.options.ice_servers, bitrate=self.options.live_bitrate * 1e6)
         self.temp_dir = tempfile.mkdtemp(prefix="fastnst-demo-")
         atexit.register(shutil.rmtree, self.temp_dir, True)
         self.example_path = os.path.join(self.temp_dir, "astronaut.png")

@@ -23,6 +23,15 @@ are dropped, :class:`fastnst.stream.LatestFrame`, so latency stays one inference
 uint8 RGB (H, W, 3) array, goes through the peer's :class:`fastnst.stream.FrameStylizer`, and
 comes back, same size, as a ``VideoFrame`` with the camera frame's timestamp.
 
+Encoding: with ``bitrate`` (the web app's ``live_bitrate``), the stylized track is VP8 from a
+:class:`LiveEncoder` of this module at that fixed rate: the track hands aiortc encoded
+``av.Packet`` objects, which its sender only packetizes (``MediaStreamTrack.recv`` may return
+frames or packets), and the peer's video is negotiated as VP8 only
+(``RTCRtpTransceiver.setCodecPreferences``). aiortc's own encoder starts at 0.5 Mbit/s and
+follows the browser's estimate up to a hard-coded 1.5 Mbit/s: too little for painted texture
+at 640x480, whose live picture then shows streaks and blocks a still does not have
+(benchmarks/live_quality.py measures both). Without ``bitrate`` (0 or None) aiortc encodes.
+
 No STUN or TURN server is contacted unless ``ice_servers`` names one: aiortc's default (a
 public STUN server) is replaced by an empty list. The server offers its host candidates;
 a browser reaches one of them, so its own (possibly mDNS ``.local``) candidates need not
@@ -42,9 +51,68 @@ from fastapi.responses import JSONResponse
 
 from .stream import FrameStylizer, LatestFrame
 
-__all__ = ["LivePeer", "LiveServer", "PeerLimit"]
+__all__ = ["LiveEncoder", "LivePeer", "LiveServer", "PeerLimit"]
 
 STATUS_EVERY = 1.0  # seconds between status messages to the page
+KEYFRAME_EVERY = 4.0  # seconds between the LiveEncoder's key frames
+
+
+class LiveEncoder:
+    """VP8 at a fixed bit rate for the stylized video: ``encode(frame)`` -> one ``av.Packet`` (or None).
+
+    ``bitrate``: bits per second. The rate control is aiortc's own encoder's (libvpx, real time,
+    constant bit rate over a one-second buffer, no frames held back), at ``bitrate`` instead of
+    aiortc's 0.25 to 1.5 Mbit/s. A packet carries its frame's timestamp (``pts``, ``time_base``).
+
+    Key frames: the first, one every ``keyframe_every`` seconds and after a change of size. aiortc
+    passes a browser's key-frame request (PLI) only to its own encoder, so a picture broken by a
+    lost packet that retransmission did not recover mends at the next periodic key frame.
+    """
+
+    def __init__(self, bitrate: float, keyframe_every: float = KEYFRAME_EVERY):
+        if not bitrate > 0:
+            raise ValueError(f"bitrate must be positive, got {bitrate}")
+        self.bitrate, self.keyframe_every = int(bitrate), float(keyframe_every)
+        self.codec = None  # av's libvpx encoder, opened at the first frame's size
+        self._keyframe_at = 0.0
+
+    def _open(self, width: int, height: int, time_base):
+        import av
+
+        codec = av.CodecContext.create("libvpx", "w")
+        codec.width, codec.height, codec.pix_fmt, codec.time_base = width, height, "yuv420p", time_base
+        codec.bit_rate, codec.gop_size, codec.qmin, codec.qmax = self.bitrate, 1 << 30, 2, 56
+        rate = str(self.bitrate)
+        codec.options = {"bufsize": rate, "minrate": rate, "maxrate": rate,  # CBR over a 1 s buffer
+                         "deadline": "realtime", "cpu-used": "-6", "lag-in-frames": "0", "noise-sensitivity": "4",
+                         "overshoot-pct": "15", "undershoot-pct": "100", "static-thresh": "1", "partitions": "0"}
+        codec.thread_count = 1  # the stylizer has the other cores
+        return codec
+
+    def encode(self, frame):
+        """The VP8 packet of ``frame`` (an av.VideoFrame with ``pts`` and ``time_base``), or None."""
+        import av
+
+        if frame.format.name != "yuv420p":
+            frame = frame.reformat(format="yuv420p")
+        now = time.monotonic()
+        if self.codec is None or (self.codec.width, self.codec.height) != (frame.width, frame.height):
+            self.codec, self._keyframe_at = self._open(frame.width, frame.height, frame.time_base), 0.0
+        if not self._keyframe_at or now - self._keyframe_at >= self.keyframe_every:
+            frame.pict_type, self._keyframe_at = av.video.frame.PictureType.I, now
+        packets = self.codec.encode(frame)
+        if not packets:
+            return None
+        packet = packets[0]  # lag-in-frames 0: one packet per frame
+        packet.pts, packet.time_base = frame.pts, frame.time_base
+        return packet
+
+
+def vp8_codecs() -> list:
+    """aiortc's VP8 codec capabilities (and their retransmission, rtx), for ``setCodecPreferences``."""
+    from aiortc import RTCRtpSender
+
+    return [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.lower() in ("video/vp8", "video/rtx")]
 
 
 class PeerLimit(Exception):
@@ -63,12 +131,13 @@ def _stylized_track_class():
     from aiortc import MediaStreamError, MediaStreamTrack
 
     class StylizedTrack(MediaStreamTrack):
-        """The video sent back: the newest stylized frame, each one once."""
+        """The video sent back: the newest stylized frame, each one once (as a VP8 packet with ``encoder``)."""
 
         kind = "video"
 
-        def __init__(self):
+        def __init__(self, encoder: LiveEncoder | None = None):
             super().__init__()
+            self.encoder = encoder
             self._frame = None
             self._ready = asyncio.Event()
 
@@ -82,12 +151,18 @@ def _stylized_track_class():
             self._ready.set()  # wakes recv(), which then ends
 
         async def recv(self):
-            await self._ready.wait()
-            self._ready.clear()
-            if self.readyState != "live" or self._frame is None:
-                raise MediaStreamError
-            frame, self._frame = self._frame, None
-            return frame
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                if self.readyState != "live" or self._frame is None:
+                    raise MediaStreamError
+                frame, self._frame = self._frame, None
+                if self.encoder is None:
+                    return frame
+                # off the event loop, as aiortc runs its own encoder; one at a time (the sender awaits each)
+                packet = await asyncio.get_running_loop().run_in_executor(None, self.encoder.encode, frame)
+                if packet is not None:
+                    return packet
 
     return StylizedTrack
 
@@ -105,7 +180,7 @@ class LivePeer:
         self.server, self.pc, self.number = server, pc, number
         self.loop = asyncio.get_running_loop()
         self.frames = LatestFrame()
-        self.track = _stylized_track_class()()
+        self.track = _stylized_track_class()(LiveEncoder(server.bitrate) if server.bitrate else None)
         self.live: FrameStylizer | None = None
         self.description = ""
         self.channel = None
@@ -220,12 +295,14 @@ class LiveServer:
     ``configure``: page settings -> (FrameStylizer.update keywords, description), see the
     module docstring. ``max_side``: the FrameStylizer's (frames are stylized at most at
     this long side and returned at their size). ``ice_servers``: STUN/TURN URLs (none: host
-    candidates only, nothing contacted).
+    candidates only, nothing contacted). ``bitrate``: bits per second of the video sent back,
+    VP8 from a :class:`LiveEncoder` (None or 0: aiortc's own encoder).
     """
 
     def __init__(self, configure: Callable[[dict], tuple[dict, str]], *, max_side: int | None = None,
-                 max_peers: int = 4, ice_servers=()):
+                 max_peers: int = 4, ice_servers=(), bitrate: float | None = None):
         self.configure, self.max_side, self.max_peers = configure, max_side, int(max_peers)
+        self.bitrate = bitrate or None
         self.ice_servers = list(ice_servers)
         self.peers: set[LivePeer] = set()
         self._numbers = 0
@@ -247,11 +324,14 @@ class LiveServer:
         peer = LivePeer(self, pc, self._numbers)
         peer.set_settings(offer.get("settings") or {})
         self.peers.add(peer)
+        if peer.track.encoder is not None:  # it sends VP8 packets: the video must be negotiated as VP8
+            pc.addTransceiver(peer.track, direction="sendrecv").setCodecPreferences(vp8_codecs())
 
         @pc.on("track")
         def on_track(track):
             if track.kind == "video" and peer._thread is None:
-                pc.addTrack(peer.track)
+                if not any(sender.track is peer.track for sender in pc.getSenders()):
+                    pc.addTrack(peer.track)
                 peer.attach(track)
 
         @pc.on("datachannel")

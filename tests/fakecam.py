@@ -51,15 +51,26 @@ def read_counter(image: np.ndarray) -> int:
 
 def write_y4m(path, frames: int = 90, width: int = 320, height: int = 240, fps: int = 30) -> None:
     """Write a ``frames``-frame clip as YUV4MPEG2, 4:2:0 (I420), ``fps`` frames per second."""
+    _write_y4m(path, (frame(i, width, height, frames) for i in range(frames)), width, height, fps)
+
+
+def write_still_y4m(path, picture: np.ndarray, frames: int = 30, fps: int = 30) -> None:
+    """Write a clip that shows the uint8 RGB (H, W, 3) ``picture`` in each of its ``frames`` frames: a still
+    camera, so every camera frame is the same picture (4:2:0, as the camera's video is)."""
+    height, width = picture.shape[:2]
+    _write_y4m(path, (picture for _ in range(frames)), width, height, fps)
+
+
+def _write_y4m(path, pictures, width: int, height: int, fps: int) -> None:
     import cv2
 
     if width % 2 or height % 2:
         raise ValueError(f"4:2:0 needs even sizes, got {width}x{height}")
     with open(path, "wb") as f:
         f.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for i in range(frames):
+        for picture in pictures:
             f.write(b"FRAME\n")
-            f.write(cv2.cvtColor(frame(i, width, height, frames), cv2.COLOR_RGB2YUV_I420).tobytes())
+            f.write(cv2.cvtColor(np.ascontiguousarray(picture), cv2.COLOR_RGB2YUV_I420).tobytes())
 
 
 # Headless Chromium with the clip as its camera, no network chatter, no first-run UI.
@@ -76,8 +87,9 @@ LOOPBACK = re.compile(r"(https?|wss?)://(127\.0\.0\.1|localhost)[:/]|data:|blob:
 
 
 @contextlib.contextmanager
-def camera_browser(folder, frames: int = 90, fps: int = 30, width: int = 320, height: int = 240):
-    """A headless Chromium context whose camera plays a counter clip written to ``folder``; its
+def camera_browser(folder, frames: int = 90, fps: int = 30, width: int = 320, height: int = 240, still=None):
+    """A headless Chromium context whose camera plays a counter clip written to ``folder`` (or, given
+    ``still``, a uint8 RGB picture, a clip of that picture in every frame, at its own size); its
     ``outside`` list collects every request that left loopback. Skips the test (with a reason)
     without Chromium or playwright."""
     import pytest
@@ -86,7 +98,10 @@ def camera_browser(folder, frames: int = 90, fps: int = 30, width: int = 320, he
         pytest.skip(f"needs Chromium at {CHROMIUM} (Debian: apt-get install chromium; .ci/run does)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (a dev extra)")
     clip = os.path.join(folder, "camera.y4m")
-    write_y4m(clip, frames=frames, width=width, height=height, fps=fps)
+    if still is None:
+        write_y4m(clip, frames=frames, width=width, height=height, fps=fps)
+    else:
+        write_still_y4m(clip, still, frames=frames, fps=fps)
     with sync_api.sync_playwright() as pw:
         context = launch_browser(pw, clip, os.path.join(folder, "profile"))
         context.outside = []

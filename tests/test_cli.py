@@ -315,7 +315,8 @@ BOUNDS = [
     *[(["demo"], *row) for row in [
         ("--port", "0", "1"), ("--port", "65536", "65535"), ("--max-upload-mb", "0", "0.001"),
         ("--max-upload-mb", "inf", "0.001"), ("--max-video-seconds", "0", "0.001"), ("--max-streams", "0", "1"),
-        ("--stream-max-side", "0", "1"), ("--max-live", "0", "1"), ("--add-style-steps", "0", "1")]],
+        ("--stream-max-side", "0", "1"), ("--max-live", "0", "1"), ("--add-style-steps", "0", "1"),
+        ("--live-bitrate", "-0.1", "0"), ("--live-bitrate", "51", "50")]],
     *[(["bench", "wave"], *row) for row in [
         ("--runs", "0", "1"), ("--warmup", "-1", "0"), ("--threads", "0", "1"), ("--sizes", "0x5", "1x1"),
         ("--sizes", "5x0", "1x1")]],
