@@ -64,7 +64,8 @@ class LiveEncoder:
     constant bit rate over a one-second buffer, no frames held back), at ``bitrate`` instead of
     aiortc's 0.25 to 1.5 Mbit/s. A packet carries its frame's timestamp (``pts``, ``time_base``).
 
-    Key frames: the first, one every ``keyframe_every`` seconds and after a change of size. aiortc
+    Key frames: the first, one every ``keyframe_every`` seconds of the frames' time stamps (and after
+    a jump back in them) and after a change of size. aiortc
     passes a browser's key-frame request (PLI) only to its own encoder, so a picture broken by a
     lost packet that retransmission did not recover mends at the next periodic key frame.
     """
@@ -74,7 +75,7 @@ class LiveEncoder:
             raise ValueError(f"bitrate must be positive, got {bitrate}")
         self.bitrate, self.keyframe_every = int(bitrate), float(keyframe_every)
         self.codec = None  # av's libvpx encoder, opened at the first frame's size
-        self._keyframe_at = 0.0
+        self._keyframe_at: float | None = None  # the last key frame's time stamp, seconds
 
     def _open(self, width: int, height: int, time_base):
         import av
@@ -95,10 +96,10 @@ class LiveEncoder:
 
         if frame.format.name != "yuv420p":
             frame = frame.reformat(format="yuv420p")
-        now = time.monotonic()
+        now = float(frame.pts * frame.time_base)  # the camera's clock: the same key frames at any speed
         if self.codec is None or (self.codec.width, self.codec.height) != (frame.width, frame.height):
-            self.codec, self._keyframe_at = self._open(frame.width, frame.height, frame.time_base), 0.0
-        if not self._keyframe_at or now - self._keyframe_at >= self.keyframe_every:
+            self.codec, self._keyframe_at = self._open(frame.width, frame.height, frame.time_base), None
+        if self._keyframe_at is None or not 0 <= now - self._keyframe_at < self.keyframe_every:
             frame.pict_type, self._keyframe_at = av.video.frame.PictureType.I, now
         packets = self.codec.encode(frame)
         if not packets:

@@ -126,8 +126,8 @@ def test_offline_by_default():
 def test_live_encoder_runs_at_its_bit_rate():
     """LiveEncoder: the codec runs at the bit rate given and the packets take about that rate for a picture
     that needs more (constant bit rate); more bits bring the decoded frames closer (3 Mbit/s against aiortc's
-    0.5 start); each packet keeps its frame's timestamp; the first packet is a key frame, and then only
-    every ``keyframe_every`` seconds."""
+    0.5 start); each packet keeps its frame's timestamp; the first packet is a key frame, and then one every
+    ``keyframe_every`` seconds of the time stamps."""
     import av
     import cv2
 
@@ -158,6 +158,8 @@ def test_live_encoder_runs_at_its_bit_rate():
         assert keys[0] and not any(keys[1:])
     assert high[2] > low[2] + 2, (low[2], high[2])
     assert all(run(1e6, keyframe_every=0)[3])  # every frame a key frame
+    keys = run(1e6, keyframe_every=0.5)[3]  # by the frames' time stamps, 25 a second
+    assert [i for i, key in enumerate(keys) if key] == [0, 13, 26, 39]
     with pytest.raises(ValueError):
         LiveEncoder(0)
     with pytest.raises(UserError, match="--live-bitrate"):
