@@ -23,7 +23,7 @@ import os
 import random
 import time
 from contextlib import nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -276,6 +276,100 @@ def _dist_info() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
 
 
+@dataclass
+class RunStyles:
+    """What a run trains: its paintings, the network's style names (a base network's first, with
+    ``--add-style``) and the name the model file records."""
+
+    paths: list[str]  # the paintings this run trains, in order
+    names: list[str]  # style k of the network is names[k]
+    base_names: list[str]  # the base network's styles (--add-style), else empty
+    base: object = None  # the base TransformerNet (--add-style), else None
+
+    @property
+    def label(self) -> str:
+        """``wave``, ``wave+mondrian`` or ``8 styles``."""
+        return "+".join(self.names) if len(self.names) <= 3 else f"{len(self.names)} styles"
+
+
+def run_styles(cfg: TrainConfig) -> RunStyles:
+    """The paintings and style names of the run ``cfg``; UserError for a clash of names."""
+    paths = style_images(cfg)
+    if cfg.style_name and len(paths) > 1:
+        raise UserError("--style-name names a one-style network; a multi-style one takes its styles' file names")
+    names = [cfg.style_name or Path(paths[0]).stem] if len(paths) == 1 else [Path(p).stem for p in paths]
+    if not cfg.base:
+        return RunStyles(paths, names, [])
+    from .models import load_model_file  # --add-style: the base network's styles come first
+
+    base, base_meta = load_model_file(cfg.base)
+    base_names = list(base_meta.get("styles") or [base_meta.get("style") or Path(cfg.base).stem])
+    if names[0] in base_names:
+        raise UserError(f"'{cfg.base}' already has a style named '{names[0]}': name the new one with --style-name")
+    return RunStyles(paths, base_names + names, base_names, base)
+
+
+def _optimization(cfg: TrainConfig, params, steps: int, device: torch.device, main_proc: bool):
+    """Adam, the learning-rate schedule and the fp16 gradient scaler of a run; UserError for an AMP mode
+    the device lacks."""
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    if cfg.lr_schedule == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=cfg.lr / 10)
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
+    if cfg.amp == "fp16" and device.type != "cuda":
+        raise UserError("--amp fp16 needs a CUDA device; use --amp bf16 on the CPU")
+    if cfg.amp == "bf16" and device.type == "cpu" and main_proc and \
+            not torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+        warn("--amp bf16 is slow on this CPU (no AVX-512: measured 120x slower than fp32 on AVX2)")
+    return opt, sched, scaler
+
+
+def _losses(cfg: TrainConfig, net, crit: PerceptualLoss, x: torch.Tensor, style, step: int,
+            rank: int) -> dict[str, torch.Tensor]:
+    """One step's loss terms for the batch ``x`` (B, 3, S, S) in [0, 1] through ``net`` (the network, or
+    its DDP wrapper) with the style weights ``style`` ((S,), or None for a one-style network)."""
+    if not cfg.temporal_weight:
+        y = net(x, style)
+        terms = crit(y, crit.content_target(x))
+        terms["temporal"] = y.new_zeros(())
+        return terms
+    # A second frame: the batch warped by a random smooth flow drawn from a generator seeded with
+    # (seed, step, rank), so resumed runs draw the same flows. Both frames go through the network in
+    # one batch; the loss net sees only the first.
+    flow = _step_flow(cfg, step, rank, x)
+    y, y_next = net(torch.cat([x, warp_torch(x, flow)]), style).chunk(2)
+    terms = crit(y, crit.content_target(x))
+    terms["temporal"] = temporal_loss(y_next, y, flow)
+    terms["total"] = terms["total"] + cfg.temporal_weight * terms["temporal"]
+    return terms
+
+
+def _model_meta(cfg: TrainConfig, styles: RunStyles, crit: PerceptualLoss, net, steps: int, world: int,
+                images: int, num_styles: int) -> dict:
+    """What the model file records of its training (never a machine path: file and folder names only)."""
+    meta = {
+        "style": styles.label, "style_file": os.path.basename(styles.paths[0]), "loss_net": portable_spec(net.spec),
+        "loss_net_sha256": weights_sha256(net.spec),
+        "style_layers": list(crit.style_layers), "content_layer": crit.content_layer,
+        "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
+        "temporal_weight": cfg.temporal_weight, "style_scales": cfg.style_scales,
+        "crop": [cfg.crop_min, cfg.crop_max],
+        "image_size": cfg.image_size, "style_size": cfg.style_size or cfg.image_size,
+        "iterations": steps, "batch_size": cfg.batch_size * world, "lr": cfg.lr, "seed": cfg.seed,
+        "data": os.path.basename(os.path.normpath(cfg.data)), "data_images": images,
+        "fastnst_version": __version__,
+    }
+    if num_styles > 1:  # style k of the network is styles[k]
+        meta["styles"] = styles.names
+    if len(styles.paths) > 1:
+        meta["style_files"] = [os.path.basename(p) for p in styles.paths]
+    if cfg.base:  # the new style's own settings above; the other styles are the base's
+        meta.update(style=styles.names[-1], base=os.path.basename(cfg.base), base_styles=styles.base_names)
+    return meta
+
+
 def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: bool = True) -> Path:
     """Train a style network; returns the path of the final model file.
 
@@ -301,22 +395,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
     if not cfg.style:
         raise UserError("a style image is needed (--style)")
     run = Path(cfg.output)
-    style_paths = style_images(cfg)
-    if cfg.style_name and len(style_paths) > 1:
-        raise UserError("--style-name names a one-style network; a multi-style one takes its styles' file names")
-    style_names = [cfg.style_name or Path(style_paths[0]).stem] if len(style_paths) == 1 else \
-        [Path(p).stem for p in style_paths]
-    base_names: list[str] = []
-    if cfg.base:  # --add-style: the base network's styles come first
-        from .models import load_model_file
-
-        base_model, base_meta = load_model_file(cfg.base)
-        base_names = list(base_meta.get("styles") or [base_meta.get("style") or Path(cfg.base).stem])
-        if style_names[0] in base_names:
-            raise UserError(f"'{cfg.base}' already has a style named '{style_names[0]}': "
-                            "name the new one with --style-name")
-        style_names = base_names + style_names
-    style_name = "+".join(style_names) if len(style_names) <= 3 else f"{len(style_names)} styles"
+    styles = run_styles(cfg)
 
     rank, world, local_rank = _dist_info()
     device = resolve_device(cfg.device)
@@ -334,18 +413,17 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
     if not files:
         raise UserError(f"no readable images found in '{cfg.data}'")
     net = build_loss_net(cfg.loss_net, cfg.style_layers, cfg.content_layer).to(device)
-    crits = []  # one loss per style (its Gram targets); they share the loss net
-    for path in style_paths:
+    crits = []  # one loss per painting (its Gram targets); they share the loss net
+    for path in styles.paths:
         style_img = im.resize_long_side(im.load_image(path), cfg.style_size or cfg.image_size)
         crits.append(PerceptualLoss(net, im.to_tensor(style_img, device), content_weight=cfg.content_weight,
                                     style_weight=cfg.style_weight, tv_weight=cfg.tv_weight,
                                     style_scales=cfg.style_scales))
-    crit = crits[0]
-    if cfg.base:
-        model, frozen = grow_styles(base_model)
+    if styles.base is not None:  # --add-style: one new norm row, the rest frozen
+        model, frozen = grow_styles(styles.base)
         model = model.to(device)
         params = train_new_rows_only(model, frozen)
-        trained_styles = [frozen]  # the one new row
+        trained_styles = [frozen]  # crits[0] trains the new row
     else:
         model = create_model(cfg.preset, num_styles=len(crits)).to(device)
         params = list(model.parameters())
@@ -355,18 +433,8 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
         net.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(params, lr=cfg.lr)
     steps = total_steps(cfg, len(files), world)
-    if cfg.lr_schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=cfg.lr / 10)
-    else:
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-    scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
-    if cfg.amp == "fp16" and device.type != "cuda":
-        raise UserError("--amp fp16 needs a CUDA device; use --amp bf16 on the CPU")
-    if cfg.amp == "bf16" and device.type == "cpu" and main_proc and \
-            not torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
-        warn("--amp bf16 is slow on this CPU (no AVX-512: measured 120x slower than fp32 on AVX2)")
+    opt, sched, scaler = _optimization(cfg, params, steps, device, main_proc)
 
     step = 0
     if ckpt is not None:
@@ -393,29 +461,16 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
     autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
 
-    bar = tqdm(total=steps, initial=step, desc=f"train {style_name}", unit="step",
+    bar = tqdm(total=steps, initial=step, desc=f"train {styles.label}", unit="step",
                disable=not (progress and main_proc), dynamic_ncols=True)
     t0, seen, last_log = time.perf_counter(), 0, time.perf_counter()
     for x in loader:
         x = x.to(device, non_blocking=True, memory_format=memory_format)  # (B, 3, S, S) in [0, 1]
         i = style_of_step(cfg.seed, step, len(crits))
-        crit, k = crits[i], trained_styles[i]
         style = None if num_styles == 1 else torch.nn.functional.one_hot(  # (S,): this step's style alone
-            torch.tensor(k), num_styles).float().to(device)
+            torch.tensor(trained_styles[i]), num_styles).float().to(device)
         with autocast():
-            if cfg.temporal_weight:
-                # A second frame: the batch warped by a random smooth flow drawn from a generator
-                # seeded with (seed, step, rank), so resumed runs draw the same flows. Both frames
-                # go through the network in one batch; the loss net sees only the first.
-                flow = _step_flow(cfg, step, rank, x)
-                y, y_next = ddp(torch.cat([x, warp_torch(x, flow)]), style).chunk(2)
-                terms = crit(y, crit.content_target(x))
-                terms["temporal"] = temporal_loss(y_next, y, flow)
-                terms["total"] = terms["total"] + cfg.temporal_weight * terms["temporal"]
-            else:
-                y = ddp(x, style)
-                terms = crit(y, crit.content_target(x))
-                terms["temporal"] = y.new_zeros(())
+            terms = _losses(cfg, ddp, crits[i], x, style, step, rank)
         opt.zero_grad(set_to_none=True)
         scaler.scale(terms["total"]).backward()
         scaler.step(opt)
@@ -453,24 +508,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
 
     out = run / "model.pth"
     if main_proc:
-        meta = {
-            "style": style_name, "style_file": os.path.basename(style_paths[0]), "loss_net": portable_spec(net.spec),
-            "loss_net_sha256": weights_sha256(net.spec),
-            "style_layers": list(crit.style_layers), "content_layer": crit.content_layer,
-            "content_weight": cfg.content_weight, "style_weight": cfg.style_weight, "tv_weight": cfg.tv_weight,
-            "temporal_weight": cfg.temporal_weight, "style_scales": cfg.style_scales,
-            "crop": [cfg.crop_min, cfg.crop_max],
-            "image_size": cfg.image_size, "style_size": cfg.style_size or cfg.image_size,
-            "iterations": steps, "batch_size": cfg.batch_size * world, "lr": cfg.lr, "seed": cfg.seed,
-            "data": os.path.basename(os.path.normpath(cfg.data)), "data_images": len(files),
-            "fastnst_version": __version__,
-        }
-        if num_styles > 1:  # style k of the network is styles[k]
-            meta["styles"] = style_names
-        if len(style_paths) > 1:
-            meta["style_files"] = [os.path.basename(p) for p in style_paths]
-        if cfg.base:  # the new style's own settings above; the other styles are the base's
-            meta.update(style=style_names[-1], base=os.path.basename(cfg.base), base_styles=base_names)
+        meta = _model_meta(cfg, styles, crits[0], net, steps, world, len(files), num_styles)
         save_model_file(out, model, meta, half=cfg.save_half)
     if world > 1:
         dist.barrier()
