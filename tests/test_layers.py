@@ -2,9 +2,7 @@
 pictures and their one-line errors. Small sizes and random loss networks, except where real weights are the point."""
 
 import json
-import os
-import subprocess
-import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,8 +20,14 @@ from helpers import one_line_error
 SPEC = "random-vgg19"
 
 
-def run(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "fastnst.cli", *args], capture_output=True, text=True, **kw)
+def run(capsys, *args):
+    """``fastnst ARGS`` in this process (as the console script runs it): its exit status and output."""
+    from fastnst.cli import main
+
+    capsys.readouterr()
+    status = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return SimpleNamespace(returncode=status, stdout=out.out, stderr=out.err)
 
 
 @pytest.fixture
@@ -252,12 +256,11 @@ def test_cached_pictures_come_back_without_recomputing():
 # ----------------------------------------------------------------------------- the command line
 
 
-def test_cli_writes_the_picture_and_json(tmp_path, photos):
+def test_cli_writes_the_picture_and_json(tmp_path, photos, capsys):
     out = tmp_path / "p.png"
-    r = run("layers", "patches", "--loss-net", SPEC, "--photos", str(photos), "--layer", "relu1_1",
-            "--units", "3,5", "--top", "4", "--photo-size", "32", "-o", str(out), "-q",
-            env={**os.environ, "FASTNST_CACHE": str(tmp_path / "cache")})
-    assert r.returncode == 0, r.stderr
+    r = run(capsys, "layers", "patches", "--loss-net", SPEC, "--photos", photos, "--layer", "relu1_1",
+            "--units", "3,5", "--top", "4", "--photo-size", "32", "-o", out, "-q")
+    assert r.returncode == 0 and r.stdout == f"wrote {out} and {tmp_path / 'p.json'}\n", r.stderr
     info = json.loads((tmp_path / "p.json").read_text())
     assert [u["unit"] for u in info["units"]] == [3, 5]
     assert im.load_image(out).ndim == 3
@@ -272,13 +275,13 @@ def test_cli_writes_the_picture_and_json(tmp_path, photos):
     (["patches", "--units", "1,9999", "--layer", "relu1_1", "--photos", "{photos}"], "has units 0..63"),
     (["reconstruct", "--layers", "relu1_1,conv9_9"], "has no layer conv9_9"),
 ])
-def test_bad_input_is_one_line_and_writes_nothing(tmp_path, photos, args, says):
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, photos, capsys, args, says):
     (tmp_path / "notimage.jpg").write_text("hello")
     (tmp_path / "empty").mkdir()
     names = {"notimage": tmp_path / "notimage.jpg", "empty": tmp_path / "empty", "missing": tmp_path / "nowhere",
              "photos": photos}
     args = [a.format(**names) for a in args]
-    r = run("layers", *args, "--loss-net", SPEC, "-o", str(tmp_path / "out.png"), "-q")
+    r = run(capsys, "layers", *args, "--loss-net", SPEC, "-o", tmp_path / "out.png", "-q")
     assert says in one_line_error(r)
     assert not (tmp_path / "out.png").exists() and not (tmp_path / "out.json").exists()
 
