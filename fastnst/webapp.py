@@ -504,10 +504,10 @@ class Demo:
             message = getattr(e, "message", str(e))
             return (gr.update(), gr.update(), f"Layers: {message}",
                     *[gr.update(visible=False) for _ in range(LAYER_SLIDERS)])
-        layer = gr.update(choices=names, value=style[-1])
+        layers = [gr.update(choices=names, value=style[-1]) for _ in range(2)]  # one update each: Gradio takes it
         sliders = [gr.update(visible=k < len(style), label=f"weight {style[k]}" if k < len(style) else "")
                    for k in range(LAYER_SLIDERS)]
-        return layer, layer, f"Loss network: `{spec}`", *sliders
+        return *layers, f"Loss network: `{spec}`", *sliders
 
     def _layers_picture(self, kind: str, config: LayersConfig, images: list, make) -> tuple[np.ndarray, str]:
         start = time.perf_counter()

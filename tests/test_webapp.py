@@ -532,9 +532,9 @@ def _set_number(page, selector: str, value: float) -> None:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_browser_layers_tab(lite_onnx, browser_page, tmp_path, monkeypatch):
-    """Layers tab on a random VGG-19 at a tiny size: the layers come with the page, the Gram picture and the top
-    patches are computed and shown (the PNG the page shows is the picture cached for those inputs), and the same
-    inputs again come from the cache."""
+    """Layers tab on a random VGG-19 at a tiny size: the layers come with the page, the Gram picture, the Figure 1
+    rows and the top patches are computed and shown (the PNG the page shows is the picture cached for those
+    inputs), and the same inputs again come from the cache."""
     monkeypatch.setenv("FASTNST_CACHE", str(tmp_path / "cache"))
     page = browser_page
     with served_demo([lite_onnx], layers_loss_net="random-vgg19") as demo:
@@ -542,6 +542,8 @@ def test_browser_layers_tab(lite_onnx, browser_page, tmp_path, monkeypatch):
         page.get_by_role("tab", name="Layers").click()
         page.locator("#layers-network", has_text="random-vgg19").wait_for()
         page.locator("#layers-weight-4").wait_for()  # VGG-19: five style layers, five weights
+        for dropdown in ("#layers-patch-layer", "#layers-gram-layer"):  # the deepest style layer, by default
+            assert page.input_value(f"{dropdown} input") == "relu5_1"
         _set_number(page, "#layers-size", 32)
         _set_number(page, "#layers-iterations", 5)
         _set_number(page, "#layers-weight-0", 0)
@@ -554,6 +556,15 @@ def test_browser_layers_tab(lite_onnx, browser_page, tmp_path, monkeypatch):
         info = json.loads(cached[0].with_suffix(".json").read_text())
         assert info["layer"] == "relu5_1" and info["style_layer_weights"] == [0.0, 1.0, 1.0, 1.0, 1.0]
         assert info["size"] == 32
+
+        page.locator("#layers-reconstruct-run").click()  # Figure 1 at the same 32 px and 5 steps
+        _wait_status(page, "#layers-reconstruct-status", "computed in", timeout=300)
+        rows = list((tmp_path / "cache" / "layers").glob("reconstruct-*.png"))
+        assert len(rows) == 1
+        np.testing.assert_array_equal(_fetch(page.locator("#layers-reconstruct img").get_attribute("src")),
+                                      load_image(rows[0]))
+        info = json.loads(rows[0].with_suffix(".json").read_text())
+        assert [r["layers"] for r in info["style"]["reconstructions"]][-1] == [f"relu{k}_1" for k in range(1, 6)]
 
         _pick(page, "#layers-patch-layer", "relu1_1")
         page.locator("#layers-patches-run").click()
