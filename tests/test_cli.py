@@ -93,7 +93,8 @@ def test_optimize_end_to_end(tmp_path, capsys):
                                             ("bench", "BenchConfig"), ("export m.pth", "ExportConfig"),
                                             ("video in.mp4 -s wave", "VideoOptions"),
                                             ("webcam -s wave", "WebcamOptions"),
-                                            ("stylize in.png -s wave", "StylizeOptions")])
+                                            ("stylize in.png -s wave", "StylizeOptions"),
+                                            ("layers patches", "LayersConfig")])
 def test_every_config_field_has_a_flag(command, config):
     from dataclasses import fields
 
