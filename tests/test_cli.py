@@ -162,7 +162,7 @@ def test_the_web_app_builds_without_torch():
 
 @pytest.mark.parametrize("args", [
     ["train", "--style", "s.png", "--data", ".", "-o", "run"], ["optimize"],
-    ["export", "model.pth", "-o", "model.onnx"], ["bench", "--preset", "lite"],
+    ["export", "model.pth", "-o", "model.onnx"], ["bench", "--preset", "lite"], ["layers", "patches"],
 ], ids=lambda a: a[0] + (" --preset" if "--preset" in a else ""))
 def test_a_torch_command_without_torch_names_the_install(tmp_path, args):
     r = run_without_torch(args, tmp_path)
