@@ -160,6 +160,13 @@ def test_the_web_app_builds_without_torch():
     assert r.returncode == 0 and "built" in r.stdout, r.stderr
 
 
+def test_the_layers_tab_without_torch_names_the_install():
+    code = BLOCK_TORCH + "from fastnst.webapp import Demo\nprint(Demo().layers_loaded()[2])"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and "Layers: the Layers tab needs PyTorch: pip install 'fastnst[train]'" in r.stdout, \
+        r.stderr
+
+
 @pytest.mark.parametrize("args", [
     ["train", "--style", "s.png", "--data", ".", "-o", "run"], ["optimize"],
     ["export", "model.pth", "-o", "model.onnx"], ["bench", "--preset", "lite"], ["layers", "patches"],
