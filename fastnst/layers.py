@@ -52,6 +52,7 @@ __all__ = ["Field", "activation_index", "available_layers", "cached", "figure1",
 # chelsea (CC0), SpaceX's rocket; fastnst.userstyles trains on these and one more
 SAMPLE_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg")
 CELL = 56  # px of one patch in the grid
+CACHE_KEEP = 200  # cached pictures kept (cached()); the oldest go first
 GREY = 128  # where a patch reaches past the photo
 
 # ----------------------------------------------------------------------------- what is explored
@@ -478,7 +479,16 @@ def cached(kind: str, cfg: LayersConfig, images: Sequence[np.ndarray],
         return im.load_image(png), json.loads(meta.read_text()), True
     picture, info = make()
     save_picture(str(png), picture, info)
+    _prune(folder, CACHE_KEEP)
     return picture, info, False
+
+
+def _prune(folder: Path, keep: int) -> None:
+    """Delete all but the ``keep`` newest cached pictures (and their JSON) in ``folder``: uploads add new ones."""
+    pictures = sorted(folder.glob("*-*.png"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in pictures[keep:]:
+        old.unlink(missing_ok=True)
+        old.with_suffix(".json").unlink(missing_ok=True)
 
 
 def save_picture(path: str, picture: np.ndarray, info: dict, inputs: Sequence[str] = ()) -> str:

@@ -234,7 +234,7 @@ def test_gram_picture_and_its_json(tmp_path):
     assert json.loads(open(meta).read()) == info
 
 
-def test_cached_pictures_come_back_without_recomputing():
+def test_cached_pictures_come_back_without_recomputing(tmp_path, monkeypatch):
     cfg = LayersConfig(loss_net=SPEC, size=32, iterations=2, layers=("relu1_1",))
     calls = []
 
@@ -247,10 +247,14 @@ def test_cached_pictures_come_back_without_recomputing():
     assert len(calls) == 1 and (first[2], again[2]) == (False, True)
     np.testing.assert_array_equal(first[0], again[0])
     assert first[1] == again[1]
+    monkeypatch.setattr(L, "CACHE_KEEP", 2)  # the oldest pictures go where there are more
     L.cached("gram", cfg, [im.sample_style(72)], make)  # another painting: computed
     L.cached("gram", LayersConfig(loss_net=SPEC, size=32, iterations=3, layers=("relu1_1",)), [im.sample_style(64)],
              make)  # other settings: computed
     assert len(calls) == 3
+    assert len(list((tmp_path / "cache" / "layers").glob("gram-*"))) == 4  # two pictures, two JSON files
+    L.cached("gram", cfg, [im.sample_style(64)], make)  # the first was pruned: computed again
+    assert len(calls) == 4
 
 
 # ----------------------------------------------------------------------------- the command line
