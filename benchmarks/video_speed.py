@@ -69,8 +69,7 @@ def command(args, clip: str, max_side: int | None, x264_preset: str, stabilize: 
     """The ``fastnst video`` command line that makes the same conversion."""
     parts = ["fastnst video", clip, "-o out.mp4", f"-s {args.style or 'lite.onnx'}", f"--duration {seconds:g}",
              f"--x264-preset {x264_preset}", f"--encode-threads {args.encode_threads}"]
-    if max_side:
-        parts.append(f"--max-side {max_side}")
+    parts.append(f"--max-side {max_side}" if max_side else "--full-size")  # the default is a working side
     if stabilize:
         parts.append(f"--stabilize {stabilize:g}")
     return " ".join(parts)

@@ -78,6 +78,25 @@ def config_from_args(cls, args: argparse.Namespace):
     return from_dict(cls, given_flags(cls, args))
 
 
+def add_max_side_flags(p: argparse.ArgumentParser, default: int | None) -> None:
+    """``--max-side PX`` / ``--full-size``: the working size, the stroke size of the bundled styles (README
+    "Stroke size"); ``default``: the config's (:data:`fastnst.config.STILL_MAX_SIDE` or ``LIVE_MAX_SIDE``)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--max-side", type=int, metavar="PX",
+                   help="stroke size: stylize at most at this long side, then scale back up (smaller: larger "
+                        f"strokes, faster; default: {default})")
+    g.add_argument("--full-size", action="store_true",
+                   help="stylize at the full size: the finest strokes (on a big frame, a fine texture), slowest")
+
+
+def image_options(cls, args: argparse.Namespace):
+    """:func:`config_from_args` for an :class:`fastnst.config.ImageOptions` class, ``--full-size`` as max_side None."""
+    from dataclasses import replace
+
+    options = config_from_args(cls, args)
+    return replace(options, max_side=None) if getattr(args, "full_size", False) else options
+
+
 def shown(text: str, default) -> str:
     """Help text that names a flag's default: for flags that default to None, so that what was given can
     be told from what was not (``train --recipe``: the flags given beat the recipe)."""
@@ -557,7 +576,7 @@ def _add_stylize(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--strength", type=float, default=d.strength, help="0: the input, 1: fully stylized")
     p.add_argument("--preserve-color", action="store_true", help="keep the input's colours")
-    p.add_argument("--max-side", type=int, help="stylize at most at this long side, then scale back up")
+    add_max_side_flags(p, d.max_side)
     p.add_argument("--tile", type=int, help=f"run in overlapping tiles of this size, at least {MIN_TILE} "
                                             "(bounded memory)")
     p.add_argument("--device", default="auto", choices=DEVICE_NAMES,
@@ -580,7 +599,7 @@ def _run_stylize(args) -> int:
     from .config import StylizeOptions
     from .runtime import load_style
 
-    options = config_from_args(StylizeOptions, args)
+    options = image_options(StylizeOptions, args)
     options.validate()  # before the model loads
     stylizer = load_style(args.style, "image", device=args.device, value_range=options.value_range)
     files, skipped = expand_inputs(args.inputs, stylizer.style)
@@ -669,8 +688,7 @@ def _add_frame_style_flags(p: argparse.ArgumentParser, d) -> None:
 
     p.add_argument("--strength", type=float, default=d.strength, help="0: the input, 1: fully stylized")
     p.add_argument("--preserve-color", action="store_true", help="keep the input's colours")
-    p.add_argument("--max-side", type=int, help="stylize at most at this long side, then scale back up "
-                                                "(faster on big frames)")
+    add_max_side_flags(p, d.max_side)
     p.add_argument("--device", default="auto", choices=DEVICE_NAMES,
                    help="onnxruntime execution provider")
     p.add_argument("--stabilize", type=float, nargs="?", const=STABILIZE_STRENGTH, metavar="STRENGTH",
@@ -716,7 +734,7 @@ def _run_video(args) -> int:
     from .video import VideoReader, check_video_output, convert_video, quiet_ffmpeg_log
 
     quiet_ffmpeg_log()  # before the first video is opened
-    options = config_from_args(VideoOptions, args)
+    options = image_options(VideoOptions, args)
     options.validate()
     if args.output:
         check_video_output(args.output, args.input)
@@ -779,7 +797,7 @@ def _run_webcam(args) -> int:
     from .webcam import run_webcam
 
     quiet_ffmpeg_log()  # before the source is opened
-    options = config_from_args(WebcamOptions, args)
+    options = image_options(WebcamOptions, args)
     options.validate()  # before the styles and the camera open
     with sigterm_as_exit():
         s = run_webcam(args.style, options)

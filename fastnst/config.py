@@ -292,6 +292,30 @@ class TrainConfig:
 
 STABILIZE_STRENGTH = 0.5  # the Stabilizer strength where stabilization is switched on without one
 
+# Stroke size of the bundled styles (README "Stroke size"). Their networks learned strokes of a fixed size in
+# pixels (128-px crops), so the larger the frame, the finer the texture looks: a frame is stylized at a working
+# long side (``max_side``) and scaled back up, and a smaller side draws larger strokes. STROKE_SIDES[k - 1] is the
+# working side of "stroke size" k, the web app's slider (None: the frame's full size). STILL_MAX_SIDE: the default
+# of images and video files (benchmarks/stroke_size.py: on 1280-px frames, 720 is nearest the paintings at 1280
+# px and 512 at 640 px, with less content lost than full size); LIVE_MAX_SIDE: the webcam's, a 640x480 camera whole.
+STROKE_SIDES: tuple[int | None, ...] = (None, 960, 720, 640, 512, 384)
+STILL_MAX_SIDE = 720
+LIVE_MAX_SIDE = 640
+
+
+def stroke_side(stroke: int) -> int | None:
+    """The working long side (px; None: full size) of stroke size ``stroke`` (1 .. len(STROKE_SIDES))."""
+    check_number("stroke size", stroke, 1, len(STROKE_SIDES))
+    return STROKE_SIDES[int(stroke) - 1]
+
+
+def stroke_size(max_side: int | None) -> int:
+    """The stroke size (1 .. len(STROKE_SIDES)) whose working side is nearest ``max_side`` (None: 1, full size)."""
+    if max_side is None:
+        return 1
+    sides = [s or 10 ** 6 for s in STROKE_SIDES]
+    return 1 + min(range(len(sides)), key=lambda k: abs(math.log(sides[k] / max(1, int(max_side)))))
+
 
 def loss_net_file(spec: str | None) -> str | None:
     """The weights file a ``--loss-net`` spec names, or None: the one rule of which specs carry a file.
@@ -462,7 +486,7 @@ class DemoConfig:
     max_upload_mb: float = 50.0
     max_video_seconds: float = 30.0
     max_video_pixels: int = 1920 * 1080  # per frame
-    image_max_side: int = 1600
+    image_max_side: int = STILL_MAX_SIDE
     video_max_side: int | None = None
     stream_max_side: int | None = None
     stream_every: float | None = None
@@ -489,13 +513,15 @@ class DemoConfig:
     # (CPU, GPU) values of the settings that None leaves to the device.
     # A CPU stylizes a 640x480 camera at its full size: at a smaller working size the texture's scale differs
     # from a still's (384 px: 21 dB against `fastnst stylize` of the same frame; benchmarks/live_quality.py).
-    _BY_DEVICE = {"stream_max_side": (640, 720), "stream_every": (0.1, 0.05), "video_max_side": (480, 1080)}
+    _BY_DEVICE = {"stream_max_side": (LIVE_MAX_SIDE, STILL_MAX_SIDE), "stream_every": (0.1, 0.05),
+                  "video_max_side": (512, STILL_MAX_SIDE)}
 
     def resolve(self, gpu: bool) -> DemoConfig:
         """A copy with the device-dependent settings that are None filled in for a GPU or a CPU.
 
-        On a CPU: ``stream_max_side`` 640 px, ``stream_every`` 0.1 s, ``video_max_side`` 480 px;
-        on a GPU: 720 px, 0.05 s and 1080 px.
+        On a CPU: ``stream_max_side`` 640 px, ``stream_every`` 0.1 s, ``video_max_side`` 512 px;
+        on a GPU: 720 px, 0.05 s and 720 px (the stroke size of a still, :data:`STILL_MAX_SIDE`).
+        The web app's "stroke size" sliders start at these (:func:`stroke_size`).
         """
         from dataclasses import replace
 
@@ -526,11 +552,12 @@ def check_fraction(name: str, value: float | None) -> None:
 @dataclass
 class ImageOptions:
     """How each image or frame is stylized, in ``fastnst stylize``, ``video`` and ``webcam`` (flags of the same
-    names): ``strength``, ``preserve_color``, ``max_side`` as in ``Stylizer.stylize``."""
+    names): ``strength``, ``preserve_color``, ``max_side`` as in ``Stylizer.stylize``: the working long side, the
+    stroke size (default :data:`STILL_MAX_SIDE`; None: full size, ``--full-size``)."""
 
     strength: float = 1.0
     preserve_color: bool = False
-    max_side: int | None = None
+    max_side: int | None = STILL_MAX_SIDE
 
     def validate(self) -> None:
         check_fraction("--strength", self.strength)
@@ -605,9 +632,10 @@ class WebcamOptions(FrameOptions):
     onnxruntime device. ``headless``: no window (stop with ``frames``, the end of a file
     source or Ctrl-C). ``record``: write the stylized stream to this video file
     (mp4/m4v/mov/mkv). ``frames``: stop after this many stylized frames. ``snapshot_dir``:
-    where the space key saves PNG snapshots.
+    where the space key saves PNG snapshots. ``max_side``: :data:`LIVE_MAX_SIDE` by default (speed).
     """
 
+    max_side: int | None = LIVE_MAX_SIDE
     camera: int = 0
     source: str | None = None
     device: str = "auto"

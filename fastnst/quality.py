@@ -6,7 +6,9 @@
 - **content distance**: the relative feature distance ``||F(x) - F(p)||_F / ||F(p)||_F`` at
   the content layer between the image and the photo it came from (0 for the photo itself);
 - **periodicity score**: how strongly one texture repeats every 2, 4 or 8 pixels over the
-  whole picture (the fingerprint of a network's stride), from the power spectrum.
+  whole picture (the fingerprint of a network's stride), from the power spectrum;
+- **stroke period**: the wavelength (px) that splits the picture's edge energy in half, from
+  the power spectrum too: larger strokes, longer period (``benchmarks/stroke_size.py``).
 
 Images come in as uint8 RGB ``(H, W, 3)``, as everywhere at fastnst's edges. The distances
 need torch and a loss network (:class:`QualityJudge`); :func:`periodicity_score` is numpy only.
@@ -67,6 +69,35 @@ def periodicity_score(image: np.ndarray, periods=PERIODS) -> float:
             ring = power[np.abs(radius - radius[i, j]) <= ring_width]
             best = max(best, float(power[i, j] / (np.median(ring) + floor)))
     return best
+
+
+def stroke_period(image: np.ndarray) -> float:
+    """The median wavelength of an image's edge energy, in pixels: how large its strokes are.
+
+    The grey image (mean removed, Hann-windowed) gives a 2-D power spectrum ``P(f)``; its
+    gradient energy at radial frequency ``f`` (cycles/px) is ``f^2 P(f)``. The result is
+    ``1 / f_med`` where half of that energy lies below ``f_med``: 8 for stripes with an
+    8-px period, and twice as long when a picture is stylized at half size and scaled back up.
+
+    Args:
+        image: uint8 (H, W, 3) RGB or (H, W) grey, H and W >= 8.
+    Returns:
+        float in [sqrt(2)/2, max(H, W)] pixels; inf for a constant image.
+    """
+    g = _grey(image)
+    h, w = g.shape
+    if min(h, w) < 8:
+        raise ValueError(f"image too small for the stroke period: {g.shape}")
+    g = g - g.mean()
+    power = np.abs(np.fft.fft2(g * (np.hanning(h)[:, None] * np.hanning(w)[None, :]))) ** 2  # (h, w)
+    radius = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]).ravel()  # (h * w,) cycles/px
+    energy = radius ** 2 * power.ravel()
+    total = energy.sum()
+    if total <= 1e-20 * h * w:
+        return float("inf")
+    order = np.argsort(radius, kind="stable")
+    median = radius[order][np.searchsorted(np.cumsum(energy[order]), 0.5 * total)]
+    return float(1.0 / median)
 
 
 def natural_image(height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -69,7 +69,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from .config import DemoConfig, LayersConfig, VideoOptions
+from .config import STROKE_SIDES, DemoConfig, LayersConfig, VideoOptions, stroke_side, stroke_size
 from .errors import UserError
 from .stream import FrameStylizer
 from .styles import Catalog, Choice, StyleFile, blend_name, choose, multi_styles, parse_blend, style_file
@@ -117,10 +117,14 @@ _LIVE_CSS = """.videos { display: flex; gap: 8px; align-items: flex-start; }
 .live { width: 76%; background: #222; border-radius: 6px; }
 .bar { display: flex; gap: 8px; align-items: center; margin-top: 6px; }
 button { padding: 4px 12px; border-radius: 6px; border: 1px solid #888; cursor: pointer; }"""
-_LIVE_UPDATE_JS = """(style, strength, preserve_color, stabilize, mix_style, mix) => {
-  if (window.fastnstLive) window.fastnstLive.update({style, strength, preserve_color, stabilize, mix_style, mix});
+_LIVE_UPDATE_JS = """(style, strength, preserve_color, stabilize, mix_style, mix, stroke) => {
+  if (window.fastnstLive) window.fastnstLive.update({style, strength, preserve_color, stabilize, mix_style, mix,
+                                                     stroke});
   return [];
 }"""
+STROKE_INFO = ("larger: the picture is stylized smaller, then scaled back up (" +
+               ", ".join(f"{k}: {side} px" if side else f"{k}: full size" for k, side in enumerate(STROKE_SIDES, 1)) +
+               " on the long side)")
 LAYER_SLIDERS = 5  # the Layers tab's style-weight sliders: one per style layer (VGG-19 has 5), the rest hidden
 NO_MIX = ""  # the "mix with" dropdown's value for no second style
 MIX = 0.5  # the mix slider's default: the second style's weight
@@ -251,19 +255,21 @@ class Demo:
 
     # ------------------------------------------------------------------ handlers
 
-    def stream_frame(self, frame, style, strength, preserve_color, stabilize, session, mix_style=NO_MIX, mix=MIX):
+    def stream_frame(self, frame, style, strength, preserve_color, stabilize, session, mix_style=NO_MIX, mix=MIX,
+                     stroke=None):
         """Webcam handler: one camera frame in, (stylized frame, status text, session) out.
 
         ``session``: this browser session's :class:`FrameStylizer` (None at first); its
         timing is the server's, decoded frame in to stylized frame out. ``mix_style``, ``mix``:
         a second style and its weight (:meth:`mixed`), a change of which keeps the session's history.
+        ``stroke``: the stroke size (:meth:`working_side`; None: ``stream_max_side``).
         """
         started = time.perf_counter()
         if frame is None:
             return None, "waiting for the camera", session
-        settings, described = self._frame_settings(style, strength, preserve_color, stabilize, mix_style, mix)
+        settings, described = self._frame_settings(style, strength, preserve_color, stabilize, mix_style, mix, stroke)
         if not isinstance(session, FrameStylizer):
-            session = FrameStylizer(max_side=self.stream_max_side, **settings)
+            session = FrameStylizer(**settings)
         session.update(**settings)
         out = session(frame, started=started)
         h, w = frame.shape[:2]
@@ -273,38 +279,54 @@ class Demo:
         return out, status, session
 
     def _frame_settings(self, style, strength, preserve_color, stabilize, mix_style=NO_MIX,
-                        mix=MIX) -> tuple[dict, str]:
+                        mix=MIX, stroke=None) -> tuple[dict, str]:
         """The webcam controls as :meth:`FrameStylizer.update` keywords, and what serves them for a status line.
         The stylizer is the style's shared one; a mix is the ``blend`` the stream runs on a copy of its own."""
         choice, blend = self.mixed(style, "stream", mix_style, mix)
         return {"stylizer": self.stylizer(choice), "blend": blend, "strength": min(1.0, max(0.0, float(strength))),
-                "preserve_color": bool(preserve_color),
+                "preserve_color": bool(preserve_color), "max_side": self.working_side(stroke, self.stream_max_side),
                 "stabilize": self.options.stabilize_strength if stabilize else None}, _describe(choice, blend)
 
     def live_settings(self, settings: dict) -> tuple[dict, str]:
         """The WebRTC page's settings -> (FrameStylizer.update keywords, description); see :mod:`fastnst.webrtc`."""
         return self._frame_settings(settings.get("style") or self.catalog.names[0], settings.get("strength", 1.0),
                                     settings.get("preserve_color"), settings.get("stabilize"),
-                                    settings.get("mix_style") or NO_MIX, settings.get("mix", MIX))
+                                    settings.get("mix_style") or NO_MIX, settings.get("mix", MIX),
+                                    settings.get("stroke"))
 
-    def stylize_image(self, image, style, strength=1.0, preserve_color=False, mix_style=NO_MIX, mix=MIX):
+    @staticmethod
+    def working_side(stroke, default: int | None) -> int | None:
+        """The working long side of a "stroke size" slider's value (:func:`fastnst.config.stroke_side`), or
+        ``default`` (the tab's configured side) where none is given (an API call without it); gr.Error out of range."""
+        if stroke is None:
+            return default
+        try:
+            return stroke_side(int(stroke))
+        except (UserError, ValueError, TypeError):
+            raise _user_error(f"stroke size must be a whole number from 1 to {len(STROKE_SIDES)}, "
+                              f"got {stroke}") from None
+
+    def stylize_image(self, image, style, strength=1.0, preserve_color=False, mix_style=NO_MIX, mix=MIX, stroke=None):
         """Image tab and the ``/stylize`` API: uint8 RGB image in, stylized uint8 RGB image out; ``mix_style`` and
-        ``mix``: a second style and its weight (:meth:`mixed`)."""
+        ``mix``: a second style and its weight (:meth:`mixed`); ``stroke``: the stroke size (:meth:`working_side`;
+        None: ``image_max_side``)."""
         if image is None:
             raise _user_error("upload an image first")
         choice, blend = self.mixed(style, "image", mix_style, mix)
+        max_side = self.working_side(stroke, self.options.image_max_side)
         try:
             return self._run_on(choice, blend).stylize(image, strength=float(strength),
-                                                       preserve_color=bool(preserve_color),
-                                                       max_side=self.options.image_max_side)
+                                                       preserve_color=bool(preserve_color), max_side=max_side)
         except UserError as e:
             raise _user_error(str(e)) from None
 
-    def restylize_image(self, image, style, strength=1.0, preserve_color=False, mix_style=NO_MIX, mix=MIX):
-        """The Image tab when a mix control changes: :meth:`stylize_image` again, or nothing before an upload."""
+    def restylize_image(self, image, style, strength=1.0, preserve_color=False, mix_style=NO_MIX, mix=MIX,
+                        stroke=None):
+        """The Image tab when a mix control or the stroke size changes: :meth:`stylize_image` again, or nothing
+        before an upload."""
         if image is None:
             return gr.skip()
-        return self.stylize_image(image, style, strength, preserve_color, mix_style, mix)
+        return self.stylize_image(image, style, strength, preserve_color, mix_style, mix, stroke)
 
     def mix_controls(self, style, mix_style):
         """The "mix with" dropdown and the mix slider for ``style``: the styles it mixes with (:meth:`mix_styles`),
@@ -339,17 +361,18 @@ class Demo:
                            f"pixels a frame (e.g. 1920x1080)")
         return info
 
-    def stylize_video(self, path, style, strength, preserve_color, stabilize, mix_style=NO_MIX, mix=MIX,
+    def stylize_video(self, path, style, strength, preserve_color, stabilize, mix_style=NO_MIX, mix=MIX, stroke=None,
                       progress=gr.Progress()):
-        """Video tab: convert an uploaded clip (``mix_style``, ``mix``: :meth:`mixed`); returns (output path,
-        report text)."""
+        """Video tab: convert an uploaded clip (``mix_style``, ``mix``: :meth:`mixed`; ``stroke``: the stroke size,
+        :meth:`working_side`, None: ``video_max_side``); returns (output path, report text)."""
         from .video import convert_video
 
         self.check_video(path)
+        max_side = self.working_side(stroke, self.video_max_side)
         choice, blend = self.mixed(style, "video", mix_style, mix)
         stylizer = self._run_on(choice, blend)
         options = VideoOptions(strength=float(strength), preserve_color=bool(preserve_color),
-                               max_side=self.video_max_side,
+                               max_side=max_side,
                                stabilize=self.options.stabilize_strength if stabilize else None)
         _prune(self.temp_dir, keep=self.example_path, age=3600.0)  # Gradio serves its own copies
         folder = tempfile.mkdtemp(dir=self.temp_dir)
@@ -659,6 +682,13 @@ class Demo:
                          queue=False)
         return mix_style, mix, changed
 
+    @staticmethod
+    def _stroke_control(prefix: str, max_side: int | None) -> gr.Slider:
+        """The "stroke size" slider, 1 (finest) .. len(STROKE_SIDES) (largest), starting at ``max_side``'s
+        (:func:`fastnst.config.stroke_size`): for the bundled styles, the working side of :meth:`working_side`."""
+        return gr.Slider(1, len(STROKE_SIDES), value=stroke_size(max_side), step=1, label="stroke size",
+                         info=STROKE_INFO, elem_id=f"{prefix}-stroke")
+
     def _live_video(self) -> gr.HTML:
         """The WebRTC live video: camera and stylized ``<video>``, Start/Stop and a status line (live.js)."""
         return gr.HTML(
@@ -668,7 +698,7 @@ class Demo:
             module=f"gradio_api/file={_LIVE_JS}", offer="webrtc/offer", ice_servers=list(self.options.ice_servers),
             mirror=self.options.mirror,
             settings={"style": self.catalog.names[0], "strength": 1.0, "preserve_color": False, "stabilize": False,
-                      "mix_style": NO_MIX, "mix": MIX})
+                      "mix_style": NO_MIX, "mix": MIX, "stroke": stroke_size(self.stream_max_side)})
 
     def _build(self) -> gr.Blocks:
         o = self.options
@@ -683,9 +713,10 @@ class Demo:
                     strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength", elem_id="webcam-strength")
                     preserve = gr.Checkbox(label="keep the camera's colours", elem_id="webcam-preserve")
                     stabilize = gr.Checkbox(label="stabilize (less flicker)", elem_id="webcam-stabilize")
-                live = [style, strength, preserve, stabilize, mix_style, mix]
+                    stroke = self._stroke_control("webcam", self.stream_max_side)
+                live = [style, strength, preserve, stabilize, mix_style, mix, stroke]
                 style_changed.then(None, live, None, js=_LIVE_UPDATE_JS)  # once the mix controls fit the style
-                for control in (strength, preserve, stabilize, mix_style, mix):  # to the live video, in the page
+                for control in (strength, preserve, stabilize, mix_style, mix, stroke):  # to the live video
                     control.change(None, live, None, js=_LIVE_UPDATE_JS)
                 gr.Markdown("**Or through Gradio's stream** (where live video cannot connect, e.g. behind a proxy): "
                             "press Record.")
@@ -700,7 +731,7 @@ class Demo:
                                     value="press Record to start")
                 session = gr.State(None)
                 camera.stream(self.stream_frame,
-                              [camera, style, strength, preserve, stabilize, session, mix_style, mix],
+                              [camera, style, strength, preserve, stabilize, session, mix_style, mix, stroke],
                               [streamed, status, session], stream_every=self.stream_every,
                               time_limit=o.stream_time_limit, concurrency_limit=o.max_streams,
                               show_progress="hidden", api_name="webcam", api_visibility="private")
@@ -715,16 +746,18 @@ class Demo:
                     image_mix_style, image_mix, _ = self._mix_controls(image_style, "image")
                     image_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength")
                     image_preserve = gr.Checkbox(label="keep the photo's colours")
+                    image_stroke = self._stroke_control("image", o.image_max_side)
                 gr.Examples([[self.example_path]], inputs=[image_in], label="example photo")
                 button = gr.Button("Stylize", variant="primary", elem_id="image-run")
-                image_args = [image_in, image_style, image_strength, image_preserve, image_mix_style, image_mix]
+                image_args = [image_in, image_style, image_strength, image_preserve, image_mix_style, image_mix,
+                              image_stroke]
                 button.click(self.stylize_image, image_args, image_out, api_name="stylize", concurrency_limit=2)
-                for control in (image_mix_style, image_mix):  # a new mix re-runs the photo shown
+                for control in (image_mix_style, image_mix, image_stroke):  # a new mix or stroke re-runs the photo
                     control.change(self.restylize_image, image_args, image_out, api_visibility="private",
                                    concurrency_limit=2, trigger_mode="always_last")
             with gr.Tab("Video", id="video"):
                 gr.Markdown(f"Clips up to {o.max_video_seconds:g} s and {o.max_upload_mb:g} MB; frames are "
-                            f"stylized at most at {self.video_max_side} px on the long side.")
+                            "stylized at the stroke size's working side, then scaled back up.")
                 with gr.Row():
                     video_in = gr.Video(sources=["upload"], label="clip", elem_id="video-input")
                     video_out = gr.Video(label="stylized clip", interactive=False, elem_id="video-output")
@@ -734,11 +767,12 @@ class Demo:
                     video_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength")
                     video_preserve = gr.Checkbox(label="keep the clip's colours")
                     video_stabilize = gr.Checkbox(value=True, label="stabilize (less flicker)")
+                    video_stroke = self._stroke_control("video", self.video_max_side)
                 video_report = gr.Textbox(label="report", interactive=False, elem_id="video-report")
                 video_button = gr.Button("Stylize clip", variant="primary", elem_id="video-run")
                 video_button.click(self.stylize_video,
                                    [video_in, video_style, video_strength, video_preserve, video_stabilize,
-                                    video_mix_style, video_mix],
+                                    video_mix_style, video_mix, video_stroke],
                                    [video_out, video_report], api_name="stylize_video", concurrency_limit=1)
             with gr.Tab("Styles", id="styles"):
                 gallery = gr.Gallery(label="styles on the sample photo", columns=4, fit_columns=False, height="auto",

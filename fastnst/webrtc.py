@@ -268,7 +268,7 @@ class LivePeer:
             self.loop.call_soon_threadsafe(self._send, {"error": str(e)})
             return
         if self.live is None:
-            self.live = FrameStylizer(max_side=self.server.max_side, **update)
+            self.live = FrameStylizer(**{"max_side": self.server.max_side, **update})  # the page may set max_side
         else:
             self.live.update(**update)
 

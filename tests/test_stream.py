@@ -186,8 +186,8 @@ def test_validate_accepts_the_defaults_and_the_edges():
 
 def test_demo_config_resolves_by_device():
     cpu, gpu = DemoConfig().resolve(gpu=False), DemoConfig().resolve(gpu=True)
-    assert (cpu.stream_max_side, cpu.stream_every, cpu.video_max_side) == (640, 0.1, 480)  # a 640x480 camera whole
-    assert (gpu.stream_max_side, gpu.stream_every, gpu.video_max_side) == (720, 0.05, 1080)
+    assert (cpu.stream_max_side, cpu.stream_every, cpu.video_max_side) == (640, 0.1, 512)  # a 640x480 camera whole
+    assert (gpu.stream_max_side, gpu.stream_every, gpu.video_max_side) == (720, 0.05, 720)  # a still's stroke size
     given = DemoConfig(stream_max_side=256, stream_every=0.2, video_max_side=320)
     assert given.resolve(gpu=True) == given and DemoConfig().stream_max_side is None  # a copy; given ones stay
 
