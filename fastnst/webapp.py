@@ -18,7 +18,8 @@ Tabs:
   at ``live_bitrate`` Mbit/s (:class:`fastnst.webrtc.LiveEncoder`). Below it, the
   fallback where WebRTC cannot connect (e.g. behind a proxy): Gradio's image streaming, the
   browser posting camera frames (every ``stream_every`` s) to ``.stream``. Either way frames
-  are stylized at most at ``stream_max_side`` pixels, style, strength, colour preservation
+  are stylized at most at the stroke size's working side (default ``stream_max_side`` pixels),
+  style, strength, colour preservation, stroke size
   and stabilization apply to the next frame while streaming, and each connection or browser
   session keeps its own :class:`fastnst.stream.FrameStylizer` (stabilizer history, when to
   reset it, and timing; Gradio's in a ``gr.State``). Which file serves the stream, the
@@ -26,6 +27,10 @@ Tabs:
   for the CLI (lite for live frames on a CPU, OpenVINO included, johnson on a GPU and for images,
   where both exist; a shipped style's int8 or uint8-I/O copy where the device runs it faster);
   the status lines name it.
+* **Stroke size** (Webcam, Image and Video tabs): a slider from 1 (full size, the finest strokes) to
+  ``len(STROKE_SIDES)``: the working side of :data:`fastnst.config.STROKE_SIDES` (:meth:`Demo.working_side`);
+  it starts at the tab's configured side (``image_max_side``, ``video_max_side``, ``stream_max_side``),
+  which an API call without it gets. README "Stroke size".
 * **Mixing** (Webcam, Image and Video tabs): "mix with" picks a second style inside the same
   multi-style network as the first (the styles of ``gallery_lite.onnx``) and "mix" its weight;
   the network runs the blend (:meth:`Demo.mixed`). Over WebRTC a new mix goes over the data
