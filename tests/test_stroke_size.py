@@ -129,6 +129,7 @@ def test_cli_defaults_come_from_the_config():
         _options(["stylize", "a.jpg", "-s", "wave", "--full-size", "--max-side", "300"])
 
 
+@pytest.mark.slow
 def test_cli_full_size_and_default_run(lite_onnx, tmp_path):
     """``fastnst stylize``: a 900-px photo at the default working side, and whole with --full-size."""
     from fastnst.cli import main
@@ -143,6 +144,7 @@ def test_cli_full_size_and_default_run(lite_onnx, tmp_path):
         np.testing.assert_array_equal(im.load_image(out), s.stylize(photo, max_side=side))
 
 
+@pytest.mark.slow
 def test_demo_stroke_size(lite_onnx):
     """The web app: no stroke size given -> the configured side of the tab; a stroke size -> its level's side;
     the sliders start at the configured sides; the live stream's settings carry it too."""
