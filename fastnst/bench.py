@@ -19,7 +19,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 
-from .config import BenchConfig
+from .config import BenchConfig, PaintingOptions
 
 __all__ = ["BenchConfig", "BenchResult", "bench_models", "export_presets", "format_table", "model_files",
            "parse_sizes", "results_json"]
@@ -56,7 +56,9 @@ def model_files(items, every_shipped: bool = True) -> list[str]:
     from .errors import UserError
     from .styles import is_file_argument, list_styles, pick, variants
 
-    def arg(v) -> str:  # a style inside a multi-style file keeps its blend: STYLE@FILE
+    def arg(v) -> str:  # a style inside a multi-style file keeps its blend: STYLE@FILE; a painting is itself
+        if v.painting is not None:
+            return str(v.painting)
         return str(v.path) if v.blend is None else v.exact_name
 
     files = [arg(v) for m in items for v in ([pick(m)] if is_file_argument(m) else variants(pick(m)))]
@@ -98,13 +100,14 @@ def _time_size(stylizer, width: int, height: int, runs: int, warmup: int) -> lis
     return times
 
 
-def bench_models(models, config: BenchConfig | None = None, progress=None) -> list[BenchResult]:
+def bench_models(models, config: BenchConfig | None = None, progress=None, painting=None) -> list[BenchResult]:
     """Time each model (an .onnx path or a shipped style name) at each of ``config.sizes`` (None: ``BenchConfig()``).
 
     Each runs what :func:`fastnst.styles.choose` picks for it on ``config.device`` (``auto``: the GPU
     where one loads, else the CPU runtime measured faster for the file; ``picked`` says which and why).
     ``progress(done, total)``, if given, is called after each (model, size). Returns one
-    `BenchResult` per model and size, in that order.
+    `BenchResult` per model and size, in that order. ``painting``: the :class:`fastnst.config.PaintingOptions`
+    of paintings given as styles (their statistics are computed once, before the timing).
     """
     import numpy as np
 
@@ -118,8 +121,10 @@ def bench_models(models, config: BenchConfig | None = None, progress=None) -> li
     results = []
     for model in models:
         choice = choose(model, "any", config.device)
+        p = painting or PaintingOptions()
         stylizer = Stylizer(choice.file.path, device=choice.device.name, threads=config.threads,
-                            blend=choice.file.blend)
+                            blend=choice.file.blend, painting=choice.file.painting, style_strength=p.style_strength,
+                            style_size=p.style_size)
         for width, height in config.sizes:
             times = _time_size(stylizer, width, height, int(config.runs), int(config.warmup))
             median = float(np.median(times))

@@ -464,6 +464,60 @@ def _run_train_decoder(args) -> int:
     return 0
 
 
+def _add_export_arbitrary(sub) -> None:
+    p = sub.add_parser(
+        "export-arbitrary", formatter_class=_Formatter,
+        help="export decoders as an any-painting style (two ONNX files)",
+        description="Export decoders trained by 'fastnst train-decoder' (one per level; several: multi-level, "
+                    "coarse to fine) with their encoder as OUT.onnx (per frame) and OUT.painting.onnx (the "
+                    "painting's statistics, computed once per painting), checked against PyTorch first. "
+                    "'-s painting.jpg' runs the shipped pair, fastnst/pretrained/arbitrary/wct.onnx.",
+    )
+    p.add_argument("decoders", nargs="+", metavar="DECODER.pth", help="decoder files, one per level")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx", help="the per-frame file")
+    p.add_argument("--loss-net", required=True, metavar="SPEC",
+                   help="the encoder the decoders were trained on, with its weights (vgg19-normalised:PATH)")
+    p.add_argument("--transform", choices=("wct", "adain"), default="wct",
+                   help="whitening and colouring (WCT) or per-channel mean and std (AdaIN)")
+    p.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch check")
+    p.set_defaults(func=_run_export_arbitrary)
+
+
+def _run_export_arbitrary(args) -> int:
+    if not args.output.lower().endswith(".onnx"):
+        raise UserError(f"-o must name an .onnx file, got '{args.output}'")
+    need_torch("export-arbitrary")
+    need_torch("export-arbitrary", "onnx")
+    from .export_arbitrary import export_arbitrary, report_lines
+
+    report = export_arbitrary(args.decoders, args.output, args.loss_net, transform=args.transform,
+                              check=not args.no_check)
+    for line in report_lines(report):
+        print(line)
+    return 0
+
+
+def add_painting_flags(p: argparse.ArgumentParser) -> None:
+    """``--style-strength`` and ``--style-size``: how a painting given as the style runs (PaintingOptions)."""
+    from .config import PAINTING_SIZE
+
+    g = p.add_argument_group("any painting (-s PAINTING.jpg: any image file as the style, no training)")
+    g.add_argument("--style-strength", type=float, metavar="ALPHA",
+                   help="how far the photo's features move to the painting's statistics, 0..1 (default: 1)")
+    g.add_argument("--style-size", type=int, metavar="PX",
+                   help=f"the painting's long side before it is read: sets the strokes' size, smaller for larger "
+                        f"strokes (default: {PAINTING_SIZE})")
+
+
+def painting_options(args: argparse.Namespace):
+    """The checked :class:`fastnst.config.PaintingOptions` of ``--style-strength`` / ``--style-size``."""
+    from .config import PaintingOptions
+
+    options = config_from_args(PaintingOptions, args)
+    options.validate()
+    return options
+
+
 def _add_export(sub) -> None:
     p = sub.add_parser(
         "export", formatter_class=_Formatter,
@@ -553,7 +607,7 @@ def _run_info(args) -> int:
 
 
 STYLE_HELP = "a style: a bundled name (wave), NAME_PRESET (wave_lite), a bundled file name or an .onnx path " \
-             "(see 'fastnst styles')"
+             "(see 'fastnst styles'), or any painting: an image file (painting.jpg; see --style-strength, --style-size)"
 
 
 def _add_stylize(sub) -> None:
@@ -587,6 +641,7 @@ def _add_stylize(sub) -> None:
     p.add_argument("--format", default="png", help="output format for folder output (png, jpg, webp, ...)")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_painting_flags(p)
     p.set_defaults(func=_run_stylize)
 
 
@@ -601,7 +656,8 @@ def _run_stylize(args) -> int:
 
     options = image_options(StylizeOptions, args)
     options.validate()  # before the model loads
-    stylizer = load_style(args.style, "image", device=args.device, value_range=options.value_range)
+    stylizer = load_style(args.style, "image", device=args.device, value_range=options.value_range,
+                          painting=painting_options(args))
     files, skipped = expand_inputs(args.inputs, stylizer.style)
     if skipped and not args.quiet:
         print(f"{PROG}: skipped {len(skipped)} earlier output{'s' * (len(skipped) > 1)} of this style "
@@ -726,6 +782,7 @@ def _add_video(sub) -> None:
                    help="print the achieved fps, the Stylizer's own fps and the warping error of the result "
                         "(Lai et al. 2018; lower is more stable; costs two optical flows per frame)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_painting_flags(p)
     p.set_defaults(func=_run_video)
 
 
@@ -744,7 +801,8 @@ def _run_video(args) -> int:
     from .runtime import load_style
 
     reuse_freed_memory()  # this process is ours: frames' buffers are reused, not faulted in afresh
-    stylizer = load_style(args.style, "video", device=args.device, spin=False)  # decoder and encoder share the cores
+    stylizer = load_style(args.style, "video", device=args.device, spin=False,  # decoder and encoder share the cores
+                          painting=painting_options(args))
     output = args.output or free_default(f"{os.path.splitext(args.input)[0]}_{stylizer.style}.mp4", args.overwrite)
     with sigterm_as_exit():  # convert_video checks the output again, the default one included
         r = convert_video(args.input, output, stylizer, options, quiet=args.quiet)
@@ -787,6 +845,7 @@ def _add_webcam(sub) -> None:
     p.add_argument("--frames", type=int, metavar="N", help="stop after N stylized frames")
     p.add_argument("--snapshot-dir", default=d.snapshot_dir, metavar="DIR",
                    help="folder for the space key's snapshots")
+    add_painting_flags(p)
     p.set_defaults(func=_run_webcam)
 
 
@@ -800,7 +859,7 @@ def _run_webcam(args) -> int:
     options = image_options(WebcamOptions, args)
     options.validate()  # before the styles and the camera open
     with sigterm_as_exit():
-        s = run_webcam(args.style, options)
+        s = run_webcam(args.style, options, painting=painting_options(args))
     print(f"{s.frames} frames in {s.seconds:.1f} s: {s.fps:.2f} fps; latency {s.latency_ms:.0f} ms mean, "
           f"{s.max_latency_ms:.0f} ms max; {s.dropped} stale frames dropped")
     if s.record:
@@ -909,6 +968,7 @@ def _add_bench(sub) -> None:
     p.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: onnxruntime's)")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_painting_flags(p)
     p.set_defaults(func=_run_bench)
 
 
@@ -938,7 +998,8 @@ def _run_bench(args) -> int:
             models += export_presets(args.preset, temp, fp16=args.fp16, int8=args.int8)
         with tqdm(total=len(models) * len(config.sizes), desc="bench", unit="size", disable=args.quiet,
                   file=sys.stderr, dynamic_ncols=True) as bar:
-            results = bench_models(models, config, progress=lambda done, total: bar.update(1))
+            results = bench_models(models, config, progress=lambda done, total: bar.update(1),
+                                   painting=painting_options(args))
     if args.json:
         print(json.dumps(results_json(results, config), indent=2))
     else:
@@ -947,8 +1008,8 @@ def _run_bench(args) -> int:
     return 0
 
 
-SUBCOMMANDS = [_add_optimize, _add_layers, _add_train, _add_train_decoder, _add_export, _add_info, _add_stylize,
-               _add_styles, _add_video, _add_webcam, _add_demo, _add_bench]
+SUBCOMMANDS = [_add_optimize, _add_layers, _add_train, _add_train_decoder, _add_export, _add_export_arbitrary,
+               _add_info, _add_stylize, _add_styles, _add_video, _add_webcam, _add_demo, _add_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -367,6 +367,26 @@ def train_config(recipe: dict | None, flags: dict) -> TrainConfig:
     return from_dict(TrainConfig, {**(recipe or {}), **flags}, strict=True, what="training settings")
 
 
+@dataclass
+class PaintingOptions:
+    """How a painting runs as a style (``-s painting.jpg`` in ``stylize``, ``video``, ``webcam`` and ``bench``;
+    :mod:`fastnst.painting`): ``style_strength`` (alpha in [0, 1]: how far the photo's features move to the
+    painting's statistics) and ``style_size`` (the painting's long side in px, which sets the strokes' size:
+    smaller, larger strokes; None: :data:`PAINTING_SIZE`)."""
+
+    style_strength: float = 1.0
+    style_size: int | None = None
+
+    def validate(self) -> None:
+        check_number("--style-strength", self.style_strength, 0, 1)
+        check_number("--style-size", self.style_size, PAINTING_MIN_SIDE, PAINTING_MAX_SIZE)
+
+
+PAINTING_SIZE = 512  # a painting's default long side, px (PaintingOptions.style_size)
+PAINTING_MIN_SIDE = 16  # the smallest side of a painting after resizing, and of a frame inside the graph
+PAINTING_MAX_SIZE = 2048  # the largest --style-size
+
+
 DECODER_LEVELS = ("relu1_1", "relu2_1", "relu3_1")  # the levels a decoder inverts (fastnst.decoders.LEVELS)
 
 

@@ -30,10 +30,19 @@ from typing import Any
 
 import numpy as np
 
-from .config import MIN_TILE
+from .config import MIN_TILE, PaintingOptions
 from .errors import UserError
 from .image import blend, check_frame, from_nchw, resize, resize_long_side, to_nchw, transfer_luminance
 from .metadata import STYLE_INPUT_NAME, parse_metadata, read_metadata
+from .painting import (
+    ALPHA_INPUT,
+    PaintingStats,
+    check_style_size,
+    check_style_strength,
+    is_arbitrary,
+    pad_frame,
+    painting_image,
+)
 from .runtime_devices import DEVICES, device_named, first_line, open_on
 from .styles import (
     StyleArg,
@@ -134,6 +143,13 @@ class Stylizer:
     :meth:`with_style` is a copy with a blend of its own on the same loaded session (one per thread or
     page where several blends run at once).
 
+    An arbitrary-style file (:mod:`fastnst.painting`; ``-s painting.jpg`` chooses the shipped one) runs any
+    painting: ``painting`` (an image file or a uint8 RGB array; default the bundled sample pattern),
+    ``style_size`` (its long side in px: the strokes' size) and ``style_strength`` (alpha in [0, 1]: how far
+    the features move to the painting's statistics). The painting's statistics are computed once (and
+    cached); :meth:`set_painting` and :meth:`set_style_strength` change them between frames at no session
+    cost, and :meth:`with_painting` is a copy with a painting of its own on the same sessions.
+
     Attributes: ``path``, ``provider`` (the execution provider in use, or "OpenVINO"), ``device``
     (the name of the device it runs on: "tensorrt", "cuda", "cpu" or "openvino"), ``metadata`` (the
     file's fastnst metadata, JSON values parsed), ``style`` (for a multi-style file: the blend's
@@ -141,7 +157,8 @@ class Stylizer:
     """
 
     def __init__(self, style_or_path: StyleArg, device: str = "auto", threads: int | None = None,
-                 value_range: float = 1.0, spin: bool = True, blend: str | dict[str, float] | None = None) -> None:
+                 value_range: float = 1.0, spin: bool = True, blend: str | dict[str, float] | None = None,
+                 painting: Any = None, style_strength: float = 1.0, style_size: int | None = None) -> None:
         if threads is not None and int(threads) < 1:
             raise UserError(f"threads must be >= 1, got {threads}")
         if not float(value_range) > 0:
@@ -151,9 +168,11 @@ class Stylizer:
             choice = choose(style_or_path, "any", device)  # a name, a catalog entry or "auto": chosen once, there
             path, on = choice.file.path, choice.device
             blend = blend or choice.file.blend
+            painting = choice.file.painting if painting is None else painting
         else:
             found = resolve_styles(style_or_path)[0]  # a file, or a shipped file's name; UserError if missing
             path, blend = found.path, blend or found.blend
+            painting = found.painting if painting is None else painting
         self.path = str(path)
         self.threads = None if threads is None else int(threads)
         self.spin = bool(spin)
@@ -161,6 +180,10 @@ class Stylizer:
         self.provider = self.session.get_providers()[0]
         self.device = on.name
         self.metadata = self._read_metadata()
+        # an arbitrary-style file: its painting-statistics graph, on the same device
+        self.painting_stats = PaintingStats(self.path, self.metadata, lambda p: open_on(p, on, self.threads,
+                                                                                       self.spin)) \
+            if is_arbitrary(self.metadata) else None
         self.style = str(self.metadata.get("style") or os.path.splitext(os.path.basename(self.path))[0])
         self.preset = str(self.metadata.get("preset") or "") or None
         self._in = self.session.get_inputs()[0].name
@@ -173,6 +196,15 @@ class Stylizer:
         self._feeds: dict[str, np.ndarray] = {}
         if self.styles:
             self.set_style(blend or self.styles[0])
+        self.style_strength, self.style_size = 1.0, check_style_size(style_size)
+        self._painting_feeds: dict[str, np.ndarray] = {}
+        if self.painting_stats is not None:
+            from .image import sample_style
+
+            self.set_style_strength(style_strength)
+            self.set_painting(sample_style() if painting is None else painting)
+        elif painting is not None:
+            raise UserError(f"{self.path} is a trained style: it takes no painting (-s PAINTING.jpg runs any painting)")
         self._scale = float(value_range)
         self._buffer: np.ndarray | None = None  # reused batch input, see _stylize_same_size
         # On a GPU provider, run through an IO binding (see _infer_bound); the CPU path is a plain run.
@@ -200,6 +232,8 @@ class Stylizer:
         if len(ins) == 2 and ins[1].name == STYLE_INPUT_NAME and ins[1].type == "tensor(float)" \
                 and len(self.metadata.get("styles") or []) == (ins[1].shape or [0])[0]:
             ins = ins[:1]  # a multi-style file: the second input is the style weights (set_style)
+        if self.painting_stats is not None and {i.name for i in ins[1:]} == {ALPHA_INPUT, *self.painting_stats.names}:
+            ins = ins[:1]  # an arbitrary-style file: alpha and the painting's statistics (set_painting)
         shape = ins[0].shape if len(ins) == 1 else []
         floats = ("tensor(float)", "tensor(float16)")
         channel = 3 if self.uint8_io else 1
@@ -235,6 +269,34 @@ class Stylizer:
         self._feeds = {STYLE_INPUT_NAME: self.style_weights}
         self.style = blend_name(blend)
 
+    def set_painting(self, painting: Any, style_size: int | None = None) -> None:
+        """The painting for the frames that follow (an arbitrary-style file only): an image file's path or a uint8
+        RGB array, at ``style_size`` px on its long side (None: keep the current size). Its statistics are
+        computed once (cached); a one-line UserError for a file that is not an image or a painting too small."""
+        if self.painting_stats is None:
+            raise UserError(f"{self.path} is a trained style ({self.style}): it takes no painting")
+        size = self.style_size if style_size is None else check_style_size(style_size)
+        self._painting_feeds = self.painting_stats(painting_image(painting, size))
+        self.style_size = size
+        self._feeds = {**self._painting_feeds, ALPHA_INPUT: np.array([self.style_strength], np.float32)}
+        self.style = "painting" if isinstance(painting, np.ndarray) else os.path.splitext(os.path.basename(
+            os.fspath(painting)))[0]
+
+    def set_style_strength(self, alpha: float) -> None:
+        """How far the features move to the painting's statistics (an arbitrary-style file): alpha in [0, 1]."""
+        if self.painting_stats is None:
+            raise UserError(f"{self.path} is a trained style: --style-strength is for paintings (-s PAINTING.jpg)")
+        self.style_strength = check_style_strength(alpha)
+        self._feeds = {**self._painting_feeds, ALPHA_INPUT: np.array([self.style_strength], np.float32)}
+
+    def with_painting(self, painting: Any, style_size: int | None = None) -> Stylizer:
+        """A Stylizer for the same loaded files with a painting of its own (as :meth:`set_painting`); the sessions
+        and the statistics cache are shared."""
+        other = copy.copy(self)
+        other._buffer, other._binding = None, None
+        other.set_painting(painting, style_size)
+        return other
+
     def with_style(self, blend: str | dict[str, float]) -> Stylizer:
         """A Stylizer for the same loaded file with its own style or blend (as in :meth:`set_style`): the
         session is shared (nothing is loaded again), the style weights and run buffers are the copy's own,
@@ -255,6 +317,11 @@ class Stylizer:
 
     def _infer_float(self, x: np.ndarray) -> np.ndarray:
         """float32 (N, 3, H, W) in [0, 1] -> the network's (N, 3, H, W) output, back in [0, 1] units."""
+        if self.painting_stats is not None:  # sides padded to what the graph takes, one frame a run
+            padded, (h, w) = pad_frame(x)
+            outs = [self.session.run([self._out], {self._in: padded[i:i + 1], **self._feeds})[0]
+                    for i in range(len(padded))]
+            return np.concatenate(outs)[:, :, :h, :w]
         if self._scale != 1.0:
             x = x * np.float32(self._scale)
         if self._io_binding:
@@ -399,14 +466,16 @@ class Stylizer:
 
 
 def load_style(style: StyleArg, use: str = "any", device: str = "auto", threads: int | None = None,
-               value_range: float = 1.0, spin: bool = True) -> Stylizer:
+               value_range: float = 1.0, spin: bool = True, painting: PaintingOptions | None = None) -> Stylizer:
     """The :class:`Stylizer` of what :func:`fastnst.styles.choose` picks for ``style``, ``use`` and ``device``:
     one file (preset and copy) on one device, opened once.
 
     ``style``: a style argument (:func:`fastnst.styles.resolve_styles`), a StyleFile or a list of one
-    style's :class:`fastnst.styles.StyleFile` (a :class:`fastnst.styles.Catalog` entry); the other
-    arguments as for :class:`Stylizer`.
+    style's :class:`fastnst.styles.StyleFile` (a :class:`fastnst.styles.Catalog` entry); ``painting``: the
+    style strength and size where ``style`` is a painting (-s painting.jpg); the others as for :class:`Stylizer`.
     """
     choice = choose(style, use, device)
+    p = painting or PaintingOptions()
     return Stylizer(choice.file.path, choice.device.name, threads=threads, value_range=value_range, spin=spin,
-                    blend=choice.file.blend)
+                    blend=choice.file.blend, painting=choice.file.painting, style_strength=p.style_strength,
+                    style_size=p.style_size)

@@ -67,6 +67,9 @@ __all__ = ["PRECISIONS", "PREFERENCE", "PRESET_NAMES", "PRETRAINED", "RUNTIMES",
            "variants"]
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
+# The shipped arbitrary-style file (fastnst.painting): what ``-s painting.jpg`` runs. In a folder of its own,
+# so it is no style of the catalog.
+ARBITRARY = PRETRAINED / "arbitrary" / "wct.onnx"
 # what :func:`choose` (and the Stylizer) take: a style argument, a StyleFile or a Catalog entry
 StyleArg: TypeAlias = "str | os.PathLike[str] | StyleFile | list[StyleFile] | tuple[StyleFile, ...]"
 
@@ -121,6 +124,7 @@ class StyleFile:
     precision: str = "fp32"  # from the file name's tags: "fp32", "fp16" or "int8"
     uint8_io: bool = False  # the file name's "uint8io" tag: uint8 NHWC frames in and out
     blend: str | None = None  # a multi-style file's style or blend that this entry runs (parse_blend); None: plain
+    painting: Path | None = None  # the painting an arbitrary-style file runs (-s painting.jpg); None: not one
 
     @property
     def is_variant(self) -> bool:
@@ -277,6 +281,12 @@ def resolve_styles(item: str | os.PathLike[str], suffix: str = ".onnx") -> list[
         mix = parse_blend(inner) or {inner: 1.0}
         blend_weights(mix, list(names))  # UserError for a style it lacks
         return [replace(f, name=blend_name(mix), blend=inner)]
+    from .image import image_extensions  # OpenCV and Pillow: only once a style is resolved
+
+    if os.path.isfile(item) and Path(item).suffix.lower() in image_extensions():  # a painting: any style at all
+        if not ARBITRARY.is_file():
+            raise UserError(f"'{item}' is a painting, and this install has no arbitrary-style model ({ARBITRARY})")
+        return [StyleFile(Path(item).stem, None, ARBITRARY, painting=Path(item))]
     if os.path.isfile(item):
         return [style_file(item)]
     if os.sep in item or "/" in item:
@@ -348,6 +358,8 @@ class Choice:
     @property
     def label(self) -> str:
         """What runs, for a status line: ``wave (lite) on cpu``, ``wave (lite, uint8io) on openvino``."""
+        if self.file.painting is not None:
+            return f"{self.file.name} (any painting) on {self.device.name}"
         what = ", ".join(t for t in (self.file.preset or "model", self.file.tags) if t)
         return f"{self.file.name} ({what}) on {self.device.name}"
 

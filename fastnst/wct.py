@@ -22,14 +22,15 @@ NS_ITERATIONS = 24  # Newton-Schulz steps: the ridge bounds the condition number
 def covariance(features: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and regularised covariance of features ``(N, C, H, W)`` over their positions.
 
-    Returns ``mean`` (N, C, 1) and ``cov`` (N, C, C) = centred f f^T / (HW - 1) (HW for a single
-    position) + ``eps * (trace / C + EPS_FLOOR)`` I, symmetric positive definite for any input.
+    Returns ``mean`` (N, C, 1) and ``cov`` (N, C, C) = centred f f^T / HW (the population covariance:
+    no special case for a single position, and no shape arithmetic in the exported graph)
+    + ``eps * (trace / C + EPS_FLOOR)`` I, symmetric positive definite for any input.
     """
     n, c, h, w = features.shape
     f = features.reshape(n, c, h * w)  # (N, C, P)
     mean = f.mean(dim=2, keepdim=True)  # (N, C, 1)
     fc = f - mean
-    cov = fc @ fc.transpose(1, 2) / max(h * w - 1, 1)  # (N, C, C)
+    cov = fc @ fc.transpose(1, 2) / (h * w)  # (N, C, C)
     eye = torch.eye(c, dtype=f.dtype, device=f.device)
     trace = (cov * eye).sum(dim=(1, 2), keepdim=True)  # (N, 1, 1)
     return mean, cov + eps * (trace / c + EPS_FLOOR) * eye

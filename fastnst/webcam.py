@@ -134,14 +134,16 @@ def _overlay(bgr, lines: list[str]):
     return bgr
 
 
-def run_webcam(styles, options: WebcamOptions | None = None, out=sys.stdout) -> WebcamStats:
+def run_webcam(styles, options: WebcamOptions | None = None, out=sys.stdout, painting=None) -> WebcamStats:
     """Stylize a live source until quit, ``options.frames`` frames or the end of a file source.
 
     ``styles``: one or more style names or .onnx paths (the n/p keys cycle through them;
     each is loaded when first shown). ``out``: where snapshot messages go. Returns
     :class:`WebcamStats`. Raises UserError for a source that cannot be opened, a bad
     style or setting (:meth:`fastnst.config.WebcamOptions.validate`), or no display without
-    ``headless``. ``options`` None: the defaults (camera 0). A recording is written atomically and kept
+    ``headless``. ``options`` None: the defaults (camera 0). ``painting``: the
+    :class:`fastnst.config.PaintingOptions` of a painting given as a style (None: the defaults). A recording
+    is written atomically and kept
     when the session ends normally (q/Esc, Ctrl-C, SIGTERM in the CLI, ``frames``, the end
     of a file source); it is discarded on an error.
     """
@@ -159,16 +161,17 @@ def run_webcam(styles, options: WebcamOptions | None = None, out=sys.stdout) -> 
         check_video_output(options.record, options.source or "")
     if not options.headless:
         _check_display()
-    return _WebcamRun(catalog, options, out).run()
+    return _WebcamRun(catalog, options, out, painting).run()
 
 
 class _WebcamRun:
     """One webcam run: the capture and inference threads and what they share."""
 
-    def __init__(self, catalog, options: WebcamOptions, out):
+    def __init__(self, catalog, options: WebcamOptions, out, painting=None):
         from .stream import FrameStylizer, LatestFrame  # lazily, see the top
 
         self.options, self.catalog, self.styles, self.out = options, catalog, catalog.names, out
+        self.painting = painting  # PaintingOptions of a painting given as a style
         self.source = options.source if options.source is not None else int(options.camera)
         self.loaded = {0: self._load(0, options.device)}  # a bad first style fails early
         self.device = self.loaded[0].device  # the device the first style runs on
@@ -191,7 +194,7 @@ class _WebcamRun:
         (``--device``; "auto" per file, as the CLI and the web app do)."""
         from .runtime import load_style  # lazily, see the top
 
-        return load_style(self.catalog.styles[self.styles[index]], "stream", device=device)
+        return load_style(self.catalog.styles[self.styles[index]], "stream", device=device, painting=self.painting)
 
     def _capture(self) -> None:
         """Read frames into ``self.frames`` as (rgb, capture_time, index) until the end or ``stop``."""
