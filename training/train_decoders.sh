@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Reproduce the shipped decoders of arbitrary style transfer ("any painting"): train each recipe in
-# training/recipes/decoders/ (relu3_1 first: the one that matters most and takes longest), resuming a
-# run that was interrupted. Each run leaves RUNS_DIR/decoder_<level>/decoder.pth.
+# Reproduce the shipped any-painting style (-s painting.jpg): train the decoder of each level in LEVELS
+# (default: relu3_1, the one shipped; add relu2_1 relu1_1 for multi-level WCT) from
+# training/recipes/decoders/, resuming a run that was interrupted, then export them with their encoder
+# (fastnst export-arbitrary, checked against PyTorch) into fastnst/pretrained/arbitrary/.
 #
-#   training/train_decoders.sh DATA_ROOT [RUNS_DIR] [extra 'fastnst train-decoder' flags]
+#   [LEVELS="relu3_1 relu2_1 relu1_1"] training/train_decoders.sh DATA_ROOT [RUNS_DIR] [train-decoder flags]
 #
 # DATA_ROOT holds content/bsds500/ and weights/ (../shared/data on the project machines).
 set -euo pipefail
@@ -11,15 +12,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 data=${1:?usage: training/train_decoders.sh DATA_ROOT [RUNS_DIR] [fastnst train-decoder flags...]}
 runs=${2:-runs}
 shift $(( $# >= 2 ? 2 : 1 ))
-for level in relu3_1 relu2_1 relu1_1; do
+decoders=()
+for level in ${LEVELS:-relu3_1}; do
   recipe="$here/recipes/decoders/decoder_$level.json"
   run="$runs/decoder_$level"
-  if [ -f "$run/decoder.pth" ]; then
-    continue
-  elif compgen -G "$run/checkpoints/step_*.pt" >/dev/null; then
-    fastnst train-decoder --resume "$run" "$@"
-  else
-    fastnst train-decoder --recipe "$recipe" --data-root "$data" -o "$run" "$@"
+  if [ ! -f "$run/decoder.pth" ]; then
+    if compgen -G "$run/checkpoints/step_*.pt" >/dev/null; then
+      fastnst train-decoder --resume "$run" "$@"
+    else
+      fastnst train-decoder --recipe "$recipe" --data-root "$data" -o "$run" "$@"
+    fi
   fi
-  echo "trained $run/decoder.pth"
+  decoders+=("$run/decoder.pth")
 done
+out="$here/../fastnst/pretrained/arbitrary"
+mkdir -p "$out"
+for d in "${decoders[@]}"; do cp "$d" "$out/$(basename "$(dirname "$d")").pth"; done
+fastnst export-arbitrary "${decoders[@]}" -o "$out/wct.onnx" --loss-net "vgg19-normalised:$data/weights/vgg_normalised_conv3_1.pth"
