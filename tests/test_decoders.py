@@ -1,0 +1,84 @@
+"""Decoders of arbitrary style transfer (fastnst.decoders) and their training (fastnst train-decoder)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fastnst.config import DecoderConfig
+from fastnst.decoders import CHANNELS, LEVELS, Decoder, load_decoder_file, save_decoder_file, scale_of
+from fastnst.train_decoder import build_encoder, train_decoder, validation_photos, validation_psnr
+
+from conftest import SHARED, need_shared
+
+SHIPPED = Path(__file__).resolve().parents[1] / "fastnst" / "pretrained" / "arbitrary"
+SHIPPED_MIN_PSNR = {"relu3_1": 22.0}  # dB on the first 8 BSDS500 val photos, 192 px centre crops (measured 23.4)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_a_decoder_returns_an_image_of_its_levels_scale(level):
+    s = scale_of(level)
+    y = Decoder(level, 0.5)(torch.rand(2, CHANNELS[level], 5, 7))
+    assert y.shape == (2, 3, 5 * s, 7 * s)
+
+
+def test_decoder_files_keep_the_weights_in_fp16(tmp_path):
+    d = Decoder("relu2_1", 0.25)
+    save_decoder_file(tmp_path / "d.pth", d, {"level": "relu2_1"}, half=True)
+    back, meta = load_decoder_file(tmp_path / "d.pth")
+    assert meta == {"level": "relu2_1"} and back.width == 0.25
+    for (k, a), b in zip(d.state_dict().items(), back.state_dict().values()):
+        assert torch.equal(a.half().float(), b), k
+
+
+@pytest.mark.slow
+def test_training_resumes_exactly(tmp_path):
+    """4 steps straight, and 2 steps then a resume from the step-2 checkpoint: the same decoder."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    from fastnst.image import sample_content, save_image
+
+    for k in range(3):
+        save_image(photos / f"p{k}.png", np.roll(sample_content()[:96, :128], 17 * k, axis=1))
+    common = dict(level="relu2_1", data=str(photos), loss_net="random-vgg19", width=0.25, image_size=32,
+                  batch_size=2, iterations=4, checkpoint_every=2, log_every=1, val=str(photos), val_every=2,
+                  val_images=2, val_size=32)
+    whole, _ = load_decoder_file(train_decoder(DecoderConfig(**common, output=str(tmp_path / "a")), progress=False))
+    cut = DecoderConfig(**common, output=str(tmp_path / "b"))
+    import fastnst.train_decoder as td
+
+    class Stop(Exception):
+        pass
+
+    real = td.atomic_torch_save
+
+    def save_then_stop(obj, path):
+        real(obj, path)
+        raise Stop  # killed right after the step-2 checkpoint
+
+    td.atomic_torch_save = save_then_stop
+    try:
+        with pytest.raises(Stop):
+            train_decoder(cut, progress=False)
+    finally:
+        td.atomic_torch_save = real
+    resumed, _ = load_decoder_file(train_decoder(resume=str(tmp_path / "b"), progress=False))
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    rows = (tmp_path / "b" / "log.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4"]  # no step logged twice
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level", sorted(SHIPPED_MIN_PSNR))
+def test_the_shipped_decoder_reconstructs_held_out_photos(level, normalised_vgg):
+    path = SHIPPED / f"decoder_{level}.pth"
+    if not path.is_file():
+        pytest.skip(f"{path} is not shipped")
+    decoder, meta = load_decoder_file(path)
+    encoder = build_encoder(f"vgg19-normalised:{normalised_vgg}", level)
+    photos = validation_photos(str(need_shared(SHARED / "content" / "bsds500" / "val")), 8, 192)
+    score = validation_psnr(decoder, encoder, level, photos)
+    assert score > SHIPPED_MIN_PSNR[level], score
+    assert abs(score - meta["val_psnr"]) < 0.5  # the fp16 file reconstructs as its training measured
