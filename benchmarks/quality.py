@@ -18,6 +18,7 @@ scikit-image ships (BSDS500 may not be redistributed), with each row's figures p
     python benchmarks/quality.py                               # shipped styles, 8 test photos
     python benchmarks/quality.py --split val --images 4 --models runs/a/model.pth runs/b/model.pth
     python benchmarks/quality.py --json out/quality.json --sheet docs/quality_sheet.jpg
+    python benchmarks/quality.py --paintings all               # any painting (-s painting.jpg), each painting
 
 The painting of a model is `DATA/styles/<its training style_file>`; the loss network is
 `--loss-net` (default: the normalised VGG-19 in DATA/weights, as the shipped styles use).
@@ -99,6 +100,22 @@ class Model:
         weights = None if self.index is None else torch.eye(len(self.styles))[self.index]
         with torch.no_grad():
             return im.to_image(self._net(im.to_tensor(photo), weights))
+
+
+class PaintingModel:
+    """Any painting (the shipped arbitrary-style file, `-s painting.jpg`) run with the painting `style_file` of
+    DATA/styles: judged like a trained model of that style, under the label `any-painting`."""
+
+    def __init__(self, painting: Path, style_size: int | None = None):
+        from fastnst.runtime import Stylizer
+        from fastnst.styles import ARBITRARY
+
+        self.path, self.index, self.preset = ARBITRARY, None, "arbitrary"
+        self._stylizer = Stylizer(ARBITRARY, device="cpu", painting=painting, style_size=style_size)
+        self.style, self.style_file, self.label = painting.stem, painting.name, "any-painting"
+
+    def __call__(self, photo: np.ndarray) -> np.ndarray:
+        return self._stylizer.stylize(photo)
 
 
 def models(path: str) -> list[Model]:
@@ -184,6 +201,10 @@ def main() -> int:
     p.add_argument("--sheet-photos", default="astronaut,coffee,chelsea,rocket",
                    help="public-domain photos of scikit-image (skimage.data names) for the sheet's rows, in turn")
     p.add_argument("--json", help="write every figure to this JSON file")
+    p.add_argument("--paintings", help="arbitrary mode: comma-separated paintings of DATA/styles (names without "
+                                       ".jpg, or 'all') run as any painting (-s painting.jpg); with no --models, "
+                                       "only these are judged")
+    p.add_argument("--style-size", type=int, help="arbitrary mode: the painting's long side (--style-size)")
     args = p.parse_args()
 
     from fastnst import image as im
@@ -192,8 +213,12 @@ def main() -> int:
     from fastnst.styles import list_styles
 
     spec = args.loss_net or f"vgg19-normalised:{args.data / 'weights' / 'vgg_normalised_conv3_1.pth'}"
-    paths = args.models or [str(s.path) for s in list_styles(".onnx")]
-    judged = [m for path in paths for m in models(path)]
+    paths = args.models or ([] if args.paintings else [str(s.path) for s in list_styles(".onnx")])
+    judged: list = [m for path in paths for m in models(path)]
+    if args.paintings:
+        names_ = sorted(p.stem for p in (args.data / "styles").glob("*.jpg")) if args.paintings == "all" \
+            else args.paintings.split(",")
+        judged += [PaintingModel(args.data / "styles" / f"{n}.jpg", args.style_size) for n in names_]
     if len({(m.label, m.style) for m in judged}) < len(judged):
         sys.exit("quality.py: error: two models would share a label (same folder and file names)")
     if args.styles:
