@@ -55,14 +55,22 @@ def arbitrary_io(levels: tuple[str, ...], transform: str, painting_name: str) ->
                                                                       "feature covariance (colouring matrix)"}
     return {
         "transform": transform, "levels": list(levels), "painting_file": painting_name,
-        "frame": {"inputs": {IMAGE: {"shape": ["batch", 3, "height", "width"], "range": [0, 1],
-                                     "meaning": "the photo or frame, float32 RGB NCHW"},
+        "frame": {"input": {"name": IMAGE, "dtype": "float32", "layout": "NCHW", "channels": "RGB", "range": [0.0, 1.0],
+                            "shape": [1, 3, "height", "width"], "multiple_of": MULTIPLE},
+                  "output": {"name": OUTPUT, "dtype": "float32", "layout": "NCHW", "channels": "RGB",
+                             "range": [0.0, 1.0], "shape": [1, 3, "height", "width"]},
+                  "inputs": {IMAGE: {"shape": [1, 3, "height", "width"], "range": [0, 1],
+                                     "meaning": "the photo or frame, float32 RGB NCHW, sides multiples of 4 "
+                                                "(fastnst.painting.pad_frame repeats the edge up to them)"},
                              ALPHA: {"shape": [1], "range": [0, 1],
                                      "meaning": "style strength: 1 the painting's statistics, 0 the photo's"},
                              **stats},
-                  "outputs": {OUTPUT: {"shape": ["batch", 3, "height", "width"], "range": [0, 1]}}},
-        "painting": {"inputs": {PAINTING: {"shape": [1, 3, "height", "width"], "range": [0, 1],
-                                           "meaning": "the painting, float32 RGB NCHW; its size sets the strokes'"}},
+                  "outputs": {OUTPUT: {"shape": [1, 3, "height", "width"], "range": [0, 1]}}},
+        "painting": {"input": {"name": PAINTING, "dtype": "float32", "layout": "NCHW", "channels": "RGB",
+                               "range": [0.0, 1.0], "shape": [1, 3, "height", "width"], "multiple_of": MULTIPLE},
+                     "inputs": {PAINTING: {"shape": [1, 3, "height", "width"], "range": [0, 1],
+                                           "meaning": "the painting, float32 RGB NCHW, sides multiples of 4 "
+                                                      "(fastnst.painting.painting_image); its size sets the strokes'"}},
                      "outputs": stats},
     }
 

@@ -415,7 +415,8 @@ def choose(style: StyleArg, use: str = "any", device: str = "auto") -> Choice:
         return best_variant(plain, d.runtime) if not exact and _runs_copies(plain) else plain
 
     measured: tuple[tuple[str, float | None], ...] = ()
-    if asked is None and not on.gpu and openvino_installed():
+    if asked is None and not on.gpu and openvino_installed() and plain.painting is None:  # (a painting's file
+        # takes the painting's statistics as inputs, which cpu_speeds does not feed: onnxruntime's CPU provider)
         pair = (CPU, OPENVINO)
         times = cpu_speeds([(copy_on(d).path, d) for d in pair])
         measured = tuple((d.name, ms) for d, ms in zip(pair, times))
