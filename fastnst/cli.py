@@ -656,8 +656,8 @@ def _run_stylize(args) -> int:
 
     options = image_options(StylizeOptions, args)
     options.validate()  # before the model loads
-    stylizer = load_style(args.style, "image", device=args.device, value_range=options.value_range,
-                          painting=painting_options(args))
+    painting = painting_options(args)
+    stylizer = load_style(args.style, "image", device=args.device, value_range=options.value_range, painting=painting)
     files, skipped = expand_inputs(args.inputs, stylizer.style)
     if skipped and not args.quiet:
         print(f"{PROG}: skipped {len(skipped)} earlier output{'s' * (len(skipped) > 1)} of this style "
@@ -793,6 +793,7 @@ def _run_video(args) -> int:
     quiet_ffmpeg_log()  # before the first video is opened
     options = image_options(VideoOptions, args)
     options.validate()
+    painting = painting_options(args)
     if args.output:
         check_video_output(args.output, args.input)
     VideoReader(args.input, args.start, args.duration).close()  # a bad input fails before the model loads
@@ -802,7 +803,7 @@ def _run_video(args) -> int:
 
     reuse_freed_memory()  # this process is ours: frames' buffers are reused, not faulted in afresh
     stylizer = load_style(args.style, "video", device=args.device, spin=False,  # decoder and encoder share the cores
-                          painting=painting_options(args))
+                          painting=painting)
     output = args.output or free_default(f"{os.path.splitext(args.input)[0]}_{stylizer.style}.mp4", args.overwrite)
     with sigterm_as_exit():  # convert_video checks the output again, the default one included
         r = convert_video(args.input, output, stylizer, options, quiet=args.quiet)
@@ -858,8 +859,9 @@ def _run_webcam(args) -> int:
     quiet_ffmpeg_log()  # before the source is opened
     options = image_options(WebcamOptions, args)
     options.validate()  # before the styles and the camera open
+    painting = painting_options(args)
     with sigterm_as_exit():
-        s = run_webcam(args.style, options, painting=painting_options(args))
+        s = run_webcam(args.style, options, painting=painting)
     print(f"{s.frames} frames in {s.seconds:.1f} s: {s.fps:.2f} fps; latency {s.latency_ms:.0f} ms mean, "
           f"{s.max_latency_ms:.0f} ms max; {s.dropped} stale frames dropped")
     if s.record:
@@ -983,6 +985,7 @@ def _run_bench(args) -> int:
 
     config = config_from_args(BenchConfig, args)
     config.validate()
+    painting = painting_options(args)
     if (args.fp16 or args.int8) and not args.preset:
         raise UserError("--fp16 and --int8 apply to --preset (a given .onnx file is timed in the precision it was "
                         "exported in; a bundled style's name times each shipped copy)")
@@ -998,8 +1001,7 @@ def _run_bench(args) -> int:
             models += export_presets(args.preset, temp, fp16=args.fp16, int8=args.int8)
         with tqdm(total=len(models) * len(config.sizes), desc="bench", unit="size", disable=args.quiet,
                   file=sys.stderr, dynamic_ncols=True) as bar:
-            results = bench_models(models, config, progress=lambda done, total: bar.update(1),
-                                   painting=painting_options(args))
+            results = bench_models(models, config, progress=lambda done, total: bar.update(1), painting=painting)
     if args.json:
         print(json.dumps(results_json(results, config), indent=2))
     else:

@@ -328,9 +328,20 @@ BOUNDS = [
     *[(["bench", "wave"], *row) for row in [
         ("--runs", "0", "1"), ("--warmup", "-1", "0"), ("--threads", "0", "1"), ("--sizes", "0x5", "1x1"),
         ("--sizes", "5x0", "1x1")]],
+    *[(["train-decoder", "--data", "photos", "-o", "run"], *row) for row in [
+        ("--width", "0.1", "0.125"), ("--width", "4.5", "4"), ("--image-size", "31", "32"), ("--crop-min", "0", "1e-9"),
+        ("--crop-max", "1.01", "1"), ("--batch-size", "0", "1"), ("--iterations", "0", "1"), ("--lr", "0", "1e-9"),
+        ("--pixel-weight", "-1", "0"), ("--feature-weight", "-1", "0"), ("--val-every", "0", "1"),
+        ("--val-images", "0", "1"), ("--val-size", "31", "32"), ("--log-every", "0", "1"),
+        ("--checkpoint-every", "0", "1"), ("--keep", "0", "1"), ("--seed", "-1", "0")]],
+    *[(before, *row) for before in (["stylize", "photo.png", "-s", "wave"], ["video", "in.mp4", "-s", "wave"],
+                                    ["webcam", "-s", "wave", "--headless"], ["bench", "wave"])
+      for row in [("--style-strength", "-0.01", "0"), ("--style-strength", "1.01", "1"),
+                  ("--style-strength", "nan", "1"), ("--style-size", "15", "16"), ("--style-size", "2049", "2048")]],
 ]
 CONFIGS = {"optimize": "OptimizeConfig", "train": "TrainConfig", "stylize": "StylizeOptions", "video": "VideoOptions",
-           "webcam": "WebcamOptions", "demo": "DemoConfig", "bench": "BenchConfig"}
+           "webcam": "WebcamOptions", "demo": "DemoConfig", "bench": "BenchConfig", "train-decoder": "DecoderConfig"}
+FLAG_CONFIGS = {"--style-strength": "PaintingOptions", "--style-size": "PaintingOptions"}  # flags of every command
 
 
 def run_here(capsys, argv):
@@ -356,7 +367,7 @@ def test_a_flag_value_at_its_bound_is_accepted(before, flag, bad, edge):
     from fastnst.cli import config_from_args
 
     args = build_parser().parse_args([*before, flag, edge])
-    config_from_args(getattr(fastnst.config, CONFIGS[before[0]]), args).validate()
+    config_from_args(getattr(fastnst.config, FLAG_CONFIGS.get(flag, CONFIGS[before[0]])), args).validate()
 
 
 def test_every_numeric_flag_has_its_bounds_tested():
