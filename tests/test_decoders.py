@@ -13,7 +13,7 @@ from fastnst.train_decoder import build_encoder, train_decoder, validation_photo
 from conftest import SHARED, need_shared
 
 SHIPPED = Path(__file__).resolve().parents[1] / "fastnst" / "pretrained" / "arbitrary"
-SHIPPED_MIN_PSNR = {"relu3_1": 22.0}  # dB on the first 8 BSDS500 val photos, 192 px centre crops (measured 23.4)
+SHIPPED_MIN_PSNR = {"relu3_1": 22.0}  # dB on the first 8 BSDS500 val photos, 192 px centre crops (measured 23.6)
 
 
 @pytest.mark.parametrize("level", LEVELS)
