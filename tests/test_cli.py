@@ -334,13 +334,18 @@ BOUNDS = [
         ("--pixel-weight", "-1", "0"), ("--feature-weight", "-1", "0"), ("--val-every", "0", "1"),
         ("--val-images", "0", "1"), ("--val-size", "31", "32"), ("--log-every", "0", "1"),
         ("--checkpoint-every", "0", "1"), ("--keep", "0", "1"), ("--seed", "-1", "0")]],
+    *[(["layers", "gram"], *row) for row in [
+        ("--num-units", "0", "1"), ("--num-units", "65", "64"), ("--top", "0", "1"), ("--top", "65", "64"),
+        ("--max-photos", "0", "1"), ("--photo-size", "15", "16"), ("--size", "15", "16"), ("--iterations", "0", "1"),
+        ("--seed", "-1", "0"), ("--seed", str(2**32), str(2**32 - 1))]],
     *[(before, *row) for before in (["stylize", "photo.png", "-s", "wave"], ["video", "in.mp4", "-s", "wave"],
                                     ["webcam", "-s", "wave", "--headless"], ["bench", "wave"])
       for row in [("--style-strength", "-0.01", "0"), ("--style-strength", "1.01", "1"),
                   ("--style-strength", "nan", "1"), ("--style-size", "15", "16"), ("--style-size", "2049", "2048")]],
 ]
 CONFIGS = {"optimize": "OptimizeConfig", "train": "TrainConfig", "stylize": "StylizeOptions", "video": "VideoOptions",
-           "webcam": "WebcamOptions", "demo": "DemoConfig", "bench": "BenchConfig", "train-decoder": "DecoderConfig"}
+           "webcam": "WebcamOptions", "demo": "DemoConfig", "bench": "BenchConfig", "train-decoder": "DecoderConfig",
+           "layers": "LayersConfig"}
 FLAG_CONFIGS = {"--style-strength": "PaintingOptions", "--style-size": "PaintingOptions"}  # flags of every command
 
 
