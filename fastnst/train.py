@@ -250,6 +250,14 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def newest_checkpoint(run: str | os.PathLike) -> dict:
+    """The newest checkpoint of the run folder ``run``, loaded; UserError where it has none."""
+    found = checkpoints(run)
+    if not found:
+        raise UserError(f"no checkpoint to resume from in '{run}/checkpoints'")
+    return load_checkpoint(found[-1])
+
+
 def load_checkpoint(path: Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -385,10 +393,7 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
 
     ckpt = None
     if resume:
-        found = checkpoints(resume)
-        if not found:
-            raise UserError(f"no checkpoint to resume from in '{resume}/checkpoints'")
-        ckpt = load_checkpoint(found[-1])
+        ckpt = newest_checkpoint(resume)
         cfg = from_dict(TrainConfig, ckpt["config"], strict=False)  # a checkpoint of another version may differ
         cfg.output = resume
     cfg.validate()

@@ -38,7 +38,7 @@ from .train import (
     atomic_torch_save,
     checkpoints,
     find_images,
-    load_checkpoint,
+    newest_checkpoint,
     rng_state,
     set_rng_state,
     trim_log,
@@ -116,10 +116,7 @@ def train_decoder(cfg: DecoderConfig | None = None, resume: str | None = None, p
 
     ckpt = None
     if resume:
-        found = checkpoints(resume)
-        if not found:
-            raise UserError(f"no checkpoint to resume from in '{resume}/checkpoints'")
-        ckpt = load_checkpoint(found[-1])
+        ckpt = newest_checkpoint(resume)
         cfg = from_dict(DecoderConfig, ckpt["config"], strict=False)
         cfg.output = resume
     if cfg is None:
