@@ -385,6 +385,7 @@ class PaintingOptions:
 PAINTING_SIZE = 512  # a painting's default long side, px (PaintingOptions.style_size)
 PAINTING_MIN_SIDE = 16  # the smallest side of a painting after resizing, and of a frame inside the graph
 PAINTING_MAX_SIZE = 2048  # the largest --style-size
+PAINTING_READ_SIDE = 1024  # a larger painting is read at this long side (or at --style-size where larger) first
 
 
 DECODER_LEVELS = ("relu1_1", "relu2_1", "relu3_1")  # the levels a decoder inverts (fastnst.decoders.LEVELS)

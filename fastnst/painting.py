@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import PAINTING_MIN_SIDE, PAINTING_SIZE, PaintingOptions
+from .config import PAINTING_MIN_SIDE, PAINTING_READ_SIDE, PAINTING_SIZE, PaintingOptions
 from .errors import UserError
 from .image import check_frame, resize_long_side, to_nchw
 
@@ -66,7 +66,7 @@ def painting_image(painting: Any, style_size: int | None = None) -> np.ndarray:
         rgb, name = check_frame(painting, "painting"), "painting"
     else:
         name = os.path.basename(os.fspath(painting))
-        rgb, _ = load_painting(painting, max_side=max(size, 1024), min_side=1)
+        rgb, _ = load_painting(painting, max_side=max(size, PAINTING_READ_SIDE), min_side=1)
     h, w = rgb.shape[:2]
     if min(h, w) < MIN_SIDE:  # a 1x1 pixel has no strokes to take
         raise UserError(f"'{name}' is only {w}x{h} pixels: give a painting at least {MIN_SIDE} px on each side")
