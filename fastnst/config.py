@@ -388,6 +388,14 @@ PAINTING_MAX_SIZE = 2048  # the largest --style-size
 PAINTING_READ_SIDE = 1024  # a larger painting is read at this long side (or at --style-size where larger) first
 
 
+def painting_side(stroke: int, own: int) -> int:
+    """A painting's long side in px (its ``style_size``) at stroke size ``stroke``: the web app's one "stroke size"
+    slider for any painting. The same :data:`STROKE_SIDES` (:func:`stroke_side`): a smaller painting draws larger
+    strokes, as a smaller working side does for a trained style; 1 (full size) is the painting's own long side
+    ``own``, at most :data:`PAINTING_MAX_SIZE`."""
+    return stroke_side(stroke) or min(max(int(own), PAINTING_MIN_SIDE), PAINTING_MAX_SIZE)
+
+
 DECODER_LEVELS = ("relu1_1", "relu2_1", "relu3_1")  # the levels a decoder inverts (fastnst.decoders.LEVELS)
 
 

@@ -62,22 +62,34 @@ Frames are uint8 RGB (H, W, 3) throughout; all pre- and post-processing is
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import shutil
 import tempfile
 import threading
 import time
 import webbrowser
+from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import gradio as gr
 import numpy as np
 
-from .config import STROKE_SIDES, DemoConfig, LayersConfig, VideoOptions, stroke_side, stroke_size
+from .config import (
+    PAINTING_MAX_SIZE,
+    STROKE_SIDES,
+    DemoConfig,
+    LayersConfig,
+    VideoOptions,
+    painting_side,
+    stroke_side,
+    stroke_size,
+)
 from .errors import UserError
 from .stream import FrameStylizer
-from .styles import Catalog, Choice, StyleFile, blend_name, choose, multi_styles, parse_blend, style_file
+from .styles import ARBITRARY, Catalog, Choice, StyleFile, blend_name, choose, multi_styles, parse_blend, style_file
 from .userstyles import Progress, StyleTrainer, check_name, load_painting
 
 __all__ = ["Demo", "DemoConfig", "build_app", "launch"]
@@ -122,17 +134,35 @@ _LIVE_CSS = """.videos { display: flex; gap: 8px; align-items: flex-start; }
 .live { width: 76%; background: #222; border-radius: 6px; }
 .bar { display: flex; gap: 8px; align-items: center; margin-top: 6px; }
 button { padding: 4px 12px; border-radius: 6px; border: 1px solid #888; cursor: pointer; }"""
-_LIVE_UPDATE_JS = """(style, strength, preserve_color, stabilize, mix_style, mix, stroke) => {
+_LIVE_UPDATE_JS = """(style, strength, preserve_color, stabilize, mix_style, mix, stroke, painting) => {
   if (window.fastnstLive) window.fastnstLive.update({style, strength, preserve_color, stabilize, mix_style, mix,
-                                                     stroke});
+                                                     stroke, painting});
   return [];
 }"""
-STROKE_INFO = ("larger: the picture is stylized smaller, then scaled back up (" +
-               ", ".join(f"{k}: {side} px" if side else f"{k}: full size" for k, side in enumerate(STROKE_SIDES, 1)) +
-               " on the long side)")
+_SIDES = ", ".join(f"{k}: {side} px" if side else f"{k}: full size" for k, side in enumerate(STROKE_SIDES, 1))
+STROKE_INFO = f"larger: the picture is stylized smaller, then scaled back up ({_SIDES} on the long side)"
+PAINTING_STROKE_INFO = "larger: the painting is read smaller (see below)"
+STRENGTH_INFO = "0: the picture itself, 1: all style"
+PAINTING_STRENGTH_INFO = "how far toward the painting's statistics"
+PAINTING_HELP = ("**Any painting**: its statistics are taken once, then each frame is stylized with them. "
+                 f"**Stroke size** sets the painting's long side ({_SIDES}; full size: as uploaded, at most "
+                 f"{PAINTING_MAX_SIZE} px): a smaller painting draws larger strokes. **Strength**: how far the "
+                 "picture's features move to the painting's (0: the picture itself).")
+ANY_PAINTING = "any painting"  # the style dropdowns' value that runs an uploaded painting (fastnst.painting)
+PAINTINGS_KEPT = 8  # uploaded paintings the webcam streams find by key; an older one is uploaded again
+PAINTED_KEPT = 32  # Stylizer copies with a painting (per painting, size and strength)
 LAYER_SLIDERS = 5  # the Layers tab's style-weight sliders: one per style layer (VGG-19 has 5), the rest hidden
 NO_MIX = ""  # the "mix with" dropdown's value for no second style
 MIX = 0.5  # the mix slider's default: the second style's weight
+
+
+class Upload(NamedTuple):
+    """A painting uploaded to the web app: its file's name, its pixels (uint8 RGB, long side at most
+    PAINTING_MAX_SIZE, read-only) and its key (a hash of the pixels), which the webcam's settings carry."""
+
+    name: str
+    rgb: np.ndarray
+    key: str
 
 
 def _blend_of(blend: str | None, name: str) -> dict[str, float]:
@@ -179,6 +209,9 @@ class Demo:
         self.pattern_path = os.path.join(self.temp_dir, "pattern.png")  # the Layers tab's default painting
         save_image(self.pattern_path, sample_style())
         self._style_dropdowns: list[gr.Dropdown] = []  # every tab's style dropdown (_style_dropdown), to update
+        self._paintings: OrderedDict[str, Upload] = OrderedDict()  # uploaded paintings by key
+        self._painted: OrderedDict[tuple, object] = OrderedDict()  # Stylizer copies with a painting (painted)
+        self._painting_lock = threading.Lock()  # the two above, and the shared statistics cache
         self.trainer = StyleTrainer(self.options.add_style(), on_done=self._add_user_style)
         self.blocks = self._build()
 
@@ -261,18 +294,20 @@ class Demo:
     # ------------------------------------------------------------------ handlers
 
     def stream_frame(self, frame, style, strength, preserve_color, stabilize, session, mix_style=NO_MIX, mix=MIX,
-                     stroke=None):
+                     stroke=None, painting=None):
         """Webcam handler: one camera frame in, (stylized frame, status text, session) out.
 
         ``session``: this browser session's :class:`FrameStylizer` (None at first); its
         timing is the server's, decoded frame in to stylized frame out. ``mix_style``, ``mix``:
         a second style and its weight (:meth:`mixed`), a change of which keeps the session's history.
-        ``stroke``: the stroke size (:meth:`working_side`; None: ``stream_max_side``).
+        ``stroke``: the stroke size (:meth:`working_side`; None: ``stream_max_side``). ``painting``: for the style
+        :data:`ANY_PAINTING`, the key of an uploaded painting (:meth:`painting_uploaded`).
         """
         started = time.perf_counter()
         if frame is None:
             return None, "waiting for the camera", session
-        settings, described = self._frame_settings(style, strength, preserve_color, stabilize, mix_style, mix, stroke)
+        settings, described = self._frame_settings(style, strength, preserve_color, stabilize, mix_style, mix, stroke,
+                                                    painting)
         if not isinstance(session, FrameStylizer):
             session = FrameStylizer(**settings)
         session.update(**settings)
@@ -284,20 +319,28 @@ class Demo:
         return out, status, session
 
     def _frame_settings(self, style, strength, preserve_color, stabilize, mix_style=NO_MIX,
-                        mix=MIX, stroke=None) -> tuple[dict, str]:
+                        mix=MIX, stroke=None, painting=None) -> tuple[dict, str]:
         """The webcam controls as :meth:`FrameStylizer.update` keywords, and what serves them for a status line.
-        The stylizer is the style's shared one; a mix is the ``blend`` the stream runs on a copy of its own."""
+        The stylizer is the style's shared one; a mix is the ``blend`` the stream runs on a copy of its own. For
+        :data:`ANY_PAINTING`, the copy with the uploaded painting ``painting`` (a key) at the stroke size's long side
+        and ``strength`` as its style strength (:meth:`painted`); frames at ``stream_max_side``."""
+        strength = min(1.0, max(0.0, float(strength)))
+        common = {"preserve_color": bool(preserve_color),
+                  "stabilize": self.options.stabilize_strength if stabilize else None}
+        if style == ANY_PAINTING:
+            choice, stylizer = self.painted("stream", self.uploaded(painting), stroke, strength)
+            return {"stylizer": stylizer, "blend": None, "strength": 1.0, "max_side": self.stream_max_side,
+                    **common}, _describe(choice, None)
         choice, blend = self.mixed(style, "stream", mix_style, mix)
-        return {"stylizer": self.stylizer(choice), "blend": blend, "strength": min(1.0, max(0.0, float(strength))),
-                "preserve_color": bool(preserve_color), "max_side": self.working_side(stroke, self.stream_max_side),
-                "stabilize": self.options.stabilize_strength if stabilize else None}, _describe(choice, blend)
+        return {"stylizer": self.stylizer(choice), "blend": blend, "strength": strength,
+                "max_side": self.working_side(stroke, self.stream_max_side), **common}, _describe(choice, blend)
 
     def live_settings(self, settings: dict) -> tuple[dict, str]:
         """The WebRTC page's settings -> (FrameStylizer.update keywords, description); see :mod:`fastnst.webrtc`."""
         return self._frame_settings(settings.get("style") or self.catalog.names[0], settings.get("strength", 1.0),
                                     settings.get("preserve_color"), settings.get("stabilize"),
                                     settings.get("mix_style") or NO_MIX, settings.get("mix", MIX),
-                                    settings.get("stroke"))
+                                    settings.get("stroke"), settings.get("painting"))
 
     @staticmethod
     def working_side(stroke, default: int | None) -> int | None:
@@ -311,27 +354,34 @@ class Demo:
             raise _user_error(f"stroke size must be a whole number from 1 to {len(STROKE_SIDES)}, "
                               f"got {stroke}") from None
 
-    def stylize_image(self, image, style, strength=1.0, preserve_color=False, mix_style=NO_MIX, mix=MIX, stroke=None):
+    def stylize_image(self, image, style, strength=1.0, preserve_color=False, mix_style=NO_MIX, mix=MIX, stroke=None,
+                      painting=None):
         """Image tab and the ``/stylize`` API: uint8 RGB image in, stylized uint8 RGB image out; ``mix_style`` and
         ``mix``: a second style and its weight (:meth:`mixed`); ``stroke``: the stroke size (:meth:`working_side`;
-        None: ``image_max_side``)."""
+        None: ``image_max_side``). The style :data:`ANY_PAINTING` runs the painting file ``painting`` as
+        ``fastnst stylize -s PAINTING --style-strength STRENGTH --style-size SIDE`` does (:meth:`painted`: the
+        stroke size sets SIDE, None: the CLI's default; the picture at ``image_max_side``)."""
         if image is None:
             raise _user_error("upload an image first")
-        choice, blend = self.mixed(style, "image", mix_style, mix)
-        max_side = self.working_side(stroke, self.options.image_max_side)
+        if style == ANY_PAINTING:
+            _, stylizer = self.painted("image", painting, stroke, strength)
+            strength, max_side = 1.0, self.options.image_max_side
+        else:
+            choice, blend = self.mixed(style, "image", mix_style, mix)
+            stylizer, max_side = self._run_on(choice, blend), self.working_side(stroke, self.options.image_max_side)
         try:
-            return self._run_on(choice, blend).stylize(image, strength=float(strength),
-                                                       preserve_color=bool(preserve_color), max_side=max_side)
+            return stylizer.stylize(image, strength=float(strength), preserve_color=bool(preserve_color),
+                                    max_side=max_side)
         except UserError as e:
             raise _user_error(str(e)) from None
 
     def restylize_image(self, image, style, strength=1.0, preserve_color=False, mix_style=NO_MIX, mix=MIX,
-                        stroke=None):
-        """The Image tab when a mix control or the stroke size changes: :meth:`stylize_image` again, or nothing
-        before an upload."""
-        if image is None:
+                        stroke=None, painting=None):
+        """The Image tab when a mix control, the stroke size or the painting changes: :meth:`stylize_image` again,
+        or nothing before an upload (of a photo, or of the painting where it runs one)."""
+        if image is None or (style == ANY_PAINTING and not painting):
             return gr.skip()
-        return self.stylize_image(image, style, strength, preserve_color, mix_style, mix, stroke)
+        return self.stylize_image(image, style, strength, preserve_color, mix_style, mix, stroke, painting)
 
     def mix_controls(self, style, mix_style):
         """The "mix with" dropdown and the mix slider for ``style``: the styles it mixes with (:meth:`mix_styles`),
@@ -367,15 +417,20 @@ class Demo:
         return info
 
     def stylize_video(self, path, style, strength, preserve_color, stabilize, mix_style=NO_MIX, mix=MIX, stroke=None,
-                      progress=gr.Progress()):
+                      painting=None, progress=gr.Progress()):
         """Video tab: convert an uploaded clip (``mix_style``, ``mix``: :meth:`mixed`; ``stroke``: the stroke size,
-        :meth:`working_side`, None: ``video_max_side``); returns (output path, report text)."""
+        :meth:`working_side`, None: ``video_max_side``; ``painting``: the painting file :data:`ANY_PAINTING` runs, as
+        in :meth:`stylize_image`); returns (output path, report text)."""
         from .video import convert_video
 
         self.check_video(path)
-        max_side = self.working_side(stroke, self.video_max_side)
-        choice, blend = self.mixed(style, "video", mix_style, mix)
-        stylizer = self._run_on(choice, blend)
+        if style == ANY_PAINTING:
+            choice, stylizer = self.painted("video", painting, stroke, strength)
+            strength, max_side, blend = 1.0, self.video_max_side, None
+        else:
+            max_side = self.working_side(stroke, self.video_max_side)
+            choice, blend = self.mixed(style, "video", mix_style, mix)
+            stylizer = self._run_on(choice, blend)
         options = VideoOptions(strength=float(strength), preserve_color=bool(preserve_color),
                                max_side=max_side,
                                stabilize=self.options.stabilize_strength if stabilize else None)
@@ -413,6 +468,127 @@ class Demo:
             self._gallery = items
         return items
 
+    # ------------------------------------------------------------------ any painting
+
+    def painting_choice(self, name: str, use: str) -> Choice:
+        """What serves a painting called ``name`` for ``use``: :func:`fastnst.styles.choose` on the shipped
+        arbitrary-style file with that painting, the choice ``-s painting.jpg`` makes on the CLI."""
+        try:
+            return choose(StyleFile(Path(name).stem, None, ARBITRARY, painting=Path(name)), use, self.asked)
+        except UserError as e:
+            raise _user_error(str(e)) from None
+
+    def uploaded(self, key) -> Upload:
+        """The painting uploaded under ``key`` (:meth:`painting_uploaded`); gr.Error when there is none, or it is
+        no longer kept (the :data:`PAINTINGS_KEPT` newest are)."""
+        with self._painting_lock:
+            if key and key in self._paintings:
+                self._paintings.move_to_end(key)
+                return self._paintings[key]
+        raise _user_error("upload the painting again: it is no longer kept here" if key else
+                          "any painting: upload a painting first (JPEG, PNG or WebP)")
+
+    def painted(self, use: str, painting, stroke=None, alpha=1.0):
+        """(the choice, a Stylizer running ``painting``) for ``use``: the shipped arbitrary-style file's shared
+        Stylizer (:meth:`stylizer`) copied with the painting (:meth:`fastnst.runtime.Stylizer.with_painting`: its
+        statistics computed once, then cached), kept per painting, size and strength, so a stream whose settings
+        did not change runs the same copy. ``painting``: a painting file's path (read as ``-s PAINTING`` reads it)
+        or an :class:`Upload` (:meth:`uploaded`). ``stroke``: the stroke size, which sets the painting's
+        long side (:func:`fastnst.config.painting_side`; None: ``--style-size``'s default); ``alpha``: the style
+        strength in [0, 1]. gr.Error with one line for a painting that will not do."""
+        if not painting:
+            raise _user_error("any painting: upload a painting first (JPEG, PNG or WebP)")
+        if isinstance(painting, Upload):
+            name, source, ident = painting.name, painting.rgb, ("upload", painting.key)
+        else:
+            name, source = os.path.basename(os.fspath(painting)), os.fspath(painting)
+            ident = ("file", source)
+        size = None
+        if stroke is not None:
+            full = self.working_side(stroke, None) is None  # checks the stroke size
+            size = painting_side(int(stroke), self._own_side(source) if full else 0)
+        choice = self.painting_choice(name, use)
+        base = self.stylizer(choice)
+        key = (choice.file.path, choice.device.name, ident, size, float(alpha))
+        with self._painting_lock:
+            if key in self._painted:
+                self._painted.move_to_end(key)
+                return choice, self._painted[key]
+            try:
+                stylizer = base.with_painting(source, size)
+                stylizer.set_style_strength(float(alpha))
+            except UserError as e:
+                raise _user_error(str(e)) from None
+            stylizer.style = Path(name).stem
+            self._painted[key] = stylizer
+            while len(self._painted) > PAINTED_KEPT:
+                self._painted.popitem(last=False)
+        return choice, stylizer
+
+    @staticmethod
+    def _own_side(source) -> int:
+        """The long side of a painting (a path or uint8 RGB) as read, at most PAINTING_MAX_SIZE; gr.Error if unread."""
+        if not isinstance(source, np.ndarray):
+            try:
+                source, _ = load_painting(source, PAINTING_MAX_SIZE, 1)
+            except UserError as e:
+                raise _user_error(str(e)) from None
+        return max(source.shape[:2])
+
+    def painting_uploaded(self, path, stroke=None, use: str = "image"):
+        """A painting upload (Webcam, Image and Video tabs): (its key, for the webcam's streams; the painting as its
+        statistics are taken; a status line). The statistics are computed here, once, for the stroke size. A file
+        that will not do (not an image, too small, too elongated) says why in the status line and leaves the key
+        as it was, so a stream keeps its painting; a flat colour runs, and the line says what it gives."""
+        from .painting import painting_image
+
+        if not path:
+            return gr.skip(), None, "upload a painting: any picture runs as a style, no training"
+        name = os.path.basename(os.fspath(path))
+        try:
+            rgb, _ = load_painting(path, PAINTING_MAX_SIZE, 1)
+            painting_image(path, painting_side(int(stroke), max(rgb.shape[:2])) if stroke else None)  # the CLI's
+            # checks of -s PAINTING, whose one-line messages name the file
+            rgb.setflags(write=False)
+            key = hashlib.blake2b(rgb.tobytes(), digest_size=12, person=str(rgb.shape).encode()[:16]).hexdigest()
+            with self._painting_lock:
+                upload = self._paintings.setdefault(key, Upload(name, rgb, key))
+                self._paintings.move_to_end(key)
+                while len(self._paintings) > PAINTINGS_KEPT:
+                    self._paintings.popitem(last=False)
+            _, stylizer = self.painted(use, upload, stroke)
+            shown = painting_image(upload.rgb, stylizer.style_size)
+        except UserError as e:
+            return gr.skip(), None, str(e)
+        except gr.Error as e:
+            return gr.skip(), None, e.message
+        h, w = shown.shape[:2]
+        flat = float(shown.reshape(-1, 3).std(axis=0).max()) < 1.0
+        note = ("; one flat colour: no strokes to take, the picture takes its colour" if flat else
+                "; its statistics are ready")
+        return key, shown, f"{name}: read at {w}x{h} px (stroke size {stroke or '-'}){note}"
+
+    def painting_resized(self, key, stroke, style, use: str = "image"):
+        """The stroke size changed: (the painting as now read, status line) for the painting running in the tab."""
+        if style != ANY_PAINTING or not key:
+            return gr.skip(), gr.skip()
+        from .painting import painting_image
+
+        try:
+            upload = self.uploaded(key)
+            _, stylizer = self.painted(use, upload, stroke)
+        except gr.Error as e:
+            return None, e.message
+        shown = painting_image(upload.rgb, stylizer.style_size)
+        h, w = shown.shape[:2]
+        return shown, f"{upload.name}: read at {w}x{h} px (stroke size {stroke}); its statistics are ready"
+
+    def style_controls(self, style):
+        """The painting row (shown for :data:`ANY_PAINTING`), and what the strength and stroke size sliders say."""
+        painting = style == ANY_PAINTING
+        return (gr.update(visible=painting), gr.update(info=PAINTING_STRENGTH_INFO if painting else STRENGTH_INFO),
+                gr.update(info=PAINTING_STROKE_INFO if painting else STROKE_INFO))
+
     # ------------------------------------------------------------------ add your painting
 
     def _add_user_style(self, path: Path) -> None:
@@ -425,7 +601,10 @@ class Demo:
             self._gallery = None
 
     def _style_choices(self) -> list[tuple[str, str]]:
-        return [(_label(n), n) for n in self.catalog.names]
+        """The style dropdowns' choices: the catalog's styles, then "any painting" where the arbitrary-style file
+        is installed."""
+        painting = [(ANY_PAINTING, ANY_PAINTING)] if ARBITRARY.is_file() else []
+        return [(_label(n), n) for n in self.catalog.names] + painting
 
     def _dropdown_updates(self) -> list:
         """Every style dropdown's choices as the catalog has them now (the value each page chose is kept)."""
@@ -694,6 +873,31 @@ class Demo:
         return gr.Slider(1, len(STROKE_SIDES), value=stroke_size(max_side), step=1, label="stroke size",
                          info=STROKE_INFO, elem_id=f"{prefix}-stroke")
 
+    def _painting_input(self, prefix: str, use: str, style, strength, stroke):
+        """A tab's painting row, shown while its style is :data:`ANY_PAINTING` (:meth:`style_controls`, which also
+        says what the strength and stroke size sliders do for a painting): the upload, the painting as its
+        statistics are taken, a status line; and the upload's key (hidden), which the webcam's settings carry.
+        Returns (upload, key, the upload's event, for ``.then``)."""
+        with gr.Row(visible=False, elem_id=f"{prefix}-painting-row") as row:
+            upload = gr.File(label="painting (JPEG, PNG or WebP)", type="filepath", file_count="single", height=140,
+                             elem_id=f"{prefix}-painting")
+            shown = gr.Image(label="as read: its long side is the stroke size's", type="numpy", interactive=False,
+                             height=140, buttons=[], elem_id=f"{prefix}-painting-shown")
+            with gr.Column():
+                status = gr.Textbox(label="painting", interactive=False, max_lines=2,
+                                    elem_id=f"{prefix}-painting-status",
+                                    placeholder="upload a painting: any picture runs as a style, no training")
+                gr.Markdown(PAINTING_HELP, elem_id=f"{prefix}-painting-help")
+        key = gr.Textbox(visible=False, elem_id=f"{prefix}-painting-key")
+        style.change(self.style_controls, style, [row, strength, stroke], show_progress="hidden", queue=False)
+        uploaded = upload.upload(lambda path, size: self.painting_uploaded(path, size, use), [upload, stroke],
+                                 [key, shown, status], api_visibility="private", show_progress="minimal")
+        upload.clear(lambda: (None, "upload a painting: the last one keeps running until then"), None,
+                     [shown, status], api_visibility="private", queue=False)
+        stroke.change(lambda k, size, name: self.painting_resized(k, size, name, use), [key, stroke, style],
+                      [shown, status], api_visibility="private", show_progress="hidden", trigger_mode="always_last")
+        return upload, key, uploaded
+
     def _live_video(self) -> gr.HTML:
         """The WebRTC live video: camera and stylized ``<video>``, Start/Stop and a status line (live.js)."""
         return gr.HTML(
@@ -703,7 +907,7 @@ class Demo:
             module=f"gradio_api/file={_LIVE_JS}", offer="webrtc/offer", ice_servers=list(self.options.ice_servers),
             mirror=self.options.mirror,
             settings={"style": self.catalog.names[0], "strength": 1.0, "preserve_color": False, "stabilize": False,
-                      "mix_style": NO_MIX, "mix": MIX, "stroke": stroke_size(self.stream_max_side)})
+                      "mix_style": NO_MIX, "mix": MIX, "stroke": stroke_size(self.stream_max_side), "painting": ""})
 
     def _build(self) -> gr.Blocks:
         o = self.options
@@ -715,12 +919,15 @@ class Demo:
                 with gr.Row():
                     style = self._style_dropdown("webcam-style")
                     mix_style, mix, style_changed = self._mix_controls(style, "webcam")
-                    strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength", elem_id="webcam-strength")
+                    strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength", info=STRENGTH_INFO,
+                                         elem_id="webcam-strength")
                     preserve = gr.Checkbox(label="keep the camera's colours", elem_id="webcam-preserve")
                     stabilize = gr.Checkbox(label="stabilize (less flicker)", elem_id="webcam-stabilize")
                     stroke = self._stroke_control("webcam", self.stream_max_side)
-                live = [style, strength, preserve, stabilize, mix_style, mix, stroke]
+                _, painting, uploaded = self._painting_input("webcam", "stream", style, strength, stroke)
+                live = [style, strength, preserve, stabilize, mix_style, mix, stroke, painting]
                 style_changed.then(None, live, None, js=_LIVE_UPDATE_JS)  # once the mix controls fit the style
+                uploaded.then(None, live, None, js=_LIVE_UPDATE_JS)  # a new painting: the same connection
                 for control in (strength, preserve, stabilize, mix_style, mix, stroke):  # to the live video
                     control.change(None, live, None, js=_LIVE_UPDATE_JS)
                 gr.Markdown("**Or through Gradio's stream** (where live video cannot connect, e.g. behind a proxy): "
@@ -736,7 +943,8 @@ class Demo:
                                     value="press Record to start")
                 session = gr.State(None)
                 camera.stream(self.stream_frame,
-                              [camera, style, strength, preserve, stabilize, session, mix_style, mix, stroke],
+                              [camera, style, strength, preserve, stabilize, session, mix_style, mix, stroke,
+                               painting],
                               [streamed, status, session], stream_every=self.stream_every,
                               time_limit=o.stream_time_limit, concurrency_limit=o.max_streams,
                               show_progress="hidden", api_name="webcam", api_visibility="private")
@@ -749,17 +957,21 @@ class Demo:
                 with gr.Row():
                     image_style = self._style_dropdown("image-style")
                     image_mix_style, image_mix, _ = self._mix_controls(image_style, "image")
-                    image_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength")
+                    image_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength", info=STRENGTH_INFO)
                     image_preserve = gr.Checkbox(label="keep the photo's colours")
                     image_stroke = self._stroke_control("image", o.image_max_side)
+                image_painting, _, image_uploaded = self._painting_input("image", "image", image_style, image_strength,
+                                                                         image_stroke)
                 gr.Examples([[self.example_path]], inputs=[image_in], label="example photo")
                 button = gr.Button("Stylize", variant="primary", elem_id="image-run")
                 image_args = [image_in, image_style, image_strength, image_preserve, image_mix_style, image_mix,
-                              image_stroke]
+                              image_stroke, image_painting]
                 button.click(self.stylize_image, image_args, image_out, api_name="stylize", concurrency_limit=2)
                 for control in (image_mix_style, image_mix, image_stroke):  # a new mix or stroke re-runs the photo
                     control.change(self.restylize_image, image_args, image_out, api_visibility="private",
                                    concurrency_limit=2, trigger_mode="always_last")
+                image_uploaded.then(self.restylize_image, image_args, image_out, api_visibility="private",
+                                    concurrency_limit=2, trigger_mode="always_last")  # so does a new painting
             with gr.Tab("Video", id="video"):
                 gr.Markdown(f"Clips up to {o.max_video_seconds:g} s and {o.max_upload_mb:g} MB; frames are "
                             "stylized at the stroke size's working side, then scaled back up.")
@@ -769,15 +981,16 @@ class Demo:
                 with gr.Row():
                     video_style = self._style_dropdown("video-style")
                     video_mix_style, video_mix, _ = self._mix_controls(video_style, "video")
-                    video_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength")
+                    video_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength", info=STRENGTH_INFO)
                     video_preserve = gr.Checkbox(label="keep the clip's colours")
                     video_stabilize = gr.Checkbox(value=True, label="stabilize (less flicker)")
                     video_stroke = self._stroke_control("video", self.video_max_side)
+                video_painting, _, _ = self._painting_input("video", "video", video_style, video_strength, video_stroke)
                 video_report = gr.Textbox(label="report", interactive=False, elem_id="video-report")
                 video_button = gr.Button("Stylize clip", variant="primary", elem_id="video-run")
                 video_button.click(self.stylize_video,
                                    [video_in, video_style, video_strength, video_preserve, video_stabilize,
-                                    video_mix_style, video_mix, video_stroke],
+                                    video_mix_style, video_mix, video_stroke, video_painting],
                                    [video_out, video_report], api_name="stylize_video", concurrency_limit=1)
             with gr.Tab("Styles", id="styles"):
                 gallery = gr.Gallery(label="styles on the sample photo", columns=4, fit_columns=False, height="auto",

@@ -264,8 +264,9 @@ class LivePeer:
             return
         try:
             update, self.description = self.server.configure(settings)
-        except Exception as e:  # e.g. an unknown style: say so in the page, keep the old settings
-            self.loop.call_soon_threadsafe(self._send, {"error": str(e)})
+        except Exception as e:  # e.g. an unknown style: say so in the page (a gr.Error: its message, unquoted),
+            # keep the old settings
+            self.loop.call_soon_threadsafe(self._send, {"error": getattr(e, "message", None) or str(e)})
             return
         if self.live is None:
             self.live = FrameStylizer(**{"max_side": self.server.max_side, **update})  # the page may set max_side

@@ -74,3 +74,31 @@ def served_demo(styles, **options):
         yield demo
     finally:
         demo.blocks.close()
+
+
+def live_frame_png(page) -> np.ndarray:
+    """The web app's stylized live <video> (WebRTC) as shown now in the playwright ``page``: uint8 RGB, its own size."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    url = page.evaluate("""() => { const v = document.querySelector('#webrtc video.live');
+      const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
+      c.getContext('2d').drawImage(v, 0, 0); return c.toDataURL('image/png'); }""")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
+
+
+def new_live_frames(page, count: int, timeout: float = 60.0) -> list[np.ndarray]:
+    """``count`` pictures from the stylized live <video> (:func:`live_frame_png`), each a newly presented frame."""
+    import time
+
+    page.evaluate("""() => { const v = document.querySelector('#webrtc video.live'); window.__presented = 0;
+      const tick = () => { window.__presented++; v.requestVideoFrameCallback(tick); };
+      v.requestVideoFrameCallback(tick); }""")
+    out, deadline = [], time.monotonic() + timeout
+    while len(out) < count and time.monotonic() < deadline:
+        seen = page.evaluate("window.__presented")
+        page.wait_for_function(f"() => window.__presented > {seen}", timeout=timeout * 1000)
+        out.append(live_frame_png(page))
+    return out

@@ -257,6 +257,101 @@ def test_api_video_converts_and_rejects_long_clips(demo, tmp_path):
         client.predict(handle_file(str(long)), "test", 1.0, False, False, api_name="/stylize_video")
 
 
+# ----------------------------------------------------------------------------- any painting
+
+
+def warm_painting(h=96, w=128, seed=3) -> np.ndarray:
+    """A painting made here (no third-party picture): 8-px strokes of reds and oranges, mean colour about
+    (200, 70, 35), far from the test pictures' and the fake camera's greys."""
+    palette = np.array([(215, 50, 30), (240, 140, 40), (150, 20, 40)], np.uint8)
+    strokes = np.random.default_rng(seed).integers(0, len(palette), (h // 8, w // 8))
+    return np.ascontiguousarray(palette[strokes].repeat(8, 0).repeat(8, 1))
+
+
+@pytest.fixture
+def painting_demo(lite_onnx):
+    """The app on the CPU with the test style and the shipped arbitrary-style file (skipped without it)."""
+    from fastnst.styles import ARBITRARY
+    from fastnst.webapp import Demo
+
+    if not ARBITRARY.is_file():
+        pytest.skip(f"needs the shipped arbitrary-style file {ARBITRARY}")
+    d = Demo([lite_onnx], device="cpu")
+    yield d
+    d.blocks.close()
+
+
+def test_any_painting_in_the_image_tab_is_fastnst_stylize_dash_s(painting_demo, tmp_path):
+    """The Image tab (and /stylize) with "any painting": the same pixels as ``fastnst stylize PHOTO -s PAINTING``;
+    the strength slider is --style-strength, the stroke size --style-size (1: the painting's own size)."""
+    from fastnst.cli import main
+    from fastnst.webapp import ANY_PAINTING, MIX, NO_MIX
+
+    d = painting_demo
+    painting, photo_path = tmp_path / "warm.png", tmp_path / "photo.png"
+    save_image(painting, warm_painting())
+    photo = synthetic(90, 130, seed=4)
+    save_image(photo_path, photo)
+    assert (ANY_PAINTING, ANY_PAINTING) in d._style_choices()
+    outs = []
+    for stroke, flags in ((None, ["--style-strength", "1"]), (6, ["--style-strength", "0.6", "--style-size", "384"]),
+                          (1, ["--style-strength", "0.8", "--style-size", "128"])):  # 1: the painting's 128 px
+        cli = tmp_path / f"cli_{stroke}.png"
+        assert main(["stylize", str(photo_path), "-s", str(painting), "-o", str(cli), "-q", *flags]) == 0
+        web = d.stylize_image(photo, ANY_PAINTING, float(flags[1]), False, NO_MIX, MIX, stroke, str(painting))
+        np.testing.assert_array_equal(web, load_image(cli))
+        outs.append(web.astype(np.int16))
+    assert np.abs(outs[0] - photo).mean() > 10 and np.abs(outs[0] - outs[1]).mean() > 2  # it does something
+    with pytest.raises(Exception, match="upload a painting first"):
+        d.stylize_image(photo, ANY_PAINTING, 1.0, False, NO_MIX, MIX, 3, None)
+
+
+def test_any_painting_streams_and_a_bad_upload_is_one_line(painting_demo, tmp_path):
+    """An upload is read once (its key); the webcam's frames run it (strength: the style strength, stroke size: its
+    long side); a file that is not an image, a 1x1 pixel or a 20 000 px strip is one line in the page and the
+    stream keeps its painting; a flat colour runs cleanly and the line says what it gives."""
+    from fastnst.runtime import Stylizer
+    from fastnst.styles import ARBITRARY
+    from fastnst.webapp import ANY_PAINTING, MIX, NO_MIX
+
+    d = painting_demo
+    good = tmp_path / "warm.png"
+    save_image(good, warm_painting())
+    key, shown, status = d.painting_uploaded(str(good), 5, "stream")
+    assert status == "warm.png: read at 512x384 px (stroke size 5); its statistics are ready"
+    assert shown.shape == (384, 512, 3)
+    frame = synthetic(120, 160, seed=6)
+    reference = Stylizer(ARBITRARY, device="cpu", painting=warm_painting(), style_size=512, style_strength=0.7)
+    expected = reference.stylize(frame, max_side=d.stream_max_side)
+    out, text, session = d.stream_frame(frame, ANY_PAINTING, 0.7, False, False, None, NO_MIX, MIX, 5, key)
+    np.testing.assert_array_equal(out, expected)
+    assert text.endswith("warm (any painting) on cpu"), text
+    update, described = d.live_settings({"style": ANY_PAINTING, "painting": key, "stroke": 5, "strength": 0.7})
+    assert update["stylizer"] is session.stylizer and update["strength"] == 1.0  # the same settings: the same copy
+    assert (update["stylizer"].style_size, update["stylizer"].style_strength) == (512, 0.7)
+
+    (tmp_path / "notes.png").write_text("not a picture")
+    save_image(tmp_path / "dot.png", np.full((1, 1, 3), 128, np.uint8))
+    save_image(tmp_path / "strip.png", np.full((100, 20000, 3), 90, np.uint8))
+    for name in ("notes.png", "dot.png", "strip.png"):
+        new_key, shown, status = d.painting_uploaded(str(tmp_path / name), 5, "stream")
+        assert not isinstance(new_key, str) and shown is None  # the key stays: gr.skip()
+        assert name in status and "\n" not in status and "Traceback" not in status, status
+        out, _, again = d.stream_frame(frame, ANY_PAINTING, 0.7, False, False, session, NO_MIX, MIX, 5, key)
+        assert again is session
+        np.testing.assert_array_equal(out, expected)  # the stream goes on with its painting
+
+    save_image(tmp_path / "flat.png", np.full((60, 80, 3), (30, 120, 200), np.uint8))
+    flat, _, status = d.painting_uploaded(str(tmp_path / "flat.png"), 5, "stream")
+    assert isinstance(flat, str) and "one flat colour" in status, status
+    out, _, _ = d.stream_frame(frame, ANY_PAINTING, 1.0, False, False, session, NO_MIX, MIX, 5, flat)
+    assert out.shape == frame.shape and np.abs(out.astype(np.int16) - expected).mean() > 5
+    for settings, message in (({"painting": "f00"}, "upload the painting again"), ({}, "upload a painting first")):
+        with pytest.raises(Exception, match=message) as e:
+            d.live_settings({"style": ANY_PAINTING, **settings})
+        assert "\n" not in e.value.message
+
+
 def test_demo_command(lite_onnx, tmp_path, capsys):
     from fastnst.cli import main
 
@@ -583,3 +678,50 @@ def test_browser_layers_tab(lite_onnx, browser_page, tmp_path, monkeypatch):
         page.locator("#layers-patches-run").click()
         assert "from the cache" in _wait_status(page, "#layers-patches-status", "in [0-9.]+ s")
         assert page.outside == [], page.outside
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_a_painting_upload_switches_the_live_stream(painting_demo, tmp_path):
+    """Webcam tab, live video (WebRTC): choosing "any painting" and uploading one changes the frames on the same
+    connection (no reconnect): their mean colour moves toward the painting's. A bad upload then is one line on the
+    page, and the stream goes on with the painting."""
+    from helpers import new_live_frames
+
+    d = painting_demo
+    d.launch("127.0.0.1", free_port(), block=False, quiet=True)
+    painting = tmp_path / "warm.png"
+    save_image(painting, warm_painting())
+    target = warm_painting().reshape(-1, 3).mean(axis=0)
+
+    def distance(frames) -> float:  # from the frames' mean colour to the painting's, in levels
+        return float(np.linalg.norm(np.mean([f.reshape(-1, 3).mean(axis=0) for f in frames], axis=0) - target))
+
+    with fakecam.camera_browser(tmp_path, frames=CLIP_FRAMES, fps=CLIP_FPS) as context:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(d.blocks.local_url, wait_until="load")
+        page.locator("#webrtc button.start").click()
+        page.wait_for_function("() => document.querySelector('#webrtc video.live').videoWidth > 0")
+        before = new_live_frames(page, 3)  # the test style
+        (peer,) = d.live.peers
+        live = peer.live
+        _pick(page, "#webcam-style", "any painting")
+        page.locator("#webcam-painting-row").wait_for()
+        page.locator("#webcam-painting input[type=file]").set_input_files(str(painting))
+        _wait_status(page, "#webcam-painting-status", "statistics are ready", timeout=60)
+        deadline, after = time.monotonic() + 90, before
+        while time.monotonic() < deadline and distance(after) >= 0.6 * distance(before):
+            after = new_live_frames(page, 2)
+        assert distance(after) < 0.6 * distance(before), (distance(before), distance(after))
+        assert d.live.peers == {peer} and peer.live is live  # the same connection and stream: no reconnect
+        assert peer.description == "warm (any painting) on cpu"
+
+        (tmp_path / "notes.png").write_text("not a picture")
+        page.locator("#webcam-painting button[aria-label='Clear']").click()
+        page.locator("#webcam-painting input[type=file]").set_input_files(str(tmp_path / "notes.png"))
+        assert _wait_status(page, "#webcam-painting-status", "not an image") == \
+            "'notes.png' is not an image: upload a painting as a JPEG, PNG or WebP file"
+        assert distance(new_live_frames(page, 2)) < 0.6 * distance(before)  # still the painting
+        assert d.live.peers == {peer} and peer.live is live and peer.description == "warm (any painting) on cpu"
+        assert context.outside == [], context.outside

@@ -9,8 +9,6 @@ skip with a reason where aiortc (or Chromium and playwright) is missing.
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
 import json
 import threading
 import time
@@ -25,7 +23,7 @@ import pytest
 from fastnst.config import DemoConfig
 
 import fakecam
-from helpers import free_port, served_demo
+from helpers import free_port, new_live_frames, served_demo
 
 pytest.importorskip("aiortc", reason="needs aiortc (a base dependency: pip install -e .)")
 
@@ -241,29 +239,6 @@ def test_a_new_mix_mid_stream_changes_the_frames_on_the_same_connection(mix_onnx
 # ----------------------------------------------------------------------------- in a real browser
 
 
-def _frame_png(page) -> np.ndarray:
-    """The stylized <video>'s current frame, uint8 RGB at its own size."""
-    from PIL import Image
-
-    url = page.evaluate("""() => { const v = document.querySelector('#webrtc video.live');
-      const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
-      c.getContext('2d').drawImage(v, 0, 0); return c.toDataURL('image/png'); }""")
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
-
-
-def _new_frames(page, count: int, timeout: float = 60.0) -> list[np.ndarray]:
-    """``count`` pictures from the stylized <video>, each a newly presented frame."""
-    page.evaluate("""() => { const v = document.querySelector('#webrtc video.live'); window.__presented = 0;
-      const tick = () => { window.__presented++; v.requestVideoFrameCallback(tick); };
-      v.requestVideoFrameCallback(tick); }""")
-    out, deadline = [], time.monotonic() + timeout
-    while len(out) < count and time.monotonic() < deadline:
-        seen = page.evaluate("window.__presented")
-        page.wait_for_function(f"() => window.__presented > {seen}", timeout=timeout * 1000)
-        out.append(_frame_png(page))
-    return out
-
-
 @pytest.mark.browser
 @pytest.mark.slow
 def test_browser_live_video(lite_onnx, tmp_path):
@@ -282,7 +257,7 @@ def test_browser_live_video(lite_onnx, tmp_path):
             page.wait_for_function("() => document.querySelector('#webrtc video.live').videoWidth > 0")
 
             # Fresh stylized frames arrive, change, and are not the camera picture.
-            frames = _new_frames(page, 6)
+            frames = new_live_frames(page, 6)
             assert all(f.shape == (240, 320, 3) for f in frames)
             changes = [np.abs(a.astype(np.int16) - b).mean() for a, b in zip(frames, frames[1:])]
             assert sum(c > 1.0 for c in changes) >= len(changes) - 1, changes
@@ -299,7 +274,7 @@ def test_browser_live_video(lite_onnx, tmp_path):
             box.press("Enter")
             deadline, diff = time.monotonic() + 30, None
             while time.monotonic() < deadline:
-                f = _new_frames(page, 1)[0]
+                f = new_live_frames(page, 1)[0]
                 diffs = np.abs(clip_frames - f).mean(axis=(1, 2, 3))
                 index, diff = int(np.argmin(diffs)), float(diffs.min())
                 if diff < 12:
@@ -343,7 +318,7 @@ def test_browser_live_picture_is_as_sharp_as_a_still(tmp_path):
             page.locator("#webrtc button.start").click()
             page.wait_for_function("() => document.querySelector('#webrtc video.live').videoWidth > 0")
             time.sleep(5)  # the first frames: the browser's camera encoder starts low
-            frames = _new_frames(page, 3)
+            frames = new_live_frames(page, 3)
             assert all(f.shape == (480, 640, 3) for f in frames)
             psnr = [10 * np.log10(255 ** 2 / np.mean((f - still) ** 2)) for f in frames]
             assert np.median(psnr) >= 30, psnr

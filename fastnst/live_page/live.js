@@ -4,15 +4,17 @@
 // camera to the server (one POST with the SDP offer, no trickle ICE), the stylized track comes
 // back into root's "video.live"; settings go over a data channel; the status line shows the
 // frames/s the page displays, the server's time per frame and the browser's jitter buffer.
-// options: {offer: URL of the signalling route, ice_servers: [URL], settings: {style,
-// strength, preserve_color, stabilize, mix_style, mix}, mirror: bool}. Returns {update(settings), stop()}:
-// update sends the changed settings (a new mix included) over the open data channel, no new connection.
+// options: {offer: URL of the signalling route, ice_servers: [URL], settings: {style, strength,
+// preserve_color, stabilize, mix_style, mix, stroke, painting}, mirror: bool}. Returns {update(settings),
+// stop()}: update sends the changed settings (a new mix or painting included) over the open data channel, no new
+// connection; a setting the server refuses (e.g. a painting no longer kept) is shown on the status line for 8 s.
 
 export function mount(root, options) {
   const $ = (selector) => root.querySelector(selector);
   const live = $("video.live"), camera = $("video.camera"), status = $(".status");
   const settings = { ...options.settings };
   let pc = null, channel = null, stream = null, server = null, shown = [], timer = null;
+  let error = null, errorUntil = 0;  // the server's last refusal of settings, shown for a while
   const say = (text) => { status.textContent = text; };
 
   function countFrames() {  // distinct frames displayed, for the frame rate
@@ -34,6 +36,7 @@ export function mount(root, options) {
         buffer = (1000 * s.jitterBufferDelay) / s.jitterBufferEmittedCount;
     });
     const parts = [`${fps.toFixed(1)} frames/s shown`];
+    if (error && performance.now() < errorUntil) parts.unshift(error);
     if (server) parts.push(`server ${server.latency_ms} ms a frame`, `${server.width}x${server.height}`, server.model);
     if (buffer !== null) parts.push(`jitter buffer ${buffer.toFixed(0)} ms`);
     say(parts.join(" · "));
@@ -60,7 +63,8 @@ export function mount(root, options) {
       channel.onopen = () => channel.send(JSON.stringify(settings));
       channel.onmessage = (event) => {
         const message = JSON.parse(event.data);
-        if (message.error) say(message.error); else server = message;
+        if (message.error) { error = message.error; errorUntil = performance.now() + 8000; say(error); }
+        else server = message;
       };
       await pc.setLocalDescription(await pc.createOffer());
       await new Promise((done) => {  // all candidates in the offer: the server does not trickle
