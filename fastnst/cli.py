@@ -390,7 +390,7 @@ def _run_train(args) -> int:
 
 
 def _add_train_decoder(sub) -> None:
-    from .config import DECODER_LEVELS, LR_SCHEDULES, DecoderConfig
+    from .config import DECODER_INITS, DECODER_LEVELS, LR_SCHEDULES, DecoderConfig
 
     d = DecoderConfig()
     p = sub.add_parser(
@@ -425,6 +425,11 @@ def _add_train_decoder(sub) -> None:
     p.add_argument("--iterations", type=int, help=shown("training steps", d.iterations))
     p.add_argument("--lr", type=float, help=shown("Adam learning rate", d.lr))
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES, help=shown("cosine decays to lr/10", d.lr_schedule))
+    p.add_argument("--init", choices=DECODER_INITS,
+                   help=shown("the decoder's start: lstsq solves the pixel loss exactly first (relu1_1 only: "
+                              "a decoder that is one linear conv)", d.init))
+    p.add_argument("--init-batches", type=int, help=shown("batches of crops the lstsq start is solved on",
+                                                          d.init_batches))
     p.add_argument("--pixel-weight", type=float, help=shown("weight of the image's squared error", d.pixel_weight))
     p.add_argument("--feature-weight", type=float,
                    help=shown("weight of the features' squared error, summed over the levels up to --level",

@@ -397,6 +397,7 @@ def painting_side(stroke: int, own: int) -> int:
 
 
 DECODER_LEVELS = ("relu1_1", "relu2_1", "relu3_1")  # the levels a decoder inverts (fastnst.decoders.LEVELS)
+DECODER_INITS = ("random", "lstsq")  # train-decoder --init: lstsq only for a decoder that is one linear conv
 
 
 @dataclass
@@ -406,7 +407,10 @@ class DecoderConfig:
 
     The loss is ``pixel_weight`` x the mean squared error of the image plus ``feature_weight`` x the mean
     squared error of the encoder's features at every level up to ``level`` (relu1_1, relu2_1, ...), with
-    the image re-encoded. ``val``: held-out photos whose PSNR (dB) is logged every ``val_every`` steps on
+    the image re-encoded. ``init``: ``random`` (PyTorch's default), or ``lstsq`` for a decoder that is one
+    linear conv (relu1_1): its weights start at the least-squares solution of the pixel loss on the crops of
+    the first ``init_batches`` steps, the exact optimum a gradient descent only approaches (seconds instead of
+    thousands of steps). ``val``: held-out photos whose PSNR (dB) is logged every ``val_every`` steps on
     their first ``val_images``, centre-cropped to ``val_size`` px. ``width`` scales the decoder's hidden
     channels. Stored in every checkpoint and decoder file.
     """
@@ -434,14 +438,20 @@ class DecoderConfig:
     keep: int = 3
     seed: int = 0
     save_half: bool = True
+    init: str = "random"
+    init_batches: int = 16
 
     def validate(self) -> None:
         check_choice("--level", self.level, DECODER_LEVELS)
+        check_choice("--init", self.init, DECODER_INITS)
+        if self.init == "lstsq" and self.level != "relu1_1":
+            raise UserError(f"--init lstsq needs a decoder that is one linear conv (relu1_1), not {self.level}")
         check_number("--width", self.width, 0.125, 4)
         check_number("--image-size", self.image_size, 32)
         check_number("--val-size", self.val_size, 32)
-        for name in ("batch_size", "iterations", "val_every", "val_images", "log_every", "checkpoint_every", "keep"):
+        for name in ("batch_size", "val_every", "val_images", "log_every", "checkpoint_every", "keep", "init_batches"):
             check_number(f"--{name.replace('_', '-')}", getattr(self, name), 1)
+        check_number("--iterations", self.iterations, 0 if self.init == "lstsq" else 1)  # 0: the lstsq decoder as is
         check_number("--lr", self.lr, 0, above=True)
         check_choice("--lr-schedule", self.lr_schedule, LR_SCHEDULES)
         check_number("--pixel-weight", self.pixel_weight, 0)

@@ -72,6 +72,36 @@ def reconstruction_loss(decoder: Decoder, encoder: LossNet, x: torch.Tensor, cfg
     return {"total": total, "pixel": pixel, "feature": feature}
 
 
+@torch.no_grad()
+def least_squares_start(decoder: Decoder, encoder: LossNet, batches, ridge: float = 1e-3) -> None:
+    """Set a decoder that is one linear conv (relu1_1) to the pixel loss's exact minimum over ``batches``.
+
+    Such a decoder is ``y = conv3x3(reflect_pad(f)) + bias``, linear in its weights, so the minimum of
+    ``|y - x|^2`` over the photos ``x`` of ``batches`` (each (B, 3, H, W) in [0, 1]) solves the normal
+    equations ``(P^T P + r I) w = P^T x``: ``P`` (pixels, C * 9 + 1) holds each pixel's reflection-padded
+    3x3 patch of features and a 1 for the bias, ``r`` is ``ridge`` x the mean of ``P^T P``'s diagonal.
+    Accumulated photo by photo in float64; ``decoder`` is changed in place.
+    """
+    convs = [m for m in decoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    if len(convs) != 1 or convs[0].kernel_size != (3, 3):
+        raise ValueError(f"a least-squares start needs a decoder of one 3x3 conv, not {len(convs)} convs")
+    conv = convs[0]
+    k = conv.in_channels * 9 + 1
+    lhs = torch.zeros(k, k, dtype=torch.float64)
+    rhs = torch.zeros(k, conv.out_channels, dtype=torch.float64)
+    for x in batches:  # (B, 3, H, W)
+        features = encoder(x, [decoder.level])[decoder.level]  # (B, C, H, W)
+        for f, photo in zip(features, x):
+            patches = F.unfold(F.pad(f[None], (1, 1, 1, 1), mode="reflect"), 3)[0].T  # (H*W, C*9)
+            p = torch.cat([patches, torch.ones(len(patches), 1)], 1).double()  # (H*W, C*9 + 1)
+            lhs += p.T @ p
+            rhs += p.T @ photo.reshape(conv.out_channels, -1).T.double()  # (C*9 + 1, 3)
+    lhs += ridge * lhs.diagonal().mean() * torch.eye(k, dtype=torch.float64)
+    w = torch.linalg.solve(lhs, rhs)  # (C*9 + 1, 3)
+    conv.weight.copy_(w[:-1].T.reshape_as(conv.weight).float())  # unfold's order is (C, kh, kw), as the weight's
+    conv.bias.copy_(w[-1].float())
+
+
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     """Peak signal-to-noise ratio in dB of images ``a`` and ``b`` (N, 3, H, W) in [0, 1], ``a`` clamped first."""
     mse = F.mse_loss(a.clamp(0, 1), b).item()
@@ -133,9 +163,15 @@ def train_decoder(cfg: DecoderConfig | None = None, resume: str | None = None, p
     val = validation_photos(cfg.val, cfg.val_images, cfg.val_size) if cfg.val else []
 
     decoder = Decoder(cfg.level, cfg.width)
+    dataset = CropDataset(files, cfg.image_size, cfg.seed, (cfg.crop_min, cfg.crop_max))
+    if ckpt is None and cfg.init == "lstsq":  # the first init_batches steps' crops; resume loads the weights
+        first = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, num_workers=0,
+                                            sampler=StepSampler(0, cfg.init_batches, cfg.batch_size))
+        least_squares_start(decoder, encoder, tqdm(first, desc="least-squares start", unit="batch",
+                                                   disable=not progress, leave=False))
     opt = torch.optim.Adam(decoder.parameters(), lr=cfg.lr)
     if cfg.lr_schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.iterations, eta_min=cfg.lr / 10)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.iterations), eta_min=cfg.lr / 10)
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     step = 0
@@ -150,7 +186,7 @@ def train_decoder(cfg: DecoderConfig | None = None, resume: str | None = None, p
     trim_log(run / "log.csv", step, LOG_FIELDS)
 
     loader = torch.utils.data.DataLoader(
-        CropDataset(files, cfg.image_size, cfg.seed, (cfg.crop_min, cfg.crop_max)), batch_size=cfg.batch_size,
+        dataset, batch_size=cfg.batch_size,
         sampler=StepSampler(step, cfg.iterations, cfg.batch_size), num_workers=0)
     bar = tqdm(total=cfg.iterations, initial=step, desc=f"decoder {cfg.level}", unit="step", disable=not progress,
                dynamic_ncols=True)
@@ -187,12 +223,14 @@ def train_decoder(cfg: DecoderConfig | None = None, resume: str | None = None, p
             for old in checkpoints(run)[:-cfg.keep]:
                 old.unlink(missing_ok=True)
     bar.close()
+    if val and math.isnan(score):  # no step was measured: --iterations 0 (the least-squares decoder as is)
+        score = validation_psnr(decoder, encoder, cfg.level, val)
 
     out = run / "decoder.pth"
     meta = {"level": cfg.level, "width": cfg.width, "loss_net": portable_spec(encoder.spec),
             "loss_net_sha256": weights_sha256(encoder.spec), "iterations": cfg.iterations,
             "image_size": cfg.image_size, "batch_size": cfg.batch_size, "lr": cfg.lr,
-            "pixel_weight": cfg.pixel_weight, "feature_weight": cfg.feature_weight, "seed": cfg.seed,
+            "pixel_weight": cfg.pixel_weight, "feature_weight": cfg.feature_weight, "seed": cfg.seed, "init": cfg.init,
             "data": Path(cfg.data).name, "data_images": len(files),
             "val": Path(cfg.val).name if cfg.val else None, "val_psnr": None if math.isnan(score) else round(score, 3),
             "fastnst_version": __version__}

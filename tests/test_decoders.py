@@ -8,7 +8,14 @@ import torch
 
 from fastnst.config import DecoderConfig
 from fastnst.decoders import CHANNELS, LEVELS, Decoder, load_decoder_file, save_decoder_file, scale_of
-from fastnst.train_decoder import build_encoder, train_decoder, validation_photos, validation_psnr
+from fastnst.errors import UserError
+from fastnst.train_decoder import (
+    build_encoder,
+    least_squares_start,
+    train_decoder,
+    validation_photos,
+    validation_psnr,
+)
 
 from conftest import SHARED, need_shared
 
@@ -30,6 +37,41 @@ def test_decoder_files_keep_the_weights_in_fp16(tmp_path):
     assert meta == {"level": "relu2_1"} and back.width == 0.25
     for (k, a), b in zip(d.state_dict().items(), back.state_dict().values()):
         assert torch.equal(a.half().float(), b), k
+
+
+def test_the_least_squares_start_is_the_pixel_losss_minimum():
+    """At the solution the pixel loss's gradient vanishes (up to the small ridge), and the loss is below
+    the random start's and below any nearby decoder's."""
+    torch.manual_seed(0)
+    encoder = build_encoder("random-vgg19", "relu1_1")
+    batches = [torch.rand(2, 3, 12, 10), torch.rand(3, 3, 12, 10)]
+    decoder = Decoder("relu1_1")
+    x = torch.cat(batches)
+
+    def pixel_loss(d):
+        return torch.nn.functional.mse_loss(d(encoder(x, ["relu1_1"])["relu1_1"]), x)
+
+    before = pixel_loss(decoder).item()
+    least_squares_start(decoder, encoder, batches, ridge=1e-9)
+    loss = pixel_loss(decoder)
+    loss.backward()
+    grads = torch.cat([p.grad.flatten() for p in decoder.parameters()])
+    assert loss.item() < before
+    assert grads.abs().max() < 1e-4 * max(1.0, loss.item())
+    for _ in range(3):
+        nearby = Decoder("relu1_1")
+        nearby.load_state_dict({k: v + 1e-3 * torch.randn_like(v) for k, v in decoder.state_dict().items()})
+        assert pixel_loss(nearby).item() > loss.item()
+
+
+def test_a_least_squares_start_needs_a_one_conv_decoder():
+    with pytest.raises(ValueError, match="one 3x3 conv"):
+        least_squares_start(Decoder("relu2_1", 0.25), build_encoder("random-vgg19", "relu2_1"), [])
+    with pytest.raises(UserError, match="relu1_1"):
+        DecoderConfig(level="relu2_1", init="lstsq").validate()
+    with pytest.raises(UserError, match="--iterations"):
+        DecoderConfig(level="relu2_1", iterations=0).validate()
+    DecoderConfig(level="relu1_1", init="lstsq", iterations=0).validate()  # 0 steps: the solve alone
 
 
 @pytest.mark.slow
