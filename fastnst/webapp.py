@@ -37,6 +37,13 @@ Tabs:
   channel and changes the live stream without reconnecting or resetting the stabilizer. Each
   multi-style file is loaded once; a page's mix runs on a copy of that Stylizer with its own
   weights (:meth:`fastnst.runtime.Stylizer.with_style`), so pages never change each other's.
+* **Any painting** (Webcam, Image and Video tabs): the style dropdowns' :data:`ANY_PAINTING` runs an uploaded
+  painting through the shipped arbitrary-style file, as ``-s painting.jpg`` does on the CLI (:meth:`Demo.painted`:
+  a copy of its one Stylizer with the painting, statistics computed once at the upload). The "stroke size" slider
+  sets the painting's long side (:func:`fastnst.config.painting_side`), the strength slider its style strength.
+  The webcam's settings carry the upload's key (:meth:`Demo.painting_uploaded`), so over WebRTC a new painting
+  switches the live stream without reconnecting; a bad upload is one line beside it and the stream keeps its
+  painting. The Image and Video tabs (and ``/stylize``, whose eighth argument is the painting file) read the file.
 * **Image**: upload (or the bundled example), stylize, download a PNG; a new mix re-runs it. The
   same function is the plain API endpoint ``/stylize`` (``gradio_client.Client(url).predict(
   handle_file(png), "wave", 1.0, False, api_name="/stylize")``; two more arguments, a second style
@@ -141,7 +148,7 @@ _LIVE_UPDATE_JS = """(style, strength, preserve_color, stabilize, mix_style, mix
 }"""
 _SIDES = ", ".join(f"{k}: {side} px" if side else f"{k}: full size" for k, side in enumerate(STROKE_SIDES, 1))
 STROKE_INFO = f"larger: the picture is stylized smaller, then scaled back up ({_SIDES} on the long side)"
-PAINTING_STROKE_INFO = "larger: the painting is read smaller (see below)"
+PAINTING_STROKE_INFO = "larger: the painting read smaller"
 STRENGTH_INFO = "0: the picture itself, 1: all style"
 PAINTING_STRENGTH_INFO = "how far toward the painting's statistics"
 PAINTING_HELP = ("**Any painting**: its statistics are taken once, then each frame is stylized with them. "
@@ -881,7 +888,7 @@ class Demo:
         with gr.Row(visible=False, elem_id=f"{prefix}-painting-row") as row:
             upload = gr.File(label="painting (JPEG, PNG or WebP)", type="filepath", file_count="single", height=140,
                              elem_id=f"{prefix}-painting")
-            shown = gr.Image(label="as read: its long side is the stroke size's", type="numpy", interactive=False,
+            shown = gr.Image(label="as read at the stroke size", type="numpy", interactive=False,
                              height=140, buttons=[], elem_id=f"{prefix}-painting-shown")
             with gr.Column():
                 status = gr.Textbox(label="painting", interactive=False, max_lines=2,

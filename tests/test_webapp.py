@@ -352,6 +352,21 @@ def test_any_painting_streams_and_a_bad_upload_is_one_line(painting_demo, tmp_pa
         assert "\n" not in e.value.message
 
 
+def test_any_painting_in_the_video_tab(painting_demo, tmp_path):
+    """The Video tab converts a clip with an uploaded painting file: every frame, its size, the report names it."""
+    from fastnst.video import probe
+    from fastnst.webapp import ANY_PAINTING, MIX, NO_MIX
+
+    painting, clip = tmp_path / "warm.png", tmp_path / "clip.mp4"
+    save_image(painting, warm_painting())
+    _clip(clip, 0.6)
+    out, report = painting_demo.stylize_video(str(clip), ANY_PAINTING, 0.8, False, True, NO_MIX, MIX, 5,
+                                              str(painting), progress=lambda *a, **k: None)
+    info = probe(out)
+    assert (info["width"], info["height"], info["frames"]) == (64, 48, 6)
+    assert report.startswith("6 frames, 64x48") and "warm (any painting) on cpu" in report, report
+
+
 def test_demo_command(lite_onnx, tmp_path, capsys):
     from fastnst.cli import main
 
