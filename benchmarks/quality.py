@@ -106,13 +106,14 @@ class PaintingModel:
     """Any painting (the shipped arbitrary-style file, `-s painting.jpg`) run with the painting `style_file` of
     DATA/styles: judged like a trained model of that style, under the label `any-painting`."""
 
-    def __init__(self, painting: Path, style_size: int | None = None):
+    def __init__(self, painting: Path, style_size: int | None = None, path: str | None = None):
         from fastnst.runtime import Stylizer
         from fastnst.styles import ARBITRARY
 
-        self.path, self.index, self.preset = ARBITRARY, None, "arbitrary"
-        self._stylizer = Stylizer(ARBITRARY, device="cpu", painting=painting, style_size=style_size)
-        self.style, self.style_file, self.label = painting.stem, painting.name, "any-painting"
+        self.path, self.index, self.preset = Path(path) if path else ARBITRARY, None, "arbitrary"
+        self._stylizer = Stylizer(self.path, device="cpu", painting=painting, style_size=style_size)
+        self.style, self.style_file = painting.stem, painting.name
+        self.label = "any-painting" if path is None else f"any-painting:{self.path.stem}"
 
     def __call__(self, photo: np.ndarray) -> np.ndarray:
         return self._stylizer.stylize(photo)
@@ -205,6 +206,9 @@ def main() -> int:
                                        ".jpg, or 'all') run as any painting (-s painting.jpg); with no --models, "
                                        "only these are judged")
     p.add_argument("--style-size", type=int, help="arbitrary mode: the painting's long side (--style-size)")
+    p.add_argument("--arbitrary", nargs="+", metavar="FILE",
+                   help="arbitrary mode: any-painting files of 'fastnst export-arbitrary' to judge side by side "
+                        "(default: the shipped fastnst/pretrained/arbitrary/wct.onnx)")
     args = p.parse_args()
 
     from fastnst import image as im
@@ -218,7 +222,8 @@ def main() -> int:
     if args.paintings:
         names_ = sorted(p.stem for p in (args.data / "styles").glob("*.jpg")) if args.paintings == "all" \
             else args.paintings.split(",")
-        judged += [PaintingModel(args.data / "styles" / f"{n}.jpg", args.style_size) for n in names_]
+        judged += [PaintingModel(args.data / "styles" / f"{n}.jpg", args.style_size, f)
+                   for f in (args.arbitrary or [None]) for n in names_]
     if len({(m.label, m.style) for m in judged}) < len(judged):
         sys.exit("quality.py: error: two models would share a label (same folder and file names)")
     if args.styles:
