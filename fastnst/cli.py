@@ -533,9 +533,10 @@ def _add_export(sub) -> None:
                     "run with onnxruntime on several image sizes and compared with PyTorch (max abs diff <= 1e-3; "
                     "PSNR >= 40 dB with --fp16); a failing export writes nothing.",
     )
-    p.add_argument("model", metavar="MODEL", help="model file (.pth) written by 'fastnst train', an exported .onnx "
-                                                  "file (with --triton, --web, --int8 or --uint8-io), or a bundled "
-                                                  "style's name (wave, wave_lite: its shipped .pth or .onnx)")
+    p.add_argument("model", metavar="MODEL", nargs="?",
+                   help="model file (.pth) written by 'fastnst train', an exported .onnx file (with --triton, --web, "
+                        "--int8 or --uint8-io), or a bundled style's name (wave, wave_lite: its shipped .pth or "
+                        ".onnx); with --arbitrary, an any-painting export (default: the shipped pair)")
     p.add_argument("-o", "--output", metavar="OUT.onnx", help="ONNX file to write (needed unless --triton or --web)")
     p.add_argument("--fp16", action="store_true",
                    help="compute in half precision (instance norms stay fp32); inputs and outputs stay float32")
@@ -568,6 +569,13 @@ def _add_export(sub) -> None:
                         "onnxruntime-web's files come from $FASTNST_ORT_WEB (a node_modules/onnxruntime-web/dist "
                         "folder) or are installed once with npm into $FASTNST_CACHE (default ~/.cache/fastnst)")
     p.add_argument("--overwrite", action="store_true", help="with --web: replace the web kit already in DIR")
+    p.add_argument("--arbitrary", action="store_true",
+                   help="with --web: a page that takes any painting the visitor picks (the shipped any-painting pair "
+                        "fastnst/pretrained/arbitrary/wct.onnx, or MODEL made by 'fastnst export-arbitrary'), with a "
+                        "style strength and a stroke size (the painting's size)")
+    p.add_argument("--painting", action="append", metavar="IMAGE",
+                   help="with --arbitrary: also offer this painting in the page as an example (copied into DIR/"
+                        "paintings/; repeat for more); a generated sample pattern is always offered")
     p.set_defaults(func=_run_export)
 
 
@@ -576,7 +584,7 @@ def _run_export(args) -> int:
     from .styles import export_source
 
     cfg = config_from_args(ExportConfig, args)
-    cfg = replace(cfg, model=export_source(cfg.model, cfg.output, cfg.int8, cfg.uint8_io))  # a style's name: its file
+    cfg = replace(cfg, model=export_source(cfg.model, cfg.output, cfg.int8, cfg.uint8_io, cfg.arbitrary))  # its file
     cfg.validate()  # before torch is asked for
     if not cfg.from_onnx:
         need_torch("export")

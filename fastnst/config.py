@@ -697,8 +697,10 @@ class ExportConfig:
     """What ``fastnst export`` writes (flags of the same names): ``model`` (a .pth model file, an .onnx
     export, or a bundled style's name: :func:`fastnst.styles.export_source`) to ``output``, in ``fp16`` or
     ``int8``, with ``uint8_io`` frames; also a Triton repository entry (``triton``, ``triton_name``) and a web kit
-    (``web``; ``overwrite`` replaces an earlier kit there). ``no_check`` skips the checks; ``data_root``
-    holds the int8 calibration photos (``content/bsds500/``, :func:`fastnst.quantize.find_data_root`)."""
+    (``web``; ``overwrite`` replaces an earlier kit there). ``arbitrary``: the web kit takes any painting (``model``
+    an any-painting export, or empty for the shipped pair), with ``painting`` files offered as examples.
+    ``no_check`` skips the checks; ``data_root`` holds the int8 calibration photos (``content/bsds500/``,
+    :func:`fastnst.quantize.find_data_root`)."""
 
     model: str = ""
     output: str | None = None
@@ -712,6 +714,8 @@ class ExportConfig:
     overwrite: bool = False
     data_root: str | None = None
     style: str | None = None  # a multi-style .pth: export one style or blend of it as a one-input file
+    arbitrary: bool = False
+    painting: tuple[str, ...] = ()
 
     @property
     def from_onnx(self) -> bool:
@@ -725,6 +729,19 @@ class ExportConfig:
         return not self.from_onnx or self.int8 or self.uint8_io
 
     def validate(self) -> None:
+        if self.arbitrary and not self.web:
+            raise UserError("--arbitrary writes a web kit that takes any painting: give --web DIR")
+        if self.arbitrary and (self.output or self.triton or self.fp16 or self.int8 or self.uint8_io or self.style):
+            raise UserError("--arbitrary writes only a web kit (--web DIR): the any-painting pair is exported by "
+                            "'fastnst export-arbitrary'")
+        if self.arbitrary and self.model and not self.from_onnx:
+            raise UserError(f"--arbitrary takes an any-painting export (OUT.onnx of 'fastnst export-arbitrary'), "
+                            f"not {self.model}")
+        if self.painting and not self.arbitrary:
+            raise UserError("--painting offers an example painting in an any-painting web kit: it needs --arbitrary")
+        if not self.model:
+            raise UserError("give MODEL (a .pth, an .onnx or a shipped style's name), or --arbitrary --web DIR for a "
+                            "page that takes any painting")
         if self.style and self.from_onnx:
             raise UserError("--style picks a style of a multi-style model file (.pth); an .onnx export already has "
                             "its styles fixed or takes their weights as an input")

@@ -66,7 +66,7 @@ def export_file(model_path, output, *, fp16: bool = False, int8: bool = False, u
 def run_export(cfg) -> Iterator[str]:
     """``fastnst export`` (a :class:`fastnst.config.ExportConfig`): the ONNX file, then the Triton entry and
     the web kit made from it; yields what to print. Every destination is checked before any work."""
-    cfg = replace(cfg, model=export_source(cfg.model, cfg.output, cfg.int8, cfg.uint8_io))  # a style's name: its file
+    cfg = replace(cfg, model=export_source(cfg.model, cfg.output, cfg.int8, cfg.uint8_io, cfg.arbitrary))
     cfg.validate()
     if cfg.data_root:
         find_data_root(cfg.data_root)  # a folder without the photos fails before any work
@@ -85,4 +85,5 @@ def run_export(cfg) -> Iterator[str]:
             folder = write_triton_repo(onnx_path, cfg.triton, name=cfg.triton_name)
             yield f"wrote Triton model {folder} (config.pbtxt, 1/model.onnx)"
         if cfg.web:
-            yield write_web_kit(onnx_path, cfg.web, overwrite=cfg.overwrite).line()
+            yield write_web_kit(onnx_path, cfg.web, overwrite=cfg.overwrite, paintings=cfg.painting,
+                                arbitrary=cfg.arbitrary).line()

@@ -331,11 +331,15 @@ def find_style(name: str, preset: str | None = None, suffix: str = ".pth") -> St
     return matches[0]
 
 
-def export_source(model: str, output: str | None, int8: bool = False, uint8_io: bool = False) -> str:
+def export_source(model: str, output: str | None, int8: bool = False, uint8_io: bool = False,
+                  arbitrary: bool = False) -> str:
     """The file ``fastnst export`` starts from for its ``model`` argument: a file as given; a bundled style's
     name (``wave``, ``wave_lite``) its shipped .pth where a new ONNX file is exported from it (``output``
-    without ``int8`` or ``uint8_io``), else its shipped .onnx (no torch needed). A UserError lists the
+    without ``int8`` or ``uint8_io``), else its shipped .onnx (no torch needed); none with ``arbitrary``
+    (``--arbitrary``) the shipped any-painting pair's frame graph, :data:`ARBITRARY`. A UserError lists the
     shipped styles for an unknown name."""
+    if not model and arbitrary:
+        return str(ARBITRARY)
     if not model or is_file_argument(model):
         return model
     exported = bool(output) and not (int8 or uint8_io)

@@ -1,9 +1,14 @@
 """The browser kit behind ``fastnst export --web``: a static folder that runs a style with onnxruntime-web.
 
 `write_web_kit(model, out_dir)` writes the page (the package's ``fastnst/kit_page/``: ``index.html``,
-``app.js``, ``style.css``, ``serve.py``, a filled-in ``README.md``), the model as ``model.onnx`` and
-onnxruntime-web's ES module and WASM files under ``ort/``, copied from its npm package: no CDN,
-so the folder works offline from any static host. `ort_web_dist` says where those files come from:
+``app.js``, ``style.css``, ``serve.py``, a filled-in ``README.md``), its settings from the one config
+(``settings.json``, :func:`page_settings`: the max-side choices and defaults, the painting rules), the model
+as ``model.onnx`` and onnxruntime-web's ES module and WASM files under ``ort/``, copied from its npm package:
+no CDN, so the folder works offline from any static host. An any-painting export (``fastnst export-arbitrary``;
+``fastnst export --web DIR --arbitrary`` takes the shipped :data:`fastnst.styles.ARBITRARY`) brings its
+painting-statistics graph under the name its metadata gives, and example paintings under ``paintings/``: the
+generated :func:`fastnst.image.sample_style` and the files the user names. `ort_web_dist` says where
+onnxruntime-web's files come from:
 
 1. ``ort_dist=`` or ``$FASTNST_ORT_WEB``: an existing ``node_modules/onnxruntime-web/dist`` folder;
 2. else the cache, ``$FASTNST_CACHE/onnxruntime-web/`` (default ``~/.cache/fastnst``), filled on
@@ -23,6 +28,16 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import (
+    LIVE_MAX_SIDE,
+    PAINTING_MAX_SIZE,
+    PAINTING_MIN_SIDE,
+    PAINTING_READ_SIDE,
+    PAINTING_SIZE,
+    STILL_MAX_SIDE,
+    STROKE_SIDES,
+    stroke_size,
+)
 from .errors import UserError
 from .files import cache_dir
 
@@ -34,6 +49,9 @@ ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-th
              "ort.webgpu.min.mjs", "ort-wasm-simd-threaded.asyncify.mjs", "ort-wasm-simd-threaded.asyncify.wasm")
 PAGE = Path(__file__).resolve().parent / "kit_page"
 PAGE_FILES = ("index.html", "app.js", "style.css", "serve.py")
+SETTINGS = "settings.json"  # the page's settings (page_settings), beside index.html
+PAINTINGS = "paintings"  # an any-painting kit's example paintings, beside index.html
+SAMPLE_PAINTING = "sample.png"  # the first example: fastnst.image.sample_style(), generated
 _NETWORK_ERRORS = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "network", "offline")
 
 
@@ -100,6 +118,23 @@ def ort_web_version(dist: Path) -> str:
         return "unknown"
 
 
+def page_settings(examples: list[str] | None = None) -> dict:
+    """What the page takes from the one config (:mod:`fastnst.config`), written as ``settings.json``.
+
+    ``max_sides``: the "Max side" choices, :data:`fastnst.config.STROKE_SIDES` (None: full size);
+    ``image_max_side`` / ``camera_max_side``: its defaults for an image and the webcam (:data:`STILL_MAX_SIDE`,
+    :data:`LIVE_MAX_SIDE`, as ``fastnst stylize`` and ``fastnst webcam``); ``painting``: the rules of
+    :func:`fastnst.painting.painting_image` and :func:`fastnst.config.painting_side` (the "stroke size" of a
+    painting: ``stroke_sides`` with ``stroke`` the default, a painting read at most at ``read_side`` first, no
+    side under ``min_side``, full size at most ``max_size``; a frame is padded to ``min_side`` too);
+    ``examples``: an any-painting kit's example paintings (paths relative to the page).
+    """
+    return {"max_sides": list(STROKE_SIDES), "image_max_side": STILL_MAX_SIDE, "camera_max_side": LIVE_MAX_SIDE,
+            "painting": {"stroke_sides": list(STROKE_SIDES), "stroke": stroke_size(PAINTING_SIZE),
+                         "min_side": PAINTING_MIN_SIDE, "max_size": PAINTING_MAX_SIZE, "read_side": PAINTING_READ_SIDE},
+            "examples": list(examples or [])}
+
+
 def _model_path(model) -> Path:
     """An exported .onnx file, or the ONNX file of a shipped style name (fastest preset first)."""
     from .styles import resolve_styles
@@ -144,13 +179,47 @@ class WebKitReport:
                 f"{self.bytes / 1e6:.0f} MB); serve it: python {os.path.join(self.path, 'serve.py')}")
 
 
-def write_web_kit(model, out_dir, *, ort_dist=None, overwrite: bool = False) -> WebKitReport:
+def _painting_graph(source: Path, meta: dict) -> Path | None:
+    """The painting-statistics graph of an any-painting frame graph ``source`` (its metadata ``arbitrary`` names
+    it, beside it), or None for a trained style. UserError for the statistics graph itself or a missing one."""
+    info = meta.get("arbitrary")
+    if not isinstance(info, dict):
+        return None
+    name = str(info.get("painting_file") or "")
+    if info.get("role") != "frame":
+        raise UserError(f"{source} is the painting-statistics graph of an any-painting style: give its frame graph "
+                        f"(the .onnx beside it without '.painting')")
+    if not name or "/" in name or "\\" in name or not (source.parent / name).is_file():
+        raise UserError(f"{source} runs any painting with {name or 'a statistics graph'} beside it, which is missing")
+    return source.parent / name
+
+
+def _example_names(paintings) -> list[tuple[Path, str]]:
+    """(file, name in ``paintings/``) of the user's example paintings, each checked to be one (UserError)."""
+    from .painting import painting_image  # OpenCV and Pillow: only a kit with paintings needs them
+
+    seen, out = {SAMPLE_PAINTING}, []
+    for painting in paintings:
+        path = Path(painting)
+        painting_image(path)  # a one-line UserError for a file that is not a painting the page can take
+        if path.name in seen:
+            raise UserError(f"two example paintings are named {path.name}: rename one")
+        seen.add(path.name)
+        out.append((path, path.name))
+    return out
+
+
+def write_web_kit(model, out_dir, *, ort_dist=None, overwrite: bool = False, paintings=(),
+                  arbitrary: bool = False) -> WebKitReport:
     """Write the browser kit for ``model`` (an exported .onnx file or a shipped style name) into ``out_dir``.
 
     The folder is built beside ``out_dir`` and renamed into place, so a failure leaves nothing
     half-written; an existing non-empty ``out_dir`` is a UserError unless ``overwrite``, which
     replaces it whole. A model without fastnst metadata is a UserError too. ``ort_dist``: an
-    onnxruntime-web ``dist`` folder (see :func:`ort_web_dist`). Returns a :class:`WebKitReport`.
+    onnxruntime-web ``dist`` folder (see :func:`ort_web_dist`). An any-painting frame graph (metadata
+    ``arbitrary``) brings its painting-statistics graph and example paintings: the generated sample and
+    ``paintings`` (image files, copied as they are). ``arbitrary``: ``model`` must be one (else a UserError).
+    Returns a :class:`WebKitReport`.
     """
     from .metadata import read_metadata  # onnxruntime: only a kit being written needs it
 
@@ -159,9 +228,16 @@ def write_web_kit(model, out_dir, *, ort_dist=None, overwrite: bool = False) -> 
     meta = read_metadata(source)
     if "io" not in meta:
         raise UserError(f"{source} has no fastnst metadata: export it with 'fastnst export MODEL.pth -o MODEL.onnx'")
+    graph = _painting_graph(source, meta)
+    if arbitrary and graph is None:
+        raise UserError(f"{source} is a trained style, not an any-painting export (OUT.onnx of 'fastnst "
+                        "export-arbitrary'): drop --arbitrary, or give that")
+    if paintings and graph is None:
+        raise UserError(f"example paintings are for an any-painting kit (--arbitrary); {source} is a trained style")
+    examples = _example_names(paintings) if graph is not None else []
     dist = ort_web_dist(ort_dist)
     version = ort_web_version(dist)
-    style = str(meta.get("style") or source.stem)
+    style = str(meta.get("style") or ("any painting" if graph else source.stem))
     preset = str(meta.get("preset") or "")
     out.parent.mkdir(parents=True, exist_ok=True)
     temp = _new_folder_beside(out, ".tmp")
@@ -169,12 +245,23 @@ def write_web_kit(model, out_dir, *, ort_dist=None, overwrite: bool = False) -> 
         for name in PAGE_FILES:
             shutil.copyfile(PAGE / name, temp / name)
         shutil.copyfile(source, temp / "model.onnx")
+        names = []
+        if graph is not None:
+            from .image import sample_style, save_image  # OpenCV: only an any-painting kit needs it
+
+            shutil.copyfile(graph, temp / graph.name)
+            (temp / PAINTINGS).mkdir()
+            save_image(temp / PAINTINGS / SAMPLE_PAINTING, sample_style())
+            for path, name in examples:
+                shutil.copyfile(path, temp / PAINTINGS / name)
+            names = [f"{PAINTINGS}/{n}" for n in [SAMPLE_PAINTING, *(n for _, n in examples)]]
+        (temp / SETTINGS).write_text(json.dumps(page_settings(names), indent=1) + "\n", encoding="utf-8")
         (temp / "ort").mkdir()
         for name in ORT_FILES:
             shutil.copyfile(dist / name, temp / "ort" / name)
         if (dist.parent / "package.json").is_file():  # version and licence of what was copied
             shutil.copyfile(dist.parent / "package.json", temp / "ort" / "package.json")
-        size = (temp / "model.onnx").stat().st_size
+        size = (temp / "model.onnx").stat().st_size + (graph.stat().st_size if graph else 0)
         readme = (PAGE / "README.md").read_text(encoding="utf-8")
         for key, value in {"STYLE": f"{style} ({preset})" if preset else style, "ORT_VERSION": version,
                            "MODEL_SIZE": f"{size / 1e6:.2f} MB"}.items():

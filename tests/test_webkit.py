@@ -1,10 +1,13 @@
 """The browser kit (fastnst.webkit, fastnst/kit_page/, ``fastnst export --web``) against the Python Stylizer.
 
 Without a browser: the folder's layout, the refusals (non-empty folder, non-fastnst model, missing
-onnxruntime-web files or npm), nothing half-written on failure, and serve.py's headers. In a real
-browser (Debian Chromium through playwright, loopback only, onnxruntime-web installed from npm into
-pytest's cache): the page's output canvas against fastnst.runtime.Stylizer on the CPU, the single-
-threaded fallback under ``python -m http.server``, a fake camera, and the page's error for foreign models.
+onnxruntime-web files or npm), nothing half-written on failure, serve.py's headers, the page's settings
+from fastnst.config, and the any-painting kit (``--arbitrary``: both graphs, example paintings, its refusals).
+In a real browser (Debian Chromium through playwright, loopback only, onnxruntime-web installed from npm
+into pytest's cache): the page's output canvas against fastnst.runtime.Stylizer on the CPU, the single-
+threaded fallback under ``python -m http.server``, a fake camera, the page's error for foreign models, and
+for any painting the page's canvas against the Stylizer with the same painting, stroke size and strength,
+its painting rules against fastnst.painting's, and its message for a file that is not a painting.
 """
 
 from __future__ import annotations
@@ -27,11 +30,24 @@ import pytest
 from onnx import TensorProto, helper
 
 from fastnst.cli import main
+from fastnst.config import (
+    LIVE_MAX_SIDE,
+    PAINTING_MAX_SIZE,
+    PAINTING_MIN_SIDE,
+    PAINTING_READ_SIDE,
+    PAINTING_SIZE,
+    STILL_MAX_SIDE,
+    STROKE_SIDES,
+    painting_side,
+)
 from fastnst.errors import UserError
-from fastnst.image import from_nchw, save_image
+from fastnst.image import from_nchw, load_image, sample_style, save_image
+from fastnst.metadata import read_metadata
+from fastnst.painting import pad_frame, painting_image
 from fastnst.quality import natural_image
 from fastnst.runtime import Stylizer
-from fastnst.webkit import ORT_FILES, PAGE_FILES, ort_web_dist, write_web_kit
+from fastnst.styles import ARBITRARY
+from fastnst.webkit import ORT_FILES, PAGE_FILES, SETTINGS, ort_web_dist, page_settings, write_web_kit
 
 import fakecam
 
@@ -85,7 +101,8 @@ def test_kit_layout_and_overwrite(lite_onnx, fake_dist, tmp_path):
     out = tmp_path / "site" / "kit"
     report = write_web_kit(lite_onnx, out, ort_dist=fake_dist)
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted([*PAGE_FILES, "README.md", "model.onnx", "ort"])
+    assert names == sorted([*PAGE_FILES, SETTINGS, "README.md", "model.onnx", "ort"])
+    assert json.loads((out / SETTINGS).read_text()) == page_settings()  # a trained style: no example paintings
     assert sorted(p.name for p in (out / "ort").iterdir()) == sorted([*ORT_FILES, "package.json"])
     assert (out / "model.onnx").read_bytes() == lite_onnx.read_bytes()
     readme = (out / "README.md").read_text()
@@ -184,6 +201,90 @@ def test_cli_export_web_from_pth(fake_dist, tmp_path, monkeypatch):
     meta = {p.key: p.value for p in onnx.load(str(out / "model.onnx")).metadata_props}
     assert meta["style"] == "mine" and "io" in meta
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kit", "mine_lite.pth", "onnxruntime-web"]  # + fake_dist
+
+
+def test_page_settings_come_from_the_config():
+    """settings.json is the one config's: max-side choices and defaults, the painting rules; the default stroke
+    size of a painting is --style-size's default."""
+    settings = page_settings(["paintings/a.png"])
+    assert settings["max_sides"] == list(STROKE_SIDES)
+    assert (settings["image_max_side"], settings["camera_max_side"]) == (STILL_MAX_SIDE, LIVE_MAX_SIDE)
+    rules = settings["painting"]
+    assert rules["stroke_sides"] == list(STROKE_SIDES) and rules["min_side"] == PAINTING_MIN_SIDE
+    assert (rules["max_size"], rules["read_side"]) == (PAINTING_MAX_SIZE, PAINTING_READ_SIDE)
+    assert painting_side(rules["stroke"], 5000) == PAINTING_SIZE
+    assert settings["examples"] == ["paintings/a.png"]
+
+
+def painting_file(folder: Path, name: str = "paint.png", size=(300, 400)) -> Path:
+    """A generated 'painting' (natural-like, not the bundled sample pattern) as a PNG."""
+    path = folder / name
+    save_image(path, from_nchw(natural_image(*size, seed=3)))
+    return path
+
+
+def test_any_painting_kit(fake_dist, tmp_path):
+    """--arbitrary: the shipped frame graph as model.onnx, its statistics graph under the name the metadata gives,
+    the generated sample and the user's paintings in paintings/, listed in settings.json."""
+    mine = painting_file(tmp_path)
+    out = tmp_path / "kit"
+    report = write_web_kit(ARBITRARY, out, ort_dist=fake_dist, paintings=[mine], arbitrary=True)
+    meta = read_metadata(out / "model.onnx")
+    graph = meta["arbitrary"]["painting_file"]
+    assert meta["arbitrary"]["role"] == "frame" and meta["io"]["input"]["multiple_of"] == 4
+    assert (out / "model.onnx").read_bytes() == ARBITRARY.read_bytes()
+    assert (out / graph).read_bytes() == (ARBITRARY.parent / graph).read_bytes()
+    assert read_metadata(out / graph)["arbitrary"]["role"] == "painting"
+    np.testing.assert_array_equal(load_image(out / "paintings" / "sample.png"), sample_style())
+    assert (out / "paintings" / "paint.png").read_bytes() == mine.read_bytes()
+    assert json.loads((out / SETTINGS).read_text()) == page_settings(["paintings/sample.png", "paintings/paint.png"])
+    assert report.style == "any painting" and report.preset == "arbitrary"
+    assert "Any painting" in (out / "README.md").read_text()
+
+
+def test_any_painting_kit_refusals(lite_onnx, fake_dist, tmp_path):
+    out = tmp_path / "kit"
+    with pytest.raises(UserError, match="is a trained style, not an any-painting export"):
+        write_web_kit(lite_onnx, out, ort_dist=fake_dist, arbitrary=True)
+    with pytest.raises(UserError, match="example paintings are for an any-painting kit"):
+        write_web_kit(lite_onnx, out, ort_dist=fake_dist, paintings=[painting_file(tmp_path)])
+    with pytest.raises(UserError, match="is the painting-statistics graph"):
+        write_web_kit(ARBITRARY.with_name("wct.painting.onnx"), out, ort_dist=fake_dist)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copyfile(ARBITRARY, alone / "wct.onnx")
+    with pytest.raises(UserError, match="wct.painting.onnx beside it, which is missing"):
+        write_web_kit(alone / "wct.onnx", out, ort_dist=fake_dist)
+    (tmp_path / "notes.png").write_text("not a painting")
+    with pytest.raises(UserError, match="'notes.png' is not an image"):
+        write_web_kit(ARBITRARY, out, ort_dist=fake_dist, paintings=[tmp_path / "notes.png"])
+    save_image(tmp_path / "strip.png", np.zeros((2, 300, 3), np.uint8))
+    with pytest.raises(UserError, match="'strip.png' is only 300x2 pixels"):
+        write_web_kit(ARBITRARY, out, ort_dist=fake_dist, paintings=[tmp_path / "strip.png"])
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_cli_export_web_arbitrary(fake_dist, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FASTNST_ORT_WEB", str(fake_dist))
+    out = tmp_path / "kit"
+    assert main(["export", "--web", str(out), "--arbitrary", "--painting", str(painting_file(tmp_path))]) == 0
+    assert f"wrote web kit {out} (any painting" in capsys.readouterr().out
+    assert sorted(p.name for p in (out / "paintings").iterdir()) == ["paint.png", "sample.png"]
+    for argv, message in [
+        (["export", "--web", str(tmp_path / "k2"), "--arbitrary", "-o", str(tmp_path / "x.onnx")],
+         "--arbitrary writes only a web kit"),
+        (["export", "--arbitrary", "-o", str(tmp_path / "x.onnx")], "--arbitrary writes a web kit that takes any "
+                                                                     "painting: give --web DIR"),
+        (["export", "--web", str(tmp_path / "k2")], "give MODEL"),
+        (["export", "wave", "--web", str(tmp_path / "k2"), "--painting", "a.png"], "--painting offers an example"),
+        (["export", "wave", "--web", str(tmp_path / "k2"), "--arbitrary"], "not an any-painting export"),
+        (["export", "wave_lite.pth", "--web", str(tmp_path / "k2"), "--arbitrary"], "--arbitrary takes an "
+                                                                                     "any-painting export"),
+    ]:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (argv, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kit", "onnxruntime-web", "paint.png"]
 
 
 def serve(command: list[str], cwd: Path) -> tuple[subprocess.Popen, str]:
@@ -326,6 +427,11 @@ def test_page_matches_the_stylizer(browser, servers, kit, lite_onnx, tmp_path_fa
     assert "WASM (SIMD" in page.inner_text("#status")
     assert page.evaluate("window.fastnst.style") == {"label": "model.onnx", "style": "test", "preset": "lite"}
     assert page.locator("#blend").is_hidden() and page.evaluate("window.fastnst.weights") is None  # one style
+    assert page.locator("#painting").is_hidden()
+    # the max side's choices and default are the config's (settings.json)
+    choices = page.eval_on_selector_all("#max-side option", "os => os.map((o) => o.value)")
+    assert choices == [str(side or "") for side in STROKE_SIDES]
+    assert page.input_value("#max-side") == str(STILL_MAX_SIDE)
     stylizer = Stylizer(lite_onnx, device="cpu")
     folder = str(tmp_path_factory.mktemp("photos"))
     path, image = photo(folder, 97, 131)  # odd sizes
@@ -344,10 +450,10 @@ def test_page_matches_the_stylizer(browser, servers, kit, lite_onnx, tmp_path_fa
     # max side: the page shrinks (INTER_AREA) and enlarges back (INTER_CUBIC) as OpenCV does
     set_strength(page, 1.0)
     page.uncheck("#keep-colours")
-    path, image = photo(folder, 241, 333)
-    page.select_option("#max-side", "240")
+    path, image = photo(folder, 289, 401)
+    page.select_option("#max-side", "384")
     got = next_frame(page, lambda: page.set_input_files("#image-file", str(path)))
-    assert_matches(got, stylizer.stylize(image, max_side=240))
+    assert_matches(got, stylizer.stylize(image, max_side=384))
     assert page.errors == [] and browser.outside == []
 
 
@@ -396,8 +502,10 @@ def test_plain_static_server_runs_single_threaded(browser, servers, lite_onnx, t
 @pytest.mark.slow
 def test_webcam_frames_arrive_and_change(browser, servers):
     page = open_page(browser, servers["isolated"])
+    assert page.input_value("#max-side") == str(STILL_MAX_SIDE)
     page.click("#camera-start")
     page.wait_for_function("window.fastnst.frames >= 3")
+    assert page.input_value("#max-side") == str(LIVE_MAX_SIDE)  # the webcam's default (fastnst webcam's)
     seen = []
     for _ in range(4):
         start = page.evaluate("window.fastnst.frames")
@@ -472,3 +580,115 @@ def test_page_resizes_as_opencv(browser, servers):
         diff = np.abs(got.astype(int) - want)
         share = 0.01 if w <= 83 and h <= 61 else 0.06  # INTER_AREA, INTER_CUBIC (IPP's rounding)
         assert diff.max() <= 1 and (diff > 0).mean() < share, ((w, h), diff.max(), (diff > 0).mean())
+
+
+# --------------------------------------------------------------------------- any painting, in a real browser
+
+
+@pytest.fixture(scope="module")
+def any_kit(real_dist, tmp_path_factory) -> Path:
+    """The any-painting kit of the shipped pair (``fastnst export --web DIR --arbitrary``)."""
+    folder = tmp_path_factory.mktemp("webkit-any") / "kit"
+    write_web_kit(ARBITRARY, folder, ort_dist=real_dist, arbitrary=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def any_server(any_kit):
+    proc, url = serve([sys.executable, "serve.py", "--port", "0"], any_kit)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def set_range(page, selector: str, value, event: str) -> None:
+    page.evaluate("([sel, v, ev]) => { const s = document.querySelector(sel); s.value = v;"
+                  " s.dispatchEvent(new Event(ev)); }", [selector, str(value), event])
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_any_painting_page_matches_the_stylizer(browser, any_server, tmp_path):
+    """Pick a painting, stylize a photo: the canvas equals the Stylizer on the shipped pair with the same painting,
+    stroke size (the painting's size, config.painting_side) and style strength; a bad file is a message."""
+    page = open_page(browser, any_server)  # starts with the generated sample, at the default stroke size
+    assert page.evaluate("window.fastnst.error") is None
+    assert page.locator("#painting").is_visible() and page.inner_text("#strength-label") == "Style strength"
+    assert page.evaluate("window.fastnst.painting")["name"] == "sample.png"
+    assert page.evaluate("window.fastnst.painting")["size"] == PAINTING_SIZE
+    stroke = len(STROKE_SIDES)  # the smallest painting: quick
+    set_range(page, "#stroke", stroke, "input")
+    painting = painting_file(tmp_path)
+    size = painting_side(stroke, 400)
+    page.set_input_files("#painting-file", str(painting))
+    page.wait_for_function("window.fastnst.painting.name === 'paint.png' || window.fastnst.error")
+    got_painting = page.evaluate("window.fastnst.painting")
+    assert (got_painting["height"], got_painting["width"]) == painting_image(painting, size).shape[:2]
+
+    path, image = photo(str(tmp_path), 97, 131)  # odd sides: padded to the metadata's multiple
+    got = next_frame(page, lambda: page.set_input_files("#image-file", str(path)))
+    stylizer = Stylizer(ARBITRARY, device="cpu", painting=painting, style_size=size)
+    want = stylizer.stylize(image)
+    sample = Stylizer(ARBITRARY, device="cpu", painting=sample_style(), style_size=size).stylize(image)
+    assert np.abs(want.astype(int) - sample).mean() > 5  # the painting matters: this test can fail
+    assert_matches(got, want)
+    got = next_frame(page, lambda: set_range(page, "#strength", 0.6, "input"))
+    stylizer.set_style_strength(0.6)
+    assert_matches(got, stylizer.stylize(image))
+
+    (tmp_path / "notes.png").write_text("not a painting")
+    page.set_input_files("#painting-file", str(tmp_path / "notes.png"))
+    page.locator("#error").wait_for(state="visible")
+    assert "'notes.png' is not an image: pick a painting as a JPEG, PNG or WebP file" in page.inner_text("#error")
+    save_image(tmp_path / "strip.png", np.full((8, 400, 3), 128, np.uint8))
+    page.set_input_files("#painting-file", str(tmp_path / "strip.png"))
+    page.wait_for_function("document.getElementById('error').textContent.includes('strip.png')")
+    assert f"give a painting at least {PAINTING_MIN_SIDE} px on each side" in page.inner_text("#error")
+    assert page.evaluate("window.fastnst.painting.name") == "paint.png"  # the painting before stays
+    assert page.errors == [] and browser.outside == []
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_page_painting_rules_match_painting_py(browser, servers, tmp_path):
+    """The page's paintingImage and padFrame against fastnst.painting's painting_image and pad_frame (the
+    rules from settings.json: read side, min side; the multiple of 4 from the metadata), messages included."""
+    page = open_page(browser, servers["isolated"])
+    rules = page.evaluate("fetch('settings.json').then((r) => r.json())")["painting"]
+    cases = [((61, 83), 40), ((300, 400), 384), ((50, 1100), 512), ((5, 40), 64), ((30, 900), 256)]
+    for k, ((h, w), size) in enumerate(cases):
+        rgb = np.random.default_rng(k).integers(0, 256, (h, w, 3), dtype=np.uint8)
+        save_image(tmp_path / f"p{k}.png", rgb)
+        rgba = np.concatenate([rgb, np.full((h, w, 1), 255, np.uint8)], axis=2)
+        got = page.evaluate("""async ([b64, w, h, size, rules, name]) => {
+            const { paintingImage } = await import('./app.js');
+            const data = Uint8ClampedArray.from(atob(b64), (c) => c.charCodeAt(0));
+            try {
+              const out = paintingImage({ width: w, height: h, data }, size, 4, rules, name);
+              return { width: out.width, height: out.height, data: Array.from(out.data) };
+            } catch (e) { return { error: e.message }; }
+        }""", [base64.b64encode(rgba.tobytes()).decode(), w, h, size, rules, f"p{k}.png"])
+        try:
+            want = painting_image(tmp_path / f"p{k}.png", size)
+        except UserError as e:
+            assert "error" in got and f"'p{k}.png'" in got["error"] and "pixels" in got["error"], (k, got, e)
+            continue
+        assert "error" not in got, (k, got)
+        pixels = np.array(got["data"], np.uint8).reshape(got["height"], got["width"], 4)[..., :3]
+        assert pixels.shape == want.shape and pixels.shape[0] % 4 == 0 and pixels.shape[1] % 4 == 0
+        diff = np.abs(pixels.astype(int) - want)
+        assert diff.max() <= 1 and (diff > 0).mean() < 0.01, (k, diff.max(), (diff > 0).mean())
+    for h, w in [(5, 7), (97, 131), (16, 16), (3, 40)]:
+        rgb = np.random.default_rng(h * w).integers(0, 256, (h, w, 3), dtype=np.uint8)
+        rgba = np.concatenate([rgb, np.full((h, w, 1), 255, np.uint8)], axis=2)
+        got = page.evaluate("""async ([b64, w, h, min]) => {
+            const { padFrame } = await import('./app.js');
+            const data = Uint8ClampedArray.from(atob(b64), (c) => c.charCodeAt(0));
+            const out = padFrame({ width: w, height: h, data }, 4, min);
+            return { width: out.width, height: out.height, data: Array.from(out.data) };
+        }""", [base64.b64encode(rgba.tobytes()).decode(), w, h, rules["min_side"]])
+        padded, _ = pad_frame(rgb.transpose(2, 0, 1)[None].astype(np.float32))
+        want = padded[0].transpose(1, 2, 0).astype(np.uint8)
+        np.testing.assert_array_equal(np.array(got["data"], np.uint8).reshape(got["height"], got["width"], 4)[..., :3],
+                                      want)
+    assert page.errors == []

@@ -11,6 +11,13 @@
 // Images here are ImageData-like objects {width, height, data: RGBA bytes}; alpha is ignored.
 // A multi-style model (a second input, the weights of its styles, named by its "styles" metadata) gets
 // a style, a second style and a mix slider; the weights go with every run (as Stylizer.set_style feeds them).
+// An any-painting model (metadata "arbitrary", fastnst.export_arbitrary) takes any painting the visitor picks:
+// its statistics graph (named by the metadata, beside the model) runs once per painting and stroke size, at
+// the painting size of fastnst.painting.painting_image / fastnst.config.painting_side, and the frame graph
+// runs each frame with the statistics and alpha (the strength slider, Stylizer.set_style_strength), its sides
+// padded to the metadata's multiple as fastnst.painting.pad_frame pads them.
+// The page's settings (max-side choices and defaults, the painting rules) come from settings.json, which
+// 'fastnst export --web' writes from fastnst.config (fastnst.webkit.page_settings).
 // Page options in the URL: ?model=URL (default model.onnx), ?backend=auto|wasm|webgpu, ?threads=N.
 
 // onnxruntime-web's ES module for the backend in use (see loadOrt): its CPU build or its WebGPU build.
@@ -237,10 +244,11 @@ function separable(image, width, height, xs, ys, finish) {
 }
 
 // INTER_AREA for shrinking: each output pixel is the area-weighted mean of the source pixels it covers.
-function areaWeights(srcSize, dstSize) {
+// `whole`: OpenCV's fast path where both axes shrink by whole factors (weights 1, the sum divided at the end).
+function areaWeights(srcSize, dstSize, whole = true) {
   const scale = 1 / (dstSize / srcSize), table = [];
   const integer = Math.round(scale);
-  if (Math.abs(scale - integer) < Number.EPSILON) {  // OpenCV's fast path: whole blocks of `integer` pixels
+  if (whole && Math.abs(scale - integer) < Number.EPSILON) {  // whole blocks of `integer` pixels
     for (let d = 0; d < dstSize; d++) table.push(Array.from({ length: integer }, (_, k) => [d * integer + k, 1]));
     return { table, integer };
   }
@@ -257,7 +265,11 @@ function areaWeights(srcSize, dstSize) {
 }
 
 function resizeArea(image, width, height) {
-  const x = areaWeights(image.width, width), y = areaWeights(image.height, height);
+  let x = areaWeights(image.width, width), y = areaWeights(image.height, height);
+  if (!x.integer !== !y.integer) {  // one axis by a whole factor, the other not: OpenCV's general path for both
+    x = areaWeights(image.width, width, false);
+    y = areaWeights(image.height, height, false);
+  }
   if (x.integer && y.integer) {  // integer sums: (sum + 2) >> 2 for 2x2 blocks, else round(sum * (1 / area))
     const area = x.integer * y.integer, inv = f32(1 / area);
     const finish = area === 4 ? (v) => (v + 2) >> 2 : (v) => rint(f32(v * inv));
@@ -289,30 +301,171 @@ function resizeCubic(image, width, height) {
   return separable(image, width, height, cubicWeights(image.width, width), cubicWeights(image.height, height), finish);
 }
 
+// --------------------------------------------------------------------------- any painting (fastnst/painting.py)
+
+// The "arbitrary" metadata of an any-painting frame graph (fastnst.export_arbitrary.arbitrary_io), checked:
+// {painting_file, multiple (of the frame's and the painting's sides), alpha, stats: [names]}; null for a trained
+// style. An Error with a message for the user where it does not fit.
+export function arbitraryInfo(meta, label) {
+  if (!("arbitrary" in meta)) return null;
+  let info;
+  try { info = JSON.parse(meta.arbitrary); } catch { throw new Error(`${label}: its "arbitrary" metadata is not JSON`); }
+  if (info?.role === "painting") {
+    throw new Error(`${label} is the painting-statistics graph of an any-painting style: open its frame graph`);
+  }
+  const frame = info?.frame ?? {}, painting = info?.painting ?? {};
+  const inputs = Object.keys(frame.inputs ?? {}), stats = Object.keys(painting.outputs ?? {});
+  const multiple = frame.input?.multiple_of, image = frame.input?.name;
+  const alpha = inputs.find((n) => n !== image && !stats.includes(n));
+  const problems = [];
+  if (info?.role !== "frame") problems.push(`role is ${JSON.stringify(info?.role)}, the page needs "frame"`);
+  if (typeof info?.painting_file !== "string" || !/^[^/\\]+\.onnx$/.test(info.painting_file)) {
+    problems.push(`painting_file is ${JSON.stringify(info?.painting_file)}, the page needs a file name`);
+  }
+  if (!Number.isInteger(multiple) || multiple < 1 || painting.input?.multiple_of !== multiple) {
+    problems.push(`multiple_of is ${JSON.stringify(multiple)} (frame) and ${JSON.stringify(painting.input?.multiple_of)} ` +
+      "(painting), the page needs one positive whole number");
+  }
+  if (!alpha || JSON.stringify(frame.inputs[alpha].shape) !== "[1]" || !stats.length ||
+      !stats.every((n) => inputs.includes(n)) || inputs.length !== stats.length + 2) {
+    problems.push(`its frame inputs ${JSON.stringify(inputs)} are not the image, alpha and the painting's ` +
+      `statistics ${JSON.stringify(stats)}`);
+  }
+  if (typeof painting.input?.name !== "string") problems.push("its painting input has no name");
+  if (problems.length) throw new Error(`${label} does not match this page: ${problems.join("; ")}`);
+  return { paintingFile: info.painting_file, paintingInput: painting.input.name, multiple, alpha, stats };
+}
+
+// fastnst.config.painting_side: a painting's long side at stroke size `stroke` (1 = full size: its own long side,
+// within [min_side, max_size]); `rules`: settings.json's "painting".
+export function paintingSide(stroke, own, rules) {
+  return rules.stroke_sides[stroke - 1] ?? Math.min(Math.max(own, rules.min_side), rules.max_size);
+}
+
+// fastnst.painting.painting_image: the painting read at most at max(size, read_side) (load_painting), checked,
+// its long side made `size`, both sides cropped (centred) to multiples of `multiple`. An Error for the user
+// where a side is under min_side, before or at `size`.
+export function paintingImage(image, size, multiple, rules, name) {
+  const read = Math.max(size, rules.read_side);
+  if (Math.max(image.width, image.height) > read) image = resize(image, ...longSideSize(image.width, image.height, read));
+  const { width: w, height: h } = image, minSide = rules.min_side;
+  if (Math.min(w, h) < minSide) {
+    throw new Error(`'${name}' is only ${w}x${h} pixels: give a painting at least ${minSide} px on each side`);
+  }
+  const short = rint(Math.min(w, h) * size / Math.max(w, h));
+  if (short < minSide) {
+    throw new Error(`'${name}' is ${w}x${h} pixels: at a long side of ${size} px its short side is ${short} px, ` +
+      `under ${minSide}; give a less elongated painting, or a smaller stroke size`);
+  }
+  return crop(resize(image, ...longSideSize(w, h, size)), multiple);
+}
+
+// The centred crop of `image` to sides that are multiples of `multiple` (painting_image's).
+function crop(image, multiple) {
+  const { width: w, height: h } = image, cw = w - (w % multiple), ch = h - (h % multiple);
+  if (cw === w && ch === h) return image;
+  const top = Math.floor((h % multiple) / 2), left = Math.floor((w % multiple) / 2), out = newImage(cw, ch);
+  for (let y = 0; y < ch; y++) out.data.set(image.data.subarray(((top + y) * w + left) * 4, ((top + y) * w + left + cw) * 4), y * cw * 4);
+  return out;
+}
+
+// fastnst.painting.pad_frame: the last rows and columns repeated up to sides that are multiples of `multiple`
+// and at least `minSide`.
+export function padFrame(image, multiple, minSide) {
+  const { width: w, height: h } = image;
+  const pw = Math.max(minSide, Math.ceil(w / multiple) * multiple), ph = Math.max(minSide, Math.ceil(h / multiple) * multiple);
+  if (pw === w && ph === h) return image;
+  const out = newImage(pw, ph);
+  for (let y = 0; y < ph; y++) {
+    const row = Math.min(y, h - 1) * w * 4;
+    out.data.set(image.data.subarray(row, row + w * 4), y * pw * 4);
+    for (let x = w; x < pw; x++) out.data.set(image.data.subarray(row + (w - 1) * 4, row + w * 4), (y * pw + x) * 4);
+  }
+  return out;
+}
+
+// The top-left width x height of `image` (the padding cut off again).
+function topLeft(image, width, height) {
+  if (image.width === width && image.height === height) return image;
+  const out = newImage(width, height);
+  for (let y = 0; y < height; y++) out.data.set(image.data.subarray(y * image.width * 4, (y * image.width + width) * 4), y * width * 4);
+  return out;
+}
+
+// A painting's statistics (the statistics graph on `painting`, a paintingImage): {name: ort.Tensor}, the frame
+// graph's inputs. Copied out of the session's outputs, so they stay valid for every frame that follows.
+export async function paintingStats(style, painting) {
+  const { width, height } = painting, arb = style.arbitrary;
+  const input = new ort.Tensor("float32", toNCHW(painting), [1, 3, height, width]);
+  const results = await style.paintingSession.run({ [arb.paintingInput]: input });
+  const stats = {};
+  for (const name of arb.stats) {
+    const out = results[name];
+    const data = Float32Array.from(out.data ?? (await out.getData()));
+    if (!data.every(Number.isFinite)) throw new Error(`${arb.paintingFile}: the painting's statistics are not finite`);
+    stats[name] = new ort.Tensor("float32", data, out.dims);
+    out.dispose?.();
+  }
+  input.dispose?.();
+  return stats;
+}
+
 // --------------------------------------------------------------------------- the Stylizer
 
-// An onnxruntime-web session for a fastnst style: {session, io, meta, label, styles, weights}. `bytes`: the
-// .onnx file. A multi-style model's `styles` are its style names and `weights` the blend it runs (its
-// first style until the page sets another); a one-style model has styles [] and weights null.
-export async function loadStyle(bytes, label, executionProvider) {
+// An onnxruntime-web session for a fastnst style: {session, io, meta, label, styles, weights, arbitrary}.
+// `bytes`: the .onnx file. A multi-style model's `styles` are its style names and `weights` the blend it runs
+// (its first style until the page sets another); a one-style model has styles [] and weights null. An
+// any-painting model (`arbitrary`: arbitraryInfo) also opens its statistics graph, fetched from `url`'s folder
+// (a model picked from the disk has none: an Error says so); its `alpha` is 1 and `painting` null until the
+// page sets them.
+export async function loadStyle(bytes, label, executionProvider, url = null) {
   const meta = onnxMetadata(bytes);
   const io = checkStyle(meta, label);
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: [executionProvider] });
-  const inputs = io.style ? [io.input.name, io.style.name] : [io.input.name];
+  const arbitrary = arbitraryInfo(meta, label);
+  let paintingBytes = null;
+  if (arbitrary) {
+    if (!url) {
+      throw new Error(`${label} runs any painting with ${arbitrary.paintingFile} beside it: put both beside the page ` +
+        `and open ?model=${label}`);
+    }
+    const where = new URL(arbitrary.paintingFile, new URL(url, location.href)).href;
+    const response = await fetch(where).catch((e) => { throw new Error(`cannot load ${where}: ${e.message}`); });
+    if (!response.ok) throw new Error(`cannot load ${arbitrary.paintingFile} beside ${label}: HTTP ${response.status}`);
+    paintingBytes = new Uint8Array(await response.arrayBuffer());
+  }
+  const options = { executionProviders: [executionProvider] };
+  const session = await ort.InferenceSession.create(bytes, options);
+  const inputs = io.style ? [io.input.name, io.style.name] : arbitrary ? [io.input.name, arbitrary.alpha,
+    ...arbitrary.stats] : [io.input.name];
   if (!inputs.every((name) => session.inputNames.includes(name)) || !session.outputNames.includes(io.output.name)) {
     throw new Error(`${label} does not match its metadata: the graph has inputs ${session.inputNames} and ` +
       `outputs ${session.outputNames}, the metadata says ${inputs.join(", ")} and ${io.output.name}`);
   }
   const styles = io.style ? styleNames(meta) : [];
-  return { session, io, meta, label, styles, weights: styles.length ? blendWeights(styles, styles[0]) : null };
+  const style = { session, io, meta, label, styles, weights: styles.length ? blendWeights(styles, styles[0]) : null,
+    arbitrary, alpha: 1, painting: null, paintingSession: null };
+  if (arbitrary) {
+    style.paintingSession = await ort.InferenceSession.create(paintingBytes, options);
+    const missing = arbitrary.stats.filter((name) => !style.paintingSession.outputNames.includes(name));
+    if (!style.paintingSession.inputNames.includes(arbitrary.paintingInput) || missing.length) {
+      throw new Error(`${arbitrary.paintingFile} does not match ${label}'s metadata: it has inputs ` +
+        `${style.paintingSession.inputNames} and outputs ${style.paintingSession.outputNames}`);
+    }
+  }
+  return style;
 }
 
-// The network's uint8 output for `image` (same size).
-export async function network(style, image) {
-  const { width, height } = image;
-  const input = new ort.Tensor("float32", toNCHW(image), [1, 3, height, width]);
+// The network's uint8 output for `image` (same size). An any-painting model runs on the image padded
+// (padFrame, to its metadata's multiple and settings' min side) with its painting's statistics and alpha.
+export async function network(style, image, minSide = 1) {
+  const arb = style.arbitrary;
+  if (arb && !style.painting) throw new Error("pick a painting first");
+  const padded = arb ? padFrame(image, arb.multiple, minSide) : image;
+  const { width, height } = padded;
+  const input = new ort.Tensor("float32", toNCHW(padded), [1, 3, height, width]);
   const feeds = { [style.io.input.name]: input };
   if (style.weights) feeds[style.io.style.name] = new ort.Tensor("float32", style.weights, [style.weights.length]);
+  if (arb) Object.assign(feeds, style.painting.stats, { [arb.alpha]: new ort.Tensor("float32", [style.alpha], [1]) });
   const results = await style.session.run(feeds);
   const output = results[style.io.output.name];
   const [n, c, h, w] = output.dims;
@@ -322,7 +475,7 @@ export async function network(style, image) {
   const data = output.data ?? (await output.getData());
   input.dispose?.();
   output.dispose?.();
-  return fromNCHW(data, width, height);
+  return topLeft(fromNCHW(data, width, height), image.width, image.height);
 }
 
 // The network's input: the image itself, or a copy whose long side is maxSide.
@@ -339,10 +492,11 @@ export function finish(original, styled, { strength = 1, keepColours = false } =
   return out;
 }
 
-// Stylizer.stylize for one image: {strength, keepColours, maxSide} as the Python keyword arguments.
+// Stylizer.stylize for one image: {strength, keepColours, maxSide} as the Python keyword arguments
+// (`minSide`: an any-painting model's smallest frame side, settings.json's painting.min_side).
 export async function stylize(style, image, options = {}) {
   if (options.strength === 0) return blend(image, image, 0);  // the input itself, as RGB
-  return finish(image, await network(style, networkInput(image, options.maxSide)), options);
+  return finish(image, await network(style, networkInput(image, options.maxSide), options.minSide), options);
 }
 
 // --------------------------------------------------------------------------- backends
@@ -382,10 +536,13 @@ const $ = (id) => document.getElementById(id);
 const state = {
   style: null, backend: null, wasm: null, source: null, image: null, cache: null,
   busy: false, dirty: false, stream: null, times: [],
+  settings: null, maxSideChosen: false,  // settings.json; whether the visitor picked a max side (else the default)
+  painting: null, paintings: 0,  // the picked painting {image, name} as decoded; how many were applied
 };
 // For tests and benchmarks: what the page runs and shows.
 const api = { ready: false, busy: false, error: null, backend: null, threads: null, frames: 0, fps: 0, style: null };
-window.fastnst = api;  // also api.weights: a multi-style model's style weights now (an array), else null
+window.fastnst = api;  // also api.weights: a multi-style model's style weights now (an array), else null;
+// api.painting: an any-painting model's painting now {name, width, height, size, stroke, ms}, else null
 
 function showError(error) {
   const message = error instanceof Error ? error.message : String(error);
@@ -400,12 +557,34 @@ function clearError() {
   $("error").hidden = true;
 }
 
+// The Stylizer options of the controls. For an any-painting model the strength slider is alpha (set on the
+// style by useStrength), and the image itself is never blended back in (strength 1).
 function options() {
   return {
-    strength: parseFloat($("strength").value),
+    strength: state.style?.arbitrary ? 1 : parseFloat($("strength").value),
     keepColours: $("keep-colours").checked,
     maxSide: parseInt($("max-side").value, 10) || null,
+    minSide: state.settings.painting.min_side,
   };
+}
+
+function useStrength() {
+  $("strength-value").textContent = parseFloat($("strength").value).toFixed(2);
+  if (state.style?.arbitrary) state.style.alpha = parseFloat($("strength").value);
+}
+
+// "Max side": the choices of settings.json (fastnst.config.STROKE_SIDES), starting at the image default.
+function setUpMaxSide(settings) {
+  const label = (side) => (side ? String(side) : "full size");
+  $("max-side").replaceChildren(...settings.max_sides.map((side) => new Option(label(side), side ? String(side) : "")));
+  $("max-side").value = String(settings.image_max_side ?? "");
+}
+
+// The max side's default for `source` ("image" or "camera"), unless the visitor picked one.
+function defaultMaxSide(source) {
+  if (state.maxSideChosen) return;
+  const side = source === "camera" ? state.settings.camera_max_side : state.settings.image_max_side;
+  $("max-side").value = side ? String(side) : "";
 }
 
 function backendLabel() {
@@ -463,9 +642,10 @@ async function renderImage() {
       let out;
       if (opts.strength === 0) out = await stylize(state.style, image, opts);
       else {
-        const key = `${opts.maxSide} ${state.style.weights ?? ""}`;  // a new max side or blend runs the network
+        const style = state.style;  // a new max side, blend, painting or alpha runs the network
+        const key = `${opts.maxSide} ${style.weights ?? ""} ${style.arbitrary ? `${style.painting?.key} ${style.alpha}` : ""}`;
         if (!state.cache || state.cache.image !== image || state.cache.key !== key || state.cache.style !== state.style) {
-          const styled = await network(state.style, networkInput(image, opts.maxSide));
+          const styled = await network(state.style, networkInput(image, opts.maxSide), opts.minSide);
           state.cache = { image, key, style: state.style, styled };
         }
         out = finish(image, state.cache.styled, opts);
@@ -495,6 +675,7 @@ async function openImage(file) {
     return;
   }
   state.source = "image";
+  defaultMaxSide("image");
   await renderImage();
 }
 
@@ -510,6 +691,7 @@ async function startCamera() {
   video.srcObject = state.stream;
   await video.play();
   state.source = "camera";
+  defaultMaxSide("camera");
   state.times = [];
   $("camera-start").disabled = true;
   $("camera-stop").disabled = false;
@@ -570,14 +752,114 @@ function updateBlend() {
   api.weights = Array.from(style.weights);
 }
 
-async function useStyle(bytes, label) {
-  const style = await loadStyle(bytes, label, state.backend);
+async function useStyle(bytes, label, url = null) {
+  const style = await loadStyle(bytes, label, state.backend, url);
   state.style = style;
   state.cache = null;
   setUpBlend(style);
+  setUpPainting(style);
   api.style = { label, style: style.meta.style || null, preset: style.meta.preset || null };
-  $("style-name").textContent = [style.meta.style || label, style.meta.preset].filter(Boolean).join(" · ");
-  updateStatus("ready: pick an image or the webcam");
+  $("style-name").textContent = style.arbitrary ? "any painting"
+    : [style.meta.style || label, style.meta.preset].filter(Boolean).join(" · ");
+  if (style.arbitrary && state.painting) {  // the painting picked before (another any-painting model) stays
+    try { await applyPainting(); } catch (e) { showError(e); }
+  }
+  updateStatus(style.arbitrary && !style.painting ? "ready: pick a painting, then an image or the webcam"
+    : "ready: pick an image or the webcam");
+}
+
+// --------------------------------------------------------------------------- the painting (any-painting models)
+
+// The painting controls: shown for an any-painting model (its strength slider becomes the style strength).
+function setUpPainting(style) {
+  const arb = Boolean(style.arbitrary);
+  $("painting").hidden = !arb;
+  $("strength-label").textContent = arb ? "Style strength" : "Strength";
+  $("strength").title = arb ? "how far the photo's features move to the painting's (alpha): 0 the photo, 1 the painting"
+    : "mix of the photo (0) and the stylized picture (1)";
+  api.painting = null;
+  useStrength();
+}
+
+// The painting's size at the stroke size now (fastnst.config.painting_side).
+function paintingSize() {
+  const stroke = parseInt($("stroke").value, 10);
+  return paintingSide(stroke, Math.max(state.painting.image.width, state.painting.image.height), state.settings.painting);
+}
+
+function updateStrokeLabel() {
+  const stroke = parseInt($("stroke").value, 10);
+  $("stroke-value").textContent = state.painting ? `${stroke} · painting at ${paintingSize()} px` : String(stroke);
+}
+
+// Decode a picked or example painting (a Blob) and use it; a file the browser cannot decode is a message,
+// and the painting before stays.
+async function openPainting(blob, name) {
+  clearError();
+  let image;
+  try {
+    const bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none",
+      imageOrientation: "from-image" });
+    image = grab(bitmap, bitmap.width, bitmap.height);
+    bitmap.close();
+  } catch {
+    showError(`'${name}' is not an image: pick a painting as a JPEG, PNG or WebP file`);
+    return;
+  }
+  const before = state.painting;
+  state.painting = { image, name };
+  try {
+    await applyPainting();
+  } catch (e) {
+    state.painting = before;
+    updateStrokeLabel();
+    showError(e);
+  }
+}
+
+// The painting at the stroke size now: its statistics once (the statistics graph), then every frame uses them.
+async function applyPainting() {
+  const style = state.style, { image, name } = state.painting, size = paintingSize();
+  const painting = paintingImage(image, size, style.arbitrary.multiple, state.settings.painting, name);
+  const t0 = performance.now();
+  const stats = await paintingStats(style, painting);
+  const ms = performance.now() - t0;
+  style.painting = { key: ++state.paintings, name, stats };
+  api.painting = { name, width: painting.width, height: painting.height, size, stroke: parseInt($("stroke").value, 10),
+    ms: Math.round(ms) };
+  showPreview(painting);
+  $("painting-name").textContent = name;
+  updateStrokeLabel();
+  clearError();
+  updateStatus(`painting ${name}: ${painting.width}x${painting.height} in ${ms.toFixed(0)} ms`);
+  if (state.source === "image") await renderImage();
+}
+
+// The painting as read, small, beside the controls.
+function showPreview(painting) {
+  const canvas = $("painting-preview"), scale = Math.min(1, 96 / Math.max(painting.width, painting.height));
+  canvas.width = Math.max(1, Math.round(painting.width * scale));
+  canvas.height = Math.max(1, Math.round(painting.height * scale));
+  const full = document.createElement("canvas");
+  full.width = painting.width;
+  full.height = painting.height;
+  full.getContext("2d").putImageData(new ImageData(painting.data, painting.width, painting.height), 0, 0);
+  canvas.getContext("2d").drawImage(full, 0, 0, canvas.width, canvas.height);
+  canvas.hidden = false;
+}
+
+async function openExample(path) {
+  if (!path) return;
+  const name = path.split("/").pop();
+  const response = await fetch(path).catch(() => null);
+  if (!response?.ok) { showError(`cannot load the example painting ${path}`); return; }
+  await openPainting(await response.blob(), name);
+}
+
+function setUpExamples(examples) {
+  const label = (path) => path.split("/").pop().replace(/\.[^.]+$/, "").replace(/[_-]+/g, " ");
+  $("painting-example").replaceChildren(new Option("example…", ""), ...examples.map((p) => new Option(label(p), p)));
+  $("painting-example").hidden = examples.length === 0;
 }
 
 async function openModel(file) {
@@ -597,12 +879,29 @@ async function main() {
   $("camera-start").addEventListener("click", startCamera);
   $("camera-stop").addEventListener("click", stopCamera);
   $("strength").addEventListener("input", () => {
-    $("strength-value").textContent = parseFloat($("strength").value).toFixed(2);
+    useStrength();
     if (state.source === "image") renderImage();
   });
+  $("max-side").addEventListener("change", () => { state.maxSideChosen = true; });
   for (const id of ["keep-colours", "max-side"]) {
     $(id).addEventListener("change", () => state.source === "image" && renderImage());
   }
+  $("painting-file").addEventListener("change", (e) => e.target.files[0] && openPainting(e.target.files[0],
+    e.target.files[0].name));
+  $("painting-example").addEventListener("change", (e) => openExample(e.target.value));
+  $("stroke").addEventListener("change", async () => {
+    if (!state.painting || !state.style?.arbitrary) { updateStrokeLabel(); return; }
+    try { await applyPainting(); } catch (e) { showError(e); }
+  });
+  $("stroke").addEventListener("input", updateStrokeLabel);
+  const settings = await fetch("settings.json").then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
+    .catch((e) => { throw new Error(`cannot load settings.json (written by 'fastnst export --web'): ${e.message}`); });
+  state.settings = settings;
+  setUpMaxSide(settings);
+  $("stroke").max = String(settings.painting.stroke_sides.length);
+  $("stroke").value = String(settings.painting.stroke);
+  updateStrokeLabel();
+  setUpExamples(settings.examples ?? []);
   const blendChanged = () => { updateBlend(); if (state.source === "image") renderImage(); };
   for (const id of ["style-select", "mix-select"]) $(id).addEventListener("change", blendChanged);
   $("mix").addEventListener("input", blendChanged);
@@ -614,12 +913,16 @@ async function main() {
   if (!response.ok) throw new Error(`cannot load ${url}: HTTP ${response.status}`);
   const bytes = new Uint8Array(await response.arrayBuffer());
   try {
-    await useStyle(bytes, url);
+    await useStyle(bytes, url, url);
   } catch (e) {
     if (state.backend !== "webgpu" || e.message.includes(url)) throw e;
     state.backend = "wasm";  // a WebGPU adapter that cannot run the graph: fall back to the CPU
     await loadOrt(state.backend, state.wasm);
-    await useStyle(bytes, url);
+    await useStyle(bytes, url, url);
+  }
+  if (state.style.arbitrary && !state.painting && settings.examples?.length) {  // the first example to start with
+    $("painting-example").value = settings.examples[0];
+    await openExample(settings.examples[0]);
   }
   api.backend = state.backend;
   api.threads = state.backend === "wasm" ? state.wasm.threads : null;
