@@ -697,7 +697,7 @@ def test_browser_layers_tab(lite_onnx, browser_page, tmp_path, monkeypatch):
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_browser_a_painting_upload_switches_the_live_stream(painting_demo, tmp_path):
+def test_browser_a_painting_upload_switches_the_live_stream(painting_demo, browser_page, tmp_path):
     """Webcam tab, live video (WebRTC): choosing "any painting" and uploading one changes the frames on the same
     connection (no reconnect): their mean colour moves toward the painting's. A bad upload then is one line on the
     page, and the stream goes on with the painting."""
@@ -712,31 +712,30 @@ def test_browser_a_painting_upload_switches_the_live_stream(painting_demo, tmp_p
     def distance(frames) -> float:  # from the frames' mean colour to the painting's, in levels
         return float(np.linalg.norm(np.mean([f.reshape(-1, 3).mean(axis=0) for f in frames], axis=0) - target))
 
-    with fakecam.camera_browser(tmp_path, frames=CLIP_FRAMES, fps=CLIP_FPS) as context:
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(d.blocks.local_url, wait_until="load")
-        page.locator("#webrtc button.start").click()
-        page.wait_for_function("() => document.querySelector('#webrtc video.live').videoWidth > 0")
-        before = new_live_frames(page, 3)  # the test style
-        (peer,) = d.live.peers
-        live = peer.live
-        _pick(page, "#webcam-style", "any painting")
-        page.locator("#webcam-painting-row").wait_for()
-        page.locator("#webcam-painting input[type=file]").set_input_files(str(painting))
-        _wait_status(page, "#webcam-painting-status", "statistics are ready", timeout=60)
-        deadline, after = time.monotonic() + 90, before
-        while time.monotonic() < deadline and distance(after) >= 0.6 * distance(before):
-            after = new_live_frames(page, 2)
-        assert distance(after) < 0.6 * distance(before), (distance(before), distance(after))
-        assert d.live.peers == {peer} and peer.live is live  # the same connection and stream: no reconnect
-        assert peer.description == "warm (any painting) on cpu"
+    page = browser_page
+    page.goto(d.blocks.local_url, wait_until="load")
+    page.locator("#webrtc button.start").click()
+    page.wait_for_function("() => document.querySelector('#webrtc video.live').videoWidth > 0")
+    before = new_live_frames(page, 3)  # the test style
+    (peer,) = d.live.peers
+    live = peer.live
+    _pick(page, "#webcam-style", "any painting")
+    page.locator("#webcam-painting-row").wait_for()
+    page.locator("#webcam-painting input[type=file]").set_input_files(str(painting))
+    _wait_status(page, "#webcam-painting-status", "statistics are ready", timeout=60)
+    deadline, after = time.monotonic() + 90, before
+    while time.monotonic() < deadline and distance(after) >= 0.6 * distance(before):
+        after = new_live_frames(page, 2)
+    assert distance(after) < 0.6 * distance(before), (distance(before), distance(after))
+    assert d.live.peers == {peer} and peer.live is live  # the same connection and stream: no reconnect
+    assert peer.description == "warm (any painting) on cpu"
 
-        (tmp_path / "notes.png").write_text("not a picture")
-        page.locator("#webcam-painting button[aria-label='Clear']").click()
-        page.locator("#webcam-painting input[type=file]").set_input_files(str(tmp_path / "notes.png"))
-        assert _wait_status(page, "#webcam-painting-status", "not an image") == \
-            "'notes.png' is not an image: upload a painting as a JPEG, PNG or WebP file"
-        assert distance(new_live_frames(page, 2)) < 0.6 * distance(before)  # still the painting
-        assert d.live.peers == {peer} and peer.live is live and peer.description == "warm (any painting) on cpu"
-        assert context.outside == [], context.outside
+    (tmp_path / "notes.png").write_text("not a picture")
+    page.locator("#webcam-painting button[aria-label='Clear']").click()
+    page.locator("#webcam-painting input[type=file]").set_input_files(str(tmp_path / "notes.png"))
+    assert _wait_status(page, "#webcam-painting-status", "not an image") == \
+        "'notes.png' is not an image: upload a painting as a JPEG, PNG or WebP file"
+    assert distance(new_live_frames(page, 2)) < 0.6 * distance(before)  # still the painting
+    assert d.live.peers == {peer} and peer.live is live and peer.description == "warm (any painting) on cpu"
+    assert page.outside == [], page.outside
+    page.goto("about:blank")  # the page goes: its live connection closes
