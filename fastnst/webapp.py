@@ -330,7 +330,8 @@ class Demo:
         """The webcam controls as :meth:`FrameStylizer.update` keywords, and what serves them for a status line.
         The stylizer is the style's shared one; a mix is the ``blend`` the stream runs on a copy of its own. For
         :data:`ANY_PAINTING`, the copy with the uploaded painting ``painting`` (a key) at the stroke size's long side
-        and ``strength`` as its style strength (:meth:`painted`); frames at ``stream_max_side``."""
+        and ``strength`` as its style strength (:meth:`painted`); frames at ``stream_max_side``. (Another painting,
+        size or style strength is another copy, so the stream's stabilizer starts its history again.)"""
         strength = min(1.0, max(0.0, float(strength)))
         common = {"preserve_color": bool(preserve_color),
                   "stabilize": self.options.stabilize_strength if stabilize else None}
