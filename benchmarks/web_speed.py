@@ -9,6 +9,11 @@ excluded) on a natural-looking image at 320x240 and 640x480, after one warm-up f
 image through fastnst.runtime.Stylizer on the CPU with the same number of threads and with onnxruntime's
 default. Prints one line per case. Needs Chromium at /usr/bin/chromium, playwright and onnxruntime-web
 (``$FASTNST_ORT_WEB`` or npm, as ``--web`` finds it).
+
+An any-painting file (``--model fastnst/pretrained/arbitrary/wct.onnx``, the ``--arbitrary`` kit) runs with the
+page's first example painting, the generated sample, at the default stroke size (512 px), as the Stylizer's
+default painting; the painting's statistics are also timed (a second run, after the page's first), in the
+page and natively.
 """
 
 from __future__ import annotations
@@ -53,6 +58,22 @@ def native_fps(model: str, image: np.ndarray, threads: int | None, frames: int) 
     return frames / (time.perf_counter() - t0)
 
 
+def painting_stats_s(model: str, threads: int | None) -> float | None:
+    """Seconds of a new painting's statistics (the sample pattern at the default size), after one warm-up; None
+    for a trained style."""
+    from fastnst.image import sample_style
+    from fastnst.painting import painting_image
+
+    stylizer = Stylizer(model, device="cpu", threads=threads)
+    if stylizer.painting_stats is None:
+        return None
+    painting = painting_image(sample_style())
+    stylizer.painting_stats(painting[::-1].copy())  # warm-up on other pixels (the cache is by pixels)
+    t0 = time.perf_counter()
+    stylizer.painting_stats(painting[:, ::-1].copy())
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=str(ROOT / "fastnst" / "pretrained" / "wave_lite.onnx"))
@@ -78,6 +99,13 @@ def main() -> None:
                 if page.evaluate("window.fastnst.error"):
                     sys.exit(f"the page failed: {page.evaluate('window.fastnst.error')}")
                 backend = page.inner_text("#status").split(" · ")[0]
+                if page.evaluate("window.fastnst.painting"):  # an any-painting kit: its statistics again
+                    page.evaluate("() => { const s = document.getElementById('stroke'); window.fastnst.painting = null;"
+                                  " s.dispatchEvent(new Event('change')); }")
+                    page.wait_for_function("window.fastnst.painting || window.fastnst.error", timeout=300_000)
+                    painting = page.evaluate("window.fastnst.painting")
+                    print(f"browser  painting statistics {painting['width']}x{painting['height']}  "
+                          f"{painting['ms'] / 1000:6.2f} s  {backend}", flush=True)
                 for (w, h), image in images.items():
                     b64 = base64.b64encode(image.tobytes()).decode()
                     fps = page.evaluate(TIME_JS, [b64, w, h, args.frames])
@@ -89,6 +117,11 @@ def main() -> None:
             server.wait(10)
     import onnxruntime
 
+    if painting_stats_s(args.model, args.threads) is not None:
+        for threads in (args.threads, None):
+            label = f"{threads} thread{'s' if threads > 1 else ''}" if threads else "default threads"
+            print(f"native   painting statistics  {painting_stats_s(args.model, threads):6.2f} s  onnxruntime "
+                  f"{onnxruntime.__version__} CPU, {label}", flush=True)
     for (w, h), image in images.items():
         for threads in (args.threads, None):
             fps = native_fps(args.model, image, threads, args.frames)
