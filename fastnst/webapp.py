@@ -313,8 +313,13 @@ class Demo:
         started = time.perf_counter()
         if frame is None:
             return None, "waiting for the camera", session
-        settings, described = self._frame_settings(style, strength, preserve_color, stabilize, mix_style, mix, stroke,
-                                                    painting)
+        try:
+            settings, described = self._frame_settings(style, strength, preserve_color, stabilize, mix_style, mix,
+                                                        stroke, painting)
+        except gr.Error as e:  # e.g. "any painting" chosen, none uploaded yet: a running stream keeps its settings
+            if not isinstance(session, FrameStylizer):
+                raise
+            return session(frame, started=started), e.message, session
         if not isinstance(session, FrameStylizer):
             session = FrameStylizer(**settings)
         session.update(**settings)

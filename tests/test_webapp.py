@@ -341,6 +341,10 @@ def test_any_painting_streams_and_a_bad_upload_is_one_line(painting_demo, tmp_pa
         assert again is session
         np.testing.assert_array_equal(out, expected)  # the stream goes on with its painting
 
+    out, text, again = d.stream_frame(frame, ANY_PAINTING, 0.7, False, False, session, NO_MIX, MIX, 5, "")
+    assert again is session and text == "any painting: upload a painting first (JPEG, PNG or WebP)"
+    np.testing.assert_array_equal(out, expected)  # none uploaded in this page: its stream goes on as it was
+
     save_image(tmp_path / "flat.png", np.full((60, 80, 3), (30, 120, 200), np.uint8))
     flat, _, status = d.painting_uploaded(str(tmp_path / "flat.png"), 5, "stream")
     assert isinstance(flat, str) and "one flat colour" in status, status
