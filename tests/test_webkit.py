@@ -651,8 +651,9 @@ def test_any_painting_page_matches_the_stylizer(browser, any_server, tmp_path):
 @pytest.mark.browser
 @pytest.mark.slow
 def test_page_painting_rules_match_painting_py(browser, servers, tmp_path):
-    """The page's paintingImage and padFrame against fastnst.painting's painting_image and pad_frame (the
-    rules from settings.json: read side, min side; the multiple of 4 from the metadata), messages included."""
+    """The page's paintingImage, paintingSide and padFrame against fastnst.painting's painting_image, the config's
+    painting_side and pad_frame (the rules from settings.json: read side, min side; the multiple of 4 from the
+    metadata), messages included."""
     page = open_page(browser, servers["isolated"])
     rules = page.evaluate("fetch('settings.json').then((r) => r.json())")["painting"]
     cases = [((61, 83), 40), ((300, 400), 384), ((50, 1100), 512), ((5, 40), 64), ((30, 900), 256)]
@@ -678,6 +679,11 @@ def test_page_painting_rules_match_painting_py(browser, servers, tmp_path):
         assert pixels.shape == want.shape and pixels.shape[0] % 4 == 0 and pixels.shape[1] % 4 == 0
         diff = np.abs(pixels.astype(int) - want)
         assert diff.max() <= 1 and (diff > 0).mean() < 0.01, (k, diff.max(), (diff > 0).mean())
+    sides = page.evaluate("""async ([rules, owns]) => {
+        const { paintingSide } = await import('./app.js');
+        return owns.map((own) => rules.stroke_sides.map((_, k) => paintingSide(k + 1, own, rules)));
+    }""", [rules, [10, 400, 5000]])
+    assert sides == [[painting_side(k, own) for k in range(1, len(STROKE_SIDES) + 1)] for own in (10, 400, 5000)]
     for h, w in [(5, 7), (97, 131), (16, 16), (3, 40)]:
         rgb = np.random.default_rng(h * w).integers(0, 256, (h, w, 3), dtype=np.uint8)
         rgba = np.concatenate([rgb, np.full((h, w, 1), 255, np.uint8)], axis=2)

@@ -538,6 +538,7 @@ const state = {
   busy: false, dirty: false, stream: null, times: [],
   settings: null, maxSideChosen: false,  // settings.json; whether the visitor picked a max side (else the default)
   painting: null, paintings: 0,  // the picked painting {image, name} as decoded; how many were applied
+  paintingJob: Promise.resolve(), paintingWanted: 0,  // statistics runs one at a time; the newest request wins
 };
 // For tests and benchmarks: what the page runs and shows.
 const api = { ready: false, busy: false, error: null, backend: null, threads: null, frames: 0, fps: 0, style: null };
@@ -818,7 +819,15 @@ async function openPainting(blob, name) {
 }
 
 // The painting at the stroke size now: its statistics once (the statistics graph), then every frame uses them.
-async function applyPainting() {
+// Runs one at a time; a request that a newer one overtook while it waited does nothing.
+function applyPainting() {
+  const wanted = ++state.paintingWanted;
+  const run = () => (wanted === state.paintingWanted ? computePainting() : undefined);
+  state.paintingJob = state.paintingJob.then(run, run);
+  return state.paintingJob;
+}
+
+async function computePainting() {
   const style = state.style, { image, name } = state.painting, size = paintingSize();
   const painting = paintingImage(image, size, style.arbitrary.multiple, state.settings.painting, name);
   const t0 = performance.now();
