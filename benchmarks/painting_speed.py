@@ -4,7 +4,7 @@
   the frame, on a loaded Stylizer; and the same with the Stylizer's loading (both sessions) included;
 - webcam-size frames (320x240) with the statistics cached: frames per second.
 
-    python benchmarks/painting_speed.py [--painting PATH] [--photo PATH] [--runs N] [--style-size PX]
+    python benchmarks/painting_speed.py [--painting PATH] [--photo PATH] [--runs N] [--style-size PX] [--models F...]
 """
 
 from __future__ import annotations
@@ -26,42 +26,45 @@ def main() -> None:
     p.add_argument("--photo", help="photo file (default: the bundled sample photo)")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--style-size", type=int, default=None)
+    p.add_argument("--models", nargs="+", metavar="FILE", default=[str(ARBITRARY)],
+                   help="any-painting files ('fastnst export-arbitrary'), timed interleaved (default: the shipped one)")
     args = p.parse_args()
     painting = load_image(args.painting) if args.painting else sample_style(512)
     photo = load_image(args.photo) if args.photo else sample_content()
     big = resize_long_side(photo, 1024)
     small = resize(photo, (320, 240))
 
-    t0 = time.perf_counter()
-    s = Stylizer(ARBITRARY, device="cpu", painting=painting, style_size=args.style_size)
-    s.stylize(big)
-    cold = time.perf_counter() - t0
-
-    whole = []
-    for i in range(args.runs):
-        fresh = np.roll(painting, 7 * (i + 1), axis=1)  # another painting each run: statistics not cached
+    cold, loaded = {}, {}
+    for path in args.models:
         t0 = time.perf_counter()
-        s.set_painting(fresh)
-        s.stylize(big)
-        whole.append(time.perf_counter() - t0)
-    stats = []
-    for i in range(args.runs):
-        fresh = np.roll(painting, 5 * (i + 1), axis=0)
-        t0 = time.perf_counter()
-        s.set_painting(fresh)
-        stats.append(time.perf_counter() - t0)
-    s.stylize(small)
-    t0 = time.perf_counter()
-    n = 4 * args.runs
-    for _ in range(n):
-        s.stylize(small)
-    fps = n / (time.perf_counter() - t0)
+        loaded[path] = Stylizer(path, device="cpu", painting=painting, style_size=args.style_size)
+        loaded[path].stylize(big)
+        cold[path] = time.perf_counter() - t0
+    whole: dict[str, list[float]] = {m: [] for m in args.models}
+    stats: dict[str, list[float]] = {m: [] for m in args.models}
+    frames: dict[str, list[float]] = {m: [] for m in args.models}
+    for i in range(args.runs):  # interleaved: each run times every file in turn
+        for path, s in loaded.items():
+            fresh = np.roll(painting, 7 * (i + 1), axis=1)  # another painting each run: statistics not cached
+            t0 = time.perf_counter()
+            s.set_painting(fresh)
+            s.stylize(big)
+            whole[path].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            s.set_painting(np.roll(painting, 5 * (i + 1), axis=0))
+            stats[path].append(time.perf_counter() - t0)
+            s.stylize(small)
+            t0 = time.perf_counter()
+            for _ in range(4):
+                s.stylize(small)
+            frames[path].append(4 / (time.perf_counter() - t0))
     h, w = big.shape[:2]
-    print(f"file {os.path.relpath(ARBITRARY)}; painting at {s.style_size} px; {os.cpu_count()} CPUs; "
-          f"onnxruntime default threads")
-    print(f"{w}x{h} image, whole call incl. a new painting's statistics: median {np.median(whole):.2f} s "
-          f"(statistics alone {np.median(stats):.2f} s); first call incl. loading both sessions {cold:.2f} s")
-    print(f"320x240 frames, statistics cached: {fps:.2f} frames/s")
+    print(f"{os.cpu_count()} CPUs; onnxruntime default threads; {args.runs} interleaved runs, medians")
+    for path, s in loaded.items():
+        print(f"{os.path.relpath(path)} (painting at {s.style_size} px): {w}x{h} image, whole call incl. a new "
+              f"painting's statistics {np.median(whole[path]):.2f} s (statistics alone {np.median(stats[path]):.2f} s;"
+              f" first call incl. loading both sessions {cold[path]:.2f} s); 320x240 frames, statistics cached: "
+              f"{np.median(frames[path]):.2f} frames/s")
 
 
 if __name__ == "__main__":
