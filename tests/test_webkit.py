@@ -697,4 +697,9 @@ def test_page_painting_rules_match_painting_py(browser, servers, tmp_path):
         want = padded[0].transpose(1, 2, 0).astype(np.uint8)
         np.testing.assert_array_equal(np.array(got["data"], np.uint8).reshape(got["height"], got["width"], 4)[..., :3],
                                       want)
+    # an any-painting file picked from the disk cannot bring its statistics graph: the page says what to do
+    page.set_input_files("#model-file", str(ARBITRARY))
+    page.locator("#error").wait_for(state="visible")
+    assert "wct.onnx runs any painting with wct.painting.onnx beside it" in page.inner_text("#error")
+    assert page.evaluate("window.fastnst.style.label") == "model.onnx"  # the style before stays
     assert page.errors == []
