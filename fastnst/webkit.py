@@ -201,6 +201,8 @@ def _example_names(paintings) -> list[tuple[Path, str]]:
     seen, out = {SAMPLE_PAINTING}, []
     for painting in paintings:
         path = Path(painting)
+        if not path.is_file():
+            raise UserError(f"--painting {path}: no such file")
         painting_image(path)  # a one-line UserError for a file that is not a painting the page can take
         if path.name in seen:
             raise UserError(f"two example paintings are named {path.name}: rename one")

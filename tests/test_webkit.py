@@ -255,6 +255,8 @@ def test_any_painting_kit_refusals(lite_onnx, fake_dist, tmp_path):
     shutil.copyfile(ARBITRARY, alone / "wct.onnx")
     with pytest.raises(UserError, match="wct.painting.onnx beside it, which is missing"):
         write_web_kit(alone / "wct.onnx", out, ort_dist=fake_dist)
+    with pytest.raises(UserError, match="--painting .*nope.jpg: no such file"):
+        write_web_kit(ARBITRARY, out, ort_dist=fake_dist, paintings=[tmp_path / "nope.jpg"])
     (tmp_path / "notes.png").write_text("not a painting")
     with pytest.raises(UserError, match="'notes.png' is not an image"):
         write_web_kit(ARBITRARY, out, ort_dist=fake_dist, paintings=[tmp_path / "notes.png"])
