@@ -398,11 +398,13 @@ class Demo:
 
     def mix_controls(self, style, mix_style):
         """The "mix with" dropdown and the mix slider for ``style``: the styles it mixes with (:meth:`mix_styles`),
-        the second style kept where it still mixes; both off for a style that mixes with none."""
+        the second style kept where it still mixes; both off for a style that mixes with none, and hidden for
+        :data:`ANY_PAINTING` (and where no style mixes)."""
         names = self.mix_styles(style)
         keep = mix_style if mix_style in names else NO_MIX
-        return (gr.update(choices=self._mix_choices(names), value=keep, interactive=bool(names)),
-                gr.update(interactive=bool(keep)))
+        shown = style != ANY_PAINTING and any(self.mix_styles(n) for n in self.catalog.names)  # none for a painting
+        return (gr.update(choices=self._mix_choices(names), value=keep, interactive=bool(names), visible=shown),
+                gr.update(interactive=bool(keep), visible=shown))
 
     @staticmethod
     def _mix_choices(names: list[str]) -> list[tuple[str, str]]:

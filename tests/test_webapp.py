@@ -293,6 +293,10 @@ def test_any_painting_in_the_image_tab_is_fastnst_stylize_dash_s(painting_demo, 
     photo = synthetic(90, 130, seed=4)
     save_image(photo_path, photo)
     assert (ANY_PAINTING, ANY_PAINTING) in d._style_choices()
+    assert [u["visible"] for u in d.mix_controls(ANY_PAINTING, NO_MIX)] == [False, False]  # a painting mixes with none
+    row, strength, stroke = d.style_controls(ANY_PAINTING)  # the painting row shows; the sliders say what they do
+    assert row["visible"] and "painting" in strength["info"] and "painting" in stroke["info"]
+    assert not d.style_controls("test")[0]["visible"]
     outs = []
     for stroke, flags in ((None, ["--style-strength", "1"]), (6, ["--style-strength", "0.6", "--style-size", "384"]),
                           (1, ["--style-strength", "0.8", "--style-size", "128"])):  # 1: the painting's 128 px
