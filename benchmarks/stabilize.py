@@ -1,6 +1,7 @@
 """Warping error and time per frame of plain per-frame stylization vs ``--stabilize``.
 
     python benchmarks/stabilize.py MODEL.onnx [CLIP] [--frames 60] [--strength 0.5] [--png DIR]
+    python benchmarks/stabilize.py fastnst/pretrained/arbitrary/wct.onnx --painting PAINTING.jpg  # any painting
 
 Decodes the clip (default ../shared/data/video/bedroom.mp4) at its own resolution, stylizes
 every frame with the Stylizer, times the Stylizer alone and the Stabilizer alone, and
@@ -53,13 +54,16 @@ def main() -> None:
     ap.add_argument("--max-side", type=int, default=None, help="stylize at this long side (Stylizer max_side)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--png", default=None, help="folder for side-by-side frames")
+    ap.add_argument("--painting", help="the painting an any-painting MODEL runs (default: its sample pattern)")
+    ap.add_argument("--style-size", type=int, default=None, help="the painting's long side, px")
     args = ap.parse_args()
 
     frames = read_frames(args.clip, args.frames, args.start)
     h, w = frames[0].shape[:2]
-    stylizer = Stylizer(args.model, device="cpu", threads=args.threads)
-    print(f"{os.path.basename(args.clip)}: {len(frames)} frames {w}x{h}, model {os.path.basename(args.model)}, "
-          f"{stylizer.device}")
+    painting = {"painting": args.painting, "style_size": args.style_size} if args.painting or args.style_size else {}
+    stylizer = Stylizer(args.model, device="cpu", threads=args.threads, **painting)
+    print(f"{os.path.basename(args.clip)}: {len(frames)} frames {w}x{h}, model {os.path.basename(args.model)}"
+          f"{' with ' + os.path.basename(args.painting) if args.painting else ''}, {stylizer.device}")
 
     t0 = time.perf_counter()
     styled = [stylizer.stylize(f, max_side=args.max_side) for f in frames]
