@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from .config import STABILIZE_STRENGTH, WebcamOptions
+from .config import STABILIZE_STRENGTH, STROKE_SIDES, WebcamOptions, stroke_side, stroke_size
 from .errors import UserError
 from .files import atomic_output
 
@@ -46,6 +46,7 @@ _KEY_TABLE = (
     _Key("s", "stabilization on / off", "stab"),
     _Key("c", "colour preservation on / off", "colour"),
     _Key("+ / -", "strength up / down by 0.1", "strength"),
+    _Key("] / [", "stroke size up / down: the frame stylized smaller / larger (the web app's stroke size)", "stroke"),
     _Key("space", "save a snapshot (PNG) of the stylized frame", "snap"),
     _Key("q / Esc", "quit", "quit"),
 )
@@ -81,13 +82,19 @@ class _Controls:
         self.preserve_color = bool(options.preserve_color)
         self.stabilize_strength = options.stabilize or STABILIZE_STRENGTH  # what the s key switches on
         self.stabilize = bool(options.stabilize)
+        self.max_side = options.max_side  # the working side; the ] / [ keys step it through STROKE_SIDES
         self.quit = threading.Event()
 
     @property
     def style_settings(self) -> dict:
         """The settings of :meth:`fastnst.stream.FrameStylizer.update` the keys change (but the style)."""
-        return {"strength": self.strength, "preserve_color": self.preserve_color,
+        return {"strength": self.strength, "preserve_color": self.preserve_color, "max_side": self.max_side,
                 "stabilize": self.stabilize_strength if self.stabilize else None}
+
+    @property
+    def stroke(self) -> int:
+        """The stroke size (1 .. len(STROKE_SIDES)) nearest the working side."""
+        return stroke_size(self.max_side)
 
     def key(self, code: int) -> str | None:
         """Apply one key press (``cv2.waitKey`` code); returns "snapshot" for the space key."""
@@ -108,6 +115,9 @@ class _Controls:
             self.strength = round(min(1.0, self.strength + 0.1), 2)
         elif ch in ("-", "_"):
             self.strength = round(max(0.0, self.strength - 0.1), 2)
+        elif ch in ("]", "["):
+            step = 1 if ch == "]" else -1
+            self.max_side = stroke_side(min(len(STROKE_SIDES), max(1, self.stroke + step)))
         elif ch == " ":
             return "snapshot"
         return None
@@ -177,7 +187,7 @@ class _WebcamRun:
         self.device = self.loaded[0].device  # the device the first style runs on
         self.controls = _Controls(self.styles, options)
         # Used by the inference thread only (the window reads its timing).
-        self.live = FrameStylizer(self.loaded[0], max_side=options.max_side, **self.controls.style_settings)
+        self.live = FrameStylizer(self.loaded[0], **self.controls.style_settings)
         self.frames, self.results = LatestFrame(), LatestFrame()
         self.stop = threading.Event()
         self.opened = threading.Event()
@@ -349,7 +359,8 @@ class _WebcamRun:
                 bgr = cv2.cvtColor(shown, cv2.COLOR_RGB2BGR)
                 _overlay(bgr, [f"{fps:4.1f} fps  {1000 * latency:4.0f} ms  {name} ({index + 1}/{len(styles)})",
                                f"strength {controls.strength:.1f}  stabilize {'on' if controls.stabilize else 'off'}"
-                               f"  colour {'kept' if controls.preserve_color else 'styled'}",
+                               f"  colour {'kept' if controls.preserve_color else 'styled'}  stroke {controls.stroke}"
+                               f" ({controls.max_side or 'full'} px)",
                                _HINT])
                 cv2.imshow(_WINDOW, bgr)
             if controls.key(cv2.waitKey(1)) == "snapshot" and shown is not None:

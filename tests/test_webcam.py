@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from fastnst.config import WebcamOptions
+from fastnst.config import STROKE_SIDES, WebcamOptions, stroke_side
 from fastnst.errors import UserError
 from fastnst.video import VideoReader
 from fastnst.webcam import _HINT, KEYS, _Controls, run_webcam
@@ -48,8 +48,21 @@ def test_keys():
     assert {k for k, _ in KEYS} >= {"n / p", "s", "c", "+ / -", "space", "q / Esc"}
 
 
+def test_the_stroke_keys_step_the_working_side_through_the_stroke_sizes():
+    c = _Controls(["a"], WebcamOptions(max_side=500))
+    assert c.style_settings["max_side"] == 500  # the flag's own side until a key is pressed
+    c.key(ord("["))  # stroke 5 (512 px) -> 4: a larger working side, finer strokes
+    assert c.max_side == stroke_side(4) and c.stroke == 4
+    for _ in range(len(STROKE_SIDES)):
+        c.key(ord("["))
+    assert c.max_side is None and c.stroke == 1  # full size, clamped
+    for _ in range(len(STROKE_SIDES) + 1):
+        c.key(ord("]"))
+    assert c.max_side == STROKE_SIDES[-1] and c.style_settings["max_side"] == STROKE_SIDES[-1]
+
+
 def test_the_windows_hint_names_every_key():
-    assert _HINT == "n/p style  s stab  c colour  +/- strength  space snap  q/Esc quit"
+    assert _HINT == "n/p style  s stab  c colour  +/- strength  ]/[ stroke  space snap  q/Esc quit"
     for keys, _ in KEYS:
         assert keys.replace(" / ", "/") + " " in _HINT
 

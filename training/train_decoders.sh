@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Reproduce the shipped any-painting style (-s painting.jpg): train the decoder of each level in LEVELS
-# (default: relu3_1, the one shipped; add relu2_1 relu1_1 for multi-level WCT) from
+# (default: relu3_1 relu2_1 relu1_1, the three shipped: multi-level WCT, coarse to fine) from
 # training/recipes/decoders/, resuming a run that was interrupted, then export them with their encoder
 # (fastnst export-arbitrary, checked against PyTorch) into fastnst/pretrained/arbitrary/.
 #
-#   [LEVELS="relu3_1 relu2_1 relu1_1"] training/train_decoders.sh DATA_ROOT [RUNS_DIR] [train-decoder flags]
+#   [LEVELS="relu3_1"] training/train_decoders.sh DATA_ROOT [RUNS_DIR] [train-decoder flags]
 #
 # DATA_ROOT holds content/bsds500/ and weights/ (../shared/data on the project machines).
 set -euo pipefail
@@ -13,7 +13,7 @@ data=${1:?usage: training/train_decoders.sh DATA_ROOT [RUNS_DIR] [fastnst train-
 runs=${2:-runs}
 shift $(( $# >= 2 ? 2 : 1 ))
 decoders=()
-for level in ${LEVELS:-relu3_1}; do
+for level in ${LEVELS:-relu3_1 relu2_1 relu1_1}; do
   recipe="$here/recipes/decoders/decoder_$level.json"
   run="$runs/decoder_$level"
   if [ ! -f "$run/decoder.pth" ]; then
