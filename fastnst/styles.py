@@ -67,27 +67,33 @@ __all__ = ["PRECISIONS", "PREFERENCE", "PRESET_NAMES", "PRETRAINED", "RUNTIMES",
            "variants"]
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
-# The shipped arbitrary-style file (fastnst.painting): what ``-s painting.jpg`` runs. In a folder of its own,
-# so it is no style of the catalog.
+# The shipped arbitrary-style files (fastnst.painting): what ``-s painting.jpg`` runs, as two presets of a
+# painting that PREFERENCE ranks like johnson and lite. ARBITRARY, preset "wct": three-level WCT (relu3_1,
+# relu2_1, relu1_1), the quality; ARBITRARY_FAST, preset "wct_fast": relu3_1 alone, about twice the frames
+# on a CPU (benchmarks/painting_speed.py) with a fine 4-px grid at 100%. In a folder of their own, so they
+# are no style of the catalog.
 ARBITRARY = PRETRAINED / "arbitrary" / "wct.onnx"
+ARBITRARY_FAST = PRETRAINED / "arbitrary" / "wct_fast.onnx"
+PAINTING_PRESETS = ("wct", "wct_fast")  # the presets of ARBITRARY and ARBITRARY_FAST
 # what :func:`choose` (and the Stylizer) take: a style argument, a StyleFile or a Catalog entry
 StyleArg: TypeAlias = "str | os.PathLike[str] | StyleFile | list[StyleFile] | tuple[StyleFile, ...]"
 
 # The one table of which preset serves a use, best first, on a CPU and on a GPU (Device.gpu: OpenVINO
 # is a CPU runtime). Live frames
 # (webcam, web app stream) and video need speed on a CPU; a still image is worth johnson's
-# time anywhere. "any" is what a bare name means where no use is known (Stylizer("wave")).
+# time anywhere. "any" is what a bare name means where no use is known (Stylizer("wave")). A painting's
+# presets likewise: live frames on a CPU take wct_fast, everything else the three-level wct.
 USES = ("stream", "video", "image", "any")
 PREFERENCE: dict[tuple[str, bool], tuple[str, ...]] = {
     # (use, gpu):       presets, best first
-    ("stream", False): ("lite", "johnson"),
-    ("stream", True): ("johnson", "lite"),
-    ("video", False): ("lite", "johnson"),
-    ("video", True): ("johnson", "lite"),
-    ("image", False): ("johnson", "lite"),
-    ("image", True): ("johnson", "lite"),
-    ("any", False): ("lite", "johnson"),
-    ("any", True): ("lite", "johnson"),
+    ("stream", False): ("lite", "johnson", "wct_fast", "wct"),
+    ("stream", True): ("johnson", "lite", "wct", "wct_fast"),
+    ("video", False): ("lite", "johnson", "wct", "wct_fast"),
+    ("video", True): ("johnson", "lite", "wct", "wct_fast"),
+    ("image", False): ("johnson", "lite", "wct", "wct_fast"),
+    ("image", True): ("johnson", "lite", "wct", "wct_fast"),
+    ("any", False): ("lite", "johnson", "wct", "wct_fast"),
+    ("any", True): ("lite", "johnson", "wct", "wct_fast"),
 }
 
 
@@ -286,7 +292,8 @@ def resolve_styles(item: str | os.PathLike[str], suffix: str = ".onnx") -> list[
     if os.path.isfile(item) and Path(item).suffix.lower() in image_extensions():  # a painting: any style at all
         if not ARBITRARY.is_file():
             raise UserError(f"'{item}' is a painting, and this install has no arbitrary-style model ({ARBITRARY})")
-        return [StyleFile(Path(item).stem, None, ARBITRARY, painting=Path(item))]
+        files = [(p, f) for p, f in zip(PAINTING_PRESETS, (ARBITRARY, ARBITRARY_FAST)) if f.is_file()]
+        return [StyleFile(Path(item).stem, preset, path, painting=Path(item)) for preset, path in files]
     if os.path.isfile(item):
         return [style_file(item)]
     if os.sep in item or "/" in item:

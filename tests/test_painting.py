@@ -114,6 +114,7 @@ def test_dash_s_painting_runs_the_shipped_arbitrary_file_in_every_front_end(arbi
 
     path, _ = arbitrary_onnx
     monkeypatch.setattr(styles, "ARBITRARY", path)
+    monkeypatch.setattr(styles, "ARBITRARY_FAST", tmp_path / "no_fast.onnx")  # not shipped: every use runs `path`
     painting = tmp_path / "swirl.png"
     save_image(painting, sample_style(160))
     choice = styles.choose(str(painting), "image", "cpu")

@@ -10,7 +10,7 @@ import torch
 from fastnst.config import TrainConfig, load_recipe
 from fastnst.errors import UserError
 from fastnst.models import PRESETS, load_model_file
-from fastnst.styles import PRESET_NAMES, find_style, list_styles, resolve_styles, style_file
+from fastnst.styles import PAINTING_PRESETS, PRESET_NAMES, USES, find_style, list_styles, resolve_styles, style_file
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "training" / "recipes").glob("*.json"))
 
@@ -157,12 +157,26 @@ def test_resolve_styles_files_names_and_errors(tmp_path, monkeypatch):
 
 
 def test_the_preference_table_covers_every_use_and_device():
-    from fastnst.styles import PREFERENCE, USES
+    from fastnst.styles import PREFERENCE
 
     assert set(PREFERENCE) == {(use, gpu) for use in USES for gpu in (False, True)}
     for order in PREFERENCE.values():
-        assert sorted(order) == sorted(PRESET_NAMES)  # every preset ranked, none twice
+        assert sorted(order) == sorted([*PRESET_NAMES, *PAINTING_PRESETS])  # every preset ranked, none twice
     assert PREFERENCE[("stream", False)][0] == "lite" and PREFERENCE[("stream", True)][0] == "johnson"
+
+
+def test_a_painting_runs_the_fast_file_for_live_frames_on_a_cpu_and_three_levels_elsewhere(tmp_path):
+    from fastnst.image import sample_style, save_image
+    from fastnst.styles import ARBITRARY, ARBITRARY_FAST, choose
+
+    painting = tmp_path / "painting.png"
+    save_image(painting, sample_style(64))
+    assert choose(str(painting), "stream", "cpu").file.path == ARBITRARY_FAST
+    for use in ("image", "video", "any"):
+        assert choose(str(painting), use, "cpu").file.path == ARBITRARY
+    for use in USES:
+        assert choose(str(painting), use, "cuda").file.path == ARBITRARY  # a GPU has time for the three levels
+    assert {f.painting for f in resolve_styles(str(painting))} == {painting}
 
 
 def test_catalog_groups_presets_and_picks_by_the_table(tmp_path, monkeypatch):
