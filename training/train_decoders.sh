@@ -2,7 +2,8 @@
 # Reproduce the shipped any-painting style (-s painting.jpg): train the decoder of each level in LEVELS
 # (default: relu3_1 relu2_1 relu1_1, the three shipped: multi-level WCT, coarse to fine) from
 # training/recipes/decoders/, resuming a run that was interrupted, then export them with their encoder
-# (fastnst export-arbitrary, checked against PyTorch) into fastnst/pretrained/arbitrary/.
+# (fastnst export-arbitrary, checked against PyTorch) into fastnst/pretrained/arbitrary/: wct.onnx (the levels
+# trained) and wct_fast.onnx (relu3_1 alone).
 #
 #   [LEVELS="relu3_1"] training/train_decoders.sh DATA_ROOT [RUNS_DIR] [train-decoder flags]
 #
@@ -28,4 +29,9 @@ done
 out="$here/../fastnst/pretrained/arbitrary"
 mkdir -p "$out"
 for d in "${decoders[@]}"; do cp "$d" "$out/$(basename "$(dirname "$d")").pth"; done
-fastnst export-arbitrary "${decoders[@]}" -o "$out/wct.onnx" --loss-net "vgg19-normalised:$data/weights/vgg_normalised_conv3_1.pth"
+loss_net="vgg19-normalised:$data/weights/vgg_normalised_conv3_1.pth"
+fastnst export-arbitrary "${decoders[@]}" -o "$out/wct.onnx" --loss-net "$loss_net"
+# the wct_fast preset (live frames on a CPU): relu3_1 alone
+if [ -f "$runs/decoder_relu3_1/decoder.pth" ]; then
+  fastnst export-arbitrary "$runs/decoder_relu3_1/decoder.pth" -o "$out/wct_fast.onnx" --loss-net "$loss_net"
+fi
