@@ -217,7 +217,8 @@ def main() -> int:
     from fastnst.styles import list_styles
 
     spec = args.loss_net or f"vgg19-normalised:{args.data / 'weights' / 'vgg_normalised_conv3_1.pth'}"
-    paths = args.models or ([] if args.paintings else [str(s.path) for s in list_styles(".onnx")])
+    shipped = list(dict.fromkeys(str(s.path) for s in list_styles(".onnx")))  # a multi-style file lists once per style
+    paths = args.models or ([] if args.paintings else shipped)
     judged: list = [m for path in paths for m in models(path)]
     if args.paintings:
         names_ = sorted(p.stem for p in (args.data / "styles").glob("*.jpg")) if args.paintings == "all" \
