@@ -91,6 +91,17 @@ def pad_frame(x: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     return x, (h, w)
 
 
+def painting_graph(frame_path: str | os.PathLike[str], metadata: dict) -> Path:
+    """The painting-statistics graph of an any-painting frame graph ``frame_path``: the file its metadata
+    ``arbitrary`` names, in the same folder. A one-line UserError where it is missing (or named as a path)."""
+    name = str(metadata["arbitrary"].get("painting_file") or "")
+    path = Path(frame_path).parent / name
+    if not name or "/" in name or "\\" in name or not path.is_file():
+        raise UserError(f"{frame_path} runs any painting with {name or 'a statistics graph'} beside it, "
+                        "which is missing")
+    return path
+
+
 class PaintingStats:
     """The painting-statistics graph beside an arbitrary-style frame file, with a cache of its results.
 
@@ -101,10 +112,7 @@ class PaintingStats:
     """
 
     def __init__(self, frame_path: str | os.PathLike[str], metadata: dict, session: Any) -> None:
-        info = metadata["arbitrary"]
-        self.path = Path(frame_path).with_name(str(info["painting_file"]))
-        if not self.path.is_file():
-            raise UserError(f"{frame_path} runs any painting with {self.path.name} beside it, which is missing")
+        self.path = painting_graph(frame_path, metadata)
         self.session = session(str(self.path))
         self.names = [o.name for o in self.session.get_outputs()]
         self._cache: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()

@@ -185,13 +185,12 @@ def _painting_graph(source: Path, meta: dict) -> Path | None:
     info = meta.get("arbitrary")
     if not isinstance(info, dict):
         return None
-    name = str(info.get("painting_file") or "")
     if info.get("role") != "frame":
         raise UserError(f"{source} is the painting-statistics graph of an any-painting style: give its frame graph "
                         f"(the .onnx beside it without '.painting')")
-    if not name or "/" in name or "\\" in name or not (source.parent / name).is_file():
-        raise UserError(f"{source} runs any painting with {name or 'a statistics graph'} beside it, which is missing")
-    return source.parent / name
+    from .painting import painting_graph  # OpenCV: only an any-painting kit needs it
+
+    return painting_graph(source, meta)
 
 
 def _example_names(paintings) -> list[tuple[Path, str]]:
