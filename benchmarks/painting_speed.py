@@ -1,7 +1,9 @@
 """Speed of any painting as a style (the shipped arbitrary-style file, fastnst.painting): prints figures.
 
 - one image of 1024 px long side, the whole call: the painting's statistics (a new painting, not cached) and
-  the frame, on a loaded Stylizer; and the same with the Stylizer's loading (both sessions) included;
+  the frame, on a loaded Stylizer; and the same with the Stylizer's loading (both sessions) included; both at
+  full size and at the stills' default working side (``config.STILL_MAX_SIDE``, what ``fastnst stylize`` and
+  the web app's Image tab run: stylized smaller for larger strokes, scaled back up);
 - webcam-size frames (320x240) with the statistics cached: frames per second.
 
     python benchmarks/painting_speed.py [--painting PATH] [--photo PATH] [--runs N] [--style-size PX] [--models F...]
@@ -15,6 +17,7 @@ import time
 
 import numpy as np
 
+from fastnst.config import STILL_MAX_SIDE
 from fastnst.image import load_image, resize, resize_long_side, sample_content, sample_style
 from fastnst.runtime import Stylizer
 from fastnst.styles import ARBITRARY
@@ -41,6 +44,7 @@ def main() -> None:
         loaded[path].stylize(big)
         cold[path] = time.perf_counter() - t0
     whole: dict[str, list[float]] = {m: [] for m in args.models}
+    default: dict[str, list[float]] = {m: [] for m in args.models}
     stats: dict[str, list[float]] = {m: [] for m in args.models}
     frames: dict[str, list[float]] = {m: [] for m in args.models}
     for i in range(args.runs):  # interleaved: each run times every file in turn
@@ -50,6 +54,10 @@ def main() -> None:
             s.set_painting(fresh)
             s.stylize(big)
             whole[path].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            s.set_painting(np.roll(painting, 3 * (i + 1), axis=1))
+            s.stylize(big, max_side=STILL_MAX_SIDE)
+            default[path].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             s.set_painting(np.roll(painting, 5 * (i + 1), axis=0))
             stats[path].append(time.perf_counter() - t0)
@@ -63,7 +71,8 @@ def main() -> None:
     for path, s in loaded.items():
         print(f"{os.path.relpath(path)} (painting at {s.style_size} px): {w}x{h} image, whole call incl. a new "
               f"painting's statistics {np.median(whole[path]):.2f} s (statistics alone {np.median(stats[path]):.2f} s;"
-              f" first call incl. loading both sessions {cold[path]:.2f} s); 320x240 frames, statistics cached: "
+              f" first call incl. loading both sessions {cold[path]:.2f} s; at the stills' default working side "
+              f"{STILL_MAX_SIDE} px {np.median(default[path]):.2f} s); 320x240 frames, statistics cached: "
               f"{np.median(frames[path]):.2f} frames/s")
 
 

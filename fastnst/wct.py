@@ -73,13 +73,19 @@ def wct(content: torch.Tensor, mean: torch.Tensor, colour: torch.Tensor, alpha: 
     The content is whitened (its covariance made the identity), coloured (given the painting's covariance)
     and moved to the painting's mean; ``alpha`` in [0, 1] blends the result with the content features
     (1: the painting's statistics, 0: the content unchanged). Returns (N, C, H, W).
+
+    All of that is one affine map of each position's features, ``alpha (K (f - m_c) + m_s) + (1 - alpha) f
+    = A f + b`` with ``K = colour @ whitening``: built on the (C, C) matrices, then applied to the features
+    with a single product, so a frame costs one pass over its features (not a chain of full-size ops).
     """
     n, c, h, w = content.shape
     f = content.reshape(n, c, h * w)  # (N, C, P)
     c_mean, c_cov = covariance(content, eps)
-    whitening = sqrt_and_inv_sqrt(c_cov, iterations)[1]  # (N, C, C)
-    out = colour @ (whitening @ (f - c_mean)) + mean  # (N, C, P)
-    return (alpha * out + (1 - alpha) * f).reshape(n, c, h, w)
+    k = colour @ sqrt_and_inv_sqrt(c_cov, iterations)[1]  # (N, C, C): whiten, then colour
+    eye = torch.eye(c, dtype=f.dtype, device=f.device)
+    a = alpha * k + (1 - alpha) * eye  # (N, C, C)
+    b = alpha * (mean - k @ c_mean)  # (N, C, 1)
+    return (a @ f + b).reshape(n, c, h, w)
 
 
 def std_of(colour: torch.Tensor) -> torch.Tensor:
