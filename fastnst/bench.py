@@ -104,7 +104,9 @@ def bench_models(models, config: BenchConfig | None = None, progress=None, paint
     """Time each model (an .onnx path or a shipped style name) at each of ``config.sizes`` (None: ``BenchConfig()``).
 
     Each runs what :func:`fastnst.styles.choose` picks for it on ``config.device`` (``auto``: the GPU
-    where one loads, else the CPU runtime measured faster for the file; ``picked`` says which and why).
+    where one loads, else the CPU runtime measured faster for the file; ``picked`` says which and why); a
+    painting runs each shipped preset of one (``wct``, ``wct_fast``: which is for stills and which for live
+    frames is :data:`fastnst.styles.PREFERENCE`'s), as a style's name times each shipped copy.
     ``progress(done, total)``, if given, is called after each (model, size). Returns one
     `BenchResult` per model and size, in that order. ``painting``: the :class:`fastnst.config.PaintingOptions`
     of paintings given as styles (their statistics are computed once, before the timing).
@@ -112,15 +114,20 @@ def bench_models(models, config: BenchConfig | None = None, progress=None, paint
     import numpy as np
 
     from .runtime import Stylizer
-    from .styles import choose
+    from .styles import choose, resolve_styles
 
     config = config or BenchConfig()
     config.validate()  # a UserError naming the setting, before any model loads
-    models = list(models)
-    total, done = len(models) * len(config.sizes), 0
-    results = []
+    choices = []
     for model in models:
-        choice = choose(model, "any", config.device)
+        files = resolve_styles(model)
+        if files[0].painting is not None:  # a painting: every preset of it, each on its device
+            choices += [choose(f, "any", config.device) for f in files]
+        else:
+            choices.append(choose(model, "any", config.device))
+    total, done = len(choices) * len(config.sizes), 0
+    results = []
+    for choice in choices:
         p = painting or PaintingOptions()
         stylizer = Stylizer(choice.file.path, device=choice.device.name, threads=config.threads,
                             blend=choice.file.blend, painting=choice.file.painting, style_strength=p.style_strength,
@@ -129,7 +136,7 @@ def bench_models(models, config: BenchConfig | None = None, progress=None, paint
             times = _time_size(stylizer, width, height, int(config.runs), int(config.warmup))
             median = float(np.median(times))
             results.append(BenchResult(
-                model=stylizer.path, style=stylizer.style, preset=stylizer.preset,
+                model=stylizer.path, style=stylizer.style, preset=choice.file.preset or stylizer.preset,
                 precision=str(stylizer.metadata.get("precision") or "fp32"), provider=stylizer.provider,
                 width=width, height=height, runs=len(times), median_ms=median,
                 p90_ms=float(np.percentile(times, 90)), mean_ms=float(np.mean(times)),

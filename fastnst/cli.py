@@ -1014,7 +1014,11 @@ def _run_bench(args) -> int:
             models += export_presets(args.preset, temp, fp16=args.fp16, int8=args.int8)
         with tqdm(total=len(models) * len(config.sizes), desc="bench", unit="size", disable=args.quiet,
                   file=sys.stderr, dynamic_ncols=True) as bar:
-            results = bench_models(models, config, progress=lambda done, total: bar.update(1), painting=painting)
+            def step(done: int, total: int) -> None:  # total: a painting times each of its presets
+                bar.total = total
+                bar.update(1)
+
+            results = bench_models(models, config, progress=step, painting=painting)
     if args.json:
         print(json.dumps(results_json(results, config), indent=2))
     else:

@@ -120,3 +120,17 @@ def test_bench_auto_reports_the_device_it_picked_and_why(capsys):
     (result,) = json.loads(capsys.readouterr().out)["results"]
     assert (result["device"], result["provider"], result["picked"]) == \
         (picked.device.name, picked.device.provider, picked.why)
+
+
+def test_bench_a_painting_times_each_of_its_presets(tmp_path):
+    from fastnst.image import sample_style, save_image
+    from fastnst.styles import ARBITRARY, ARBITRARY_FAST
+
+    if not (ARBITRARY.is_file() and ARBITRARY_FAST.is_file()):
+        pytest.skip("the any-painting pair is not in this install")
+    painting = tmp_path / "mine.png"
+    save_image(str(painting), sample_style(64))
+    results = bench_models([str(painting)], BenchConfig(sizes=((32, 24),), runs=1, warmup=0, device="cpu"))
+    assert [(r.preset, r.model) for r in results] == [("wct", str(ARBITRARY)), ("wct_fast", str(ARBITRARY_FAST))]
+    assert all(r.style == "mine" for r in results)
+    assert "wct_fast" in format_table(results)  # the preset column holds the whole name
