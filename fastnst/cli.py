@@ -314,7 +314,9 @@ def _add_train(sub) -> None:
     p.add_argument("--data", help="folder of content images, searched recursively (required unless --resume)")
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="run folder (required unless --resume)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its newest checkpoint "
-                                                       "(its own settings are used)")
+                                                       "(its own settings are used); with --iterations N, "
+                                                       "extend it to N steps (the learning rate is planned "
+                                                       "anew for the longer run)")
     p.add_argument("--recipe", metavar="FILE", help="JSON file of settings (keys as the flags, with _ for -); "
                                                     "flags given here override it. See training/")
     p.add_argument("--data-root", metavar="DIR", help="folder that relative style/data/val paths in the recipe "
@@ -382,7 +384,7 @@ def _run_train(args) -> int:
 
     reuse_freed_memory()  # this process is ours: keep freed activations' memory (fastnst.allocator)
     if args.resume:
-        out = train(resume=args.resume, progress=not args.quiet)
+        out = train(resume=args.resume, progress=not args.quiet, iterations=args.iterations)
     else:
         out = train(cfg, progress=not args.quiet)
     print(f"wrote {out}")
@@ -407,7 +409,9 @@ def _add_train_decoder(sub) -> None:
     p.add_argument("--val", metavar="DIR", help="folder of held-out photos for the validation PSNR")
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="run folder (required unless --resume)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its newest checkpoint "
-                                                       "(its own settings are used)")
+                                                       "(its own settings are used); with --iterations N, "
+                                                       "extend it to N steps (the learning rate is planned "
+                                                       "anew for the longer run)")
     p.add_argument("--recipe", metavar="FILE", help="JSON file of settings (keys as the flags, with _ for -); "
                                                     "flags given here override it")
     p.add_argument("--data-root", metavar="DIR", help="folder that relative data/val/loss-net paths in the recipe "

@@ -317,12 +317,31 @@ def run_styles(cfg: TrainConfig) -> RunStyles:
     return RunStyles(paths, base_names + names, base_names, base)
 
 
+LR_FLOOR = 0.1  # the cosine schedule ends at this fraction of ``lr``
+
+
+def cosine_lr(cfg: TrainConfig, step: int, steps: int) -> float:
+    """The learning rate after ``step`` of ``steps`` in the cosine schedule: ``lr`` at 0, ``lr / 10`` at the end."""
+    low = cfg.lr * LR_FLOOR
+    return low + (cfg.lr - low) * (1 + math.cos(math.pi * step / steps)) / 2
+
+
+def replan_schedule(sched, opt, cfg: TrainConfig, step: int, steps: int) -> None:
+    """Plan a resumed run's learning rate anew for ``steps`` steps in all: from ``step`` on it follows the
+    schedule a run of that length would have had (a constant schedule stays as it is)."""
+    if cfg.lr_schedule != "cosine":
+        return
+    sched.T_max = steps
+    for group in opt.param_groups:  # the scheduler's recurrence carries on from the closed form at ``step``
+        group["lr"] = cosine_lr(cfg, step, steps)
+
+
 def _optimization(cfg: TrainConfig, params, steps: int, device: torch.device, main_proc: bool):
     """Adam, the learning-rate schedule and the fp16 gradient scaler of a run; UserError for an AMP mode
     the device lacks."""
     opt = torch.optim.Adam(params, lr=cfg.lr)
     if cfg.lr_schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=cfg.lr / 10)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=cfg.lr * LR_FLOOR)
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
@@ -378,7 +397,8 @@ def _model_meta(cfg: TrainConfig, styles: RunStyles, crit: PerceptualLoss, net, 
     return meta
 
 
-def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: bool = True) -> Path:
+def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: bool = True,
+          iterations: int | None = None) -> Path:
     """Train a style network; returns the path of the final model file.
 
     ``fastnst train`` first calls :func:`fastnst.allocator.reuse_freed_memory` (1.5-2x faster steps
@@ -388,6 +408,9 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
         cfg: the run's settings (ignored when resuming: the checkpoint's are used).
         resume: a run folder to continue from its newest checkpoint, exactly.
         progress: show a tqdm bar (on rank 0).
+        iterations: with ``resume``, extend (or shorten) the run to this many steps: the cosine schedule is
+            planned anew from the checkpoint's step, as if the run had been started with this length
+            (:func:`replan_schedule`). The run is then no longer the exact continuation of the old plan.
     """
     from tqdm import tqdm
 
@@ -396,6 +419,13 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
         ckpt = newest_checkpoint(resume)
         cfg = from_dict(TrainConfig, ckpt["config"], strict=False)  # a checkpoint of another version may differ
         cfg.output = resume
+        if iterations is not None:
+            if iterations <= ckpt["step"]:
+                raise UserError(f"--iterations {iterations} is not past the checkpoint's step {ckpt['step']} "
+                                f"in '{resume}'")
+            cfg.iterations, cfg.epochs = iterations, None
+    elif iterations is not None:
+        raise UserError("iterations= extends a resumed run; set cfg.iterations for a new one")
     cfg.validate()
     if not cfg.style:
         raise UserError("a style image is needed (--style)")
@@ -449,6 +479,8 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
         scaler.load_state_dict(ckpt["scaler"])
         set_rng_state(ckpt["rng"])
         step = ckpt["step"]
+        if iterations is not None:
+            replan_schedule(sched, opt, cfg, step, steps)
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
     previews = _preview_batch(cfg, files, device)

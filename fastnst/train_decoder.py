@@ -32,6 +32,7 @@ from .errors import UserError, warn
 from .lossnet import LossNet, build_loss_net, portable_spec, weights_sha256
 from .train import (
     CHECKPOINT_FORMAT,
+    LR_FLOOR,
     CropDataset,
     StepSampler,
     append_log,
@@ -171,7 +172,7 @@ def train_decoder(cfg: DecoderConfig | None = None, resume: str | None = None, p
                                                    disable=not progress, leave=False))
     opt = torch.optim.Adam(decoder.parameters(), lr=cfg.lr)
     if cfg.lr_schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.iterations), eta_min=cfg.lr / 10)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.iterations), eta_min=cfg.lr * LR_FLOOR)
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     step = 0

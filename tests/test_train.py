@@ -330,3 +330,27 @@ def test_add_style_refuses_a_name_the_base_has(setup):
     base = train(small_cfg(data, style, tmp / "base", iterations=2), progress=False)
     with pytest.raises(UserError, match="already has a style named 'style'"):
         train(small_cfg(data, style, tmp / "again", iterations=2, base=str(base)), progress=False)
+
+
+def test_resume_with_more_iterations_extends_the_run_on_a_replanned_schedule(setup):
+    import csv
+    import shutil
+
+    from fastnst.errors import UserError
+    from fastnst.train import cosine_lr
+
+    data, style, tmp = setup
+    cfg = small_cfg(data, style, tmp / "short", iterations=8, checkpoint_every=4, log_every=1)
+    train(cfg, progress=False)
+    shutil.copytree(tmp / "short", tmp / "long")
+    with pytest.raises(UserError):  # not past the newest checkpoint (step 4)
+        train(resume=str(tmp / "long"), progress=False, iterations=4)
+    train(resume=str(tmp / "long"), progress=False, iterations=14)
+    with open(tmp / "long" / "log.csv", newline="") as f:
+        rows = {int(r["step"]): float(r["lr"]) for r in csv.DictReader(f)}
+    assert sorted(rows) == list(range(1, 15))  # steps 5-8 of the old plan replaced, then on to 14
+    for s in range(5, 15):  # the schedule a 14-step run would have had, from the checkpoint on
+        assert rows[s] == pytest.approx(cosine_lr(cfg, s, 14), rel=1e-4), s
+    assert rows[4] == pytest.approx(cosine_lr(cfg, 4, 8), rel=1e-4)  # before: the old plan's
+    assert rows[14] == pytest.approx(cfg.lr / 10, rel=1e-4)
+    assert load_model_file(tmp / "long" / "model.pth")[1]["iterations"] == 14
