@@ -91,8 +91,8 @@ def _quick(argv: list[str], clip: str) -> list[str]:
         sub = argv[argv.index("-m") + 2:]
         return argv[:argv.index("-m") + 2] + _quick(sub, clip)
     command = argv[0] if argv else ""
-    if command == "train" and "--resume" in argv:
-        return argv + ["-q"]
+    if command == "train" and "--resume" in argv:  # an extension goes 2 steps past the quick run's 2
+        return argv + (["--iterations", "4"] if "--iterations" in argv else []) + ["-q"]
     extra = list(QUICK.get(command, []))
     if command == "webcam" and "--source" not in argv:
         extra += ["--source", clip]
