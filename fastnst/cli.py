@@ -468,7 +468,8 @@ def _run_train_decoder(args) -> int:
     from .train_decoder import train_decoder
 
     reuse_freed_memory()
-    out = train_decoder(cfg, resume=args.resume, progress=not args.quiet)
+    out = train_decoder(cfg, resume=args.resume, progress=not args.quiet,
+                        iterations=args.iterations if args.resume else None)
     print(f"wrote {out}")
     return 0
 

@@ -320,15 +320,24 @@ def run_styles(cfg: TrainConfig) -> RunStyles:
 LR_FLOOR = 0.1  # the cosine schedule ends at this fraction of ``lr``
 
 
-def cosine_lr(cfg: TrainConfig, step: int, steps: int) -> float:
+def cosine_lr(cfg, step: int, steps: int) -> float:
     """The learning rate after ``step`` of ``steps`` in the cosine schedule: ``lr`` at 0, ``lr / 10`` at the end."""
     low = cfg.lr * LR_FLOOR
     return low + (cfg.lr - low) * (1 + math.cos(math.pi * step / steps)) / 2
 
 
-def replan_schedule(sched, opt, cfg: TrainConfig, step: int, steps: int) -> None:
+def extend_run(cfg, step: int, iterations: int, run: str) -> None:
+    """Set a resumed run's ``cfg.iterations`` to ``iterations``; UserError unless that is past its checkpoint's
+    ``step`` (a :class:`TrainConfig` or :class:`fastnst.config.DecoderConfig`)."""
+    if iterations <= step:
+        raise UserError(f"--iterations {iterations} is not past the checkpoint's step {step} in '{run}'")
+    cfg.iterations = iterations
+
+
+def replan_schedule(sched, opt, cfg, step: int, steps: int) -> None:
     """Plan a resumed run's learning rate anew for ``steps`` steps in all: from ``step`` on it follows the
-    schedule a run of that length would have had (a constant schedule stays as it is)."""
+    schedule a run of that length would have had (a constant schedule stays as it is). ``cfg``: the run's
+    :class:`TrainConfig` or :class:`fastnst.config.DecoderConfig` (its ``lr`` and ``lr_schedule``)."""
     if cfg.lr_schedule != "cosine":
         return
     sched.T_max = steps
@@ -420,10 +429,8 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
         cfg = from_dict(TrainConfig, ckpt["config"], strict=False)  # a checkpoint of another version may differ
         cfg.output = resume
         if iterations is not None:
-            if iterations <= ckpt["step"]:
-                raise UserError(f"--iterations {iterations} is not past the checkpoint's step {ckpt['step']} "
-                                f"in '{resume}'")
-            cfg.iterations, cfg.epochs = iterations, None
+            extend_run(cfg, ckpt["step"], iterations, resume)
+            cfg.epochs = None
     elif iterations is not None:
         raise UserError("iterations= extends a resumed run; set cfg.iterations for a new one")
     cfg.validate()

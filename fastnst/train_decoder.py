@@ -38,8 +38,10 @@ from .train import (
     append_log,
     atomic_torch_save,
     checkpoints,
+    extend_run,
     find_images,
     newest_checkpoint,
+    replan_schedule,
     rng_state,
     set_rng_state,
     trim_log,
@@ -135,13 +137,16 @@ def validation_psnr(decoder: Decoder, encoder: LossNet, level: str, photos: list
     return float(np.mean(scores))
 
 
-def train_decoder(cfg: DecoderConfig | None = None, resume: str | None = None, progress: bool = True) -> Path:
+def train_decoder(cfg: DecoderConfig | None = None, resume: str | None = None, progress: bool = True,
+                  iterations: int | None = None) -> Path:
     """Train a decoder; returns the path of the final decoder file (RUN_DIR/decoder.pth).
 
     Args:
         cfg: the run's settings (ignored when resuming: the checkpoint's are used).
         resume: a run folder to continue from its newest checkpoint, exactly.
         progress: show a tqdm bar.
+        iterations: with ``resume``, extend the run to this many steps, the cosine schedule planned anew
+            (:func:`fastnst.train.replan_schedule`).
     """
     from tqdm import tqdm
 
@@ -150,6 +155,10 @@ def train_decoder(cfg: DecoderConfig | None = None, resume: str | None = None, p
         ckpt = newest_checkpoint(resume)
         cfg = from_dict(DecoderConfig, ckpt["config"], strict=False)
         cfg.output = resume
+        if iterations is not None:
+            extend_run(cfg, ckpt["step"], iterations, resume)
+    elif iterations is not None:
+        raise UserError("iterations= extends a resumed run; set cfg.iterations for a new one")
     if cfg is None:
         raise UserError("give the settings or a run folder to resume")
     cfg.validate()
@@ -182,6 +191,8 @@ def train_decoder(cfg: DecoderConfig | None = None, resume: str | None = None, p
         sched.load_state_dict(ckpt["scheduler"])
         set_rng_state(ckpt["rng"])
         step = ckpt["step"]
+        if iterations is not None:
+            replan_schedule(sched, opt, cfg, step, max(1, cfg.iterations))
     (run / "checkpoints").mkdir(parents=True, exist_ok=True)
     (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     trim_log(run / "log.csv", step, LOG_FIELDS)

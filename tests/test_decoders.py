@@ -113,6 +113,31 @@ def test_training_resumes_exactly(tmp_path):
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4"]  # no step logged twice
 
 
+def test_resume_with_more_iterations_extends_the_run(tmp_path):
+    """A finished 4-step run (checkpoint at 2) extended to 6 steps: the logged rates follow a 6-step schedule."""
+    import csv
+
+    from fastnst.errors import UserError
+    from fastnst.image import sample_content, save_image
+    from fastnst.train import cosine_lr
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    save_image(photos / "p.png", sample_content()[:96, :128])
+    cfg = DecoderConfig(level="relu1_1", data=str(photos), loss_net="random-vgg19", width=0.25, image_size=32,
+                        batch_size=2, iterations=4, checkpoint_every=2, log_every=1, output=str(tmp_path / "run"))
+    train_decoder(cfg, progress=False)
+    with pytest.raises(UserError):
+        train_decoder(resume=str(tmp_path / "run"), progress=False, iterations=2)
+    train_decoder(resume=str(tmp_path / "run"), progress=False, iterations=6)
+    with open(tmp_path / "run" / "log.csv", newline="") as f:
+        rates = {int(r["step"]): float(r["lr"]) for r in csv.DictReader(f)}
+    assert sorted(rates) == [1, 2, 3, 4, 5, 6]
+    assert rates[2] == pytest.approx(cosine_lr(cfg, 2, 4), rel=1e-4)
+    for step in (3, 4, 5, 6):
+        assert rates[step] == pytest.approx(cosine_lr(cfg, step, 6), rel=1e-4), step
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("level", sorted(SHIPPED_MIN_PSNR))
 def test_the_shipped_decoder_reconstructs_held_out_photos(level, normalised_vgg):
