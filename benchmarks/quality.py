@@ -106,14 +106,15 @@ class PaintingModel:
     """Any painting (the shipped arbitrary-style file, `-s painting.jpg`) run with the painting `style_file` of
     DATA/styles: judged like a trained model of that style, under the label `any-painting`."""
 
-    def __init__(self, painting: Path, style_size: int | None = None, path: str | None = None):
+    def __init__(self, painting: Path, style_size: int | None = None, path: str | None = None, folder: bool = False):
         from fastnst.runtime import Stylizer
         from fastnst.styles import ARBITRARY
 
         self.path, self.index, self.preset = Path(path) if path else ARBITRARY, None, "arbitrary"
         self._stylizer = Stylizer(self.path, device="cpu", painting=painting, style_size=style_size)
         self.style, self.style_file = painting.stem, painting.name
-        self.label = "any-painting" if path is None else f"any-painting:{self.path.stem}"
+        name = f"{self.path.parent.name}/{self.path.stem}" if folder else self.path.stem  # folder: stems clash
+        self.label = "any-painting" if path is None else f"any-painting:{name}"
 
     def __call__(self, photo: np.ndarray) -> np.ndarray:
         return self._stylizer.stylize(photo)
@@ -223,7 +224,9 @@ def main() -> int:
     if args.paintings:
         names_ = sorted(p.stem for p in (args.data / "styles").glob("*.jpg")) if args.paintings == "all" \
             else args.paintings.split(",")
-        judged += [PaintingModel(args.data / "styles" / f"{n}.jpg", args.style_size, f)
+        stems = [Path(f).stem for f in args.arbitrary or []]
+        judged += [PaintingModel(args.data / "styles" / f"{n}.jpg", args.style_size, f,
+                                 folder=stems.count(Path(f).stem) > 1 if f else False)
                    for f in (args.arbitrary or [None]) for n in names_]
     if len({(m.label, m.style) for m in judged}) < len(judged):
         sys.exit("quality.py: error: two models would share a label (same folder and file names)")
