@@ -321,16 +321,22 @@ LR_FLOOR = 0.1  # the cosine schedule ends at this fraction of ``lr``
 
 
 def cosine_lr(cfg, step: int, steps: int) -> float:
-    """The learning rate after ``step`` of ``steps`` in the cosine schedule: ``lr`` at 0, ``lr / 10`` at the end."""
+    """The learning rate after ``step`` of ``steps`` in the cosine schedule: ``lr`` at 0, ``lr * LR_FLOOR`` at
+    the end."""
     low = cfg.lr * LR_FLOOR
     return low + (cfg.lr - low) * (1 + math.cos(math.pi * step / steps)) / 2
 
 
-def extend_run(cfg, step: int, iterations: int, run: str) -> None:
-    """Set a resumed run's ``cfg.iterations`` to ``iterations``; UserError unless that is past its checkpoint's
-    ``step`` (a :class:`TrainConfig` or :class:`fastnst.config.DecoderConfig`)."""
-    if iterations <= step:
-        raise UserError(f"--iterations {iterations} is not past the checkpoint's step {step} in '{run}'")
+def extend_run(cfg, ckpt: dict | None, iterations: int | None, run: str | None) -> None:
+    """Set a resumed run's ``cfg.iterations`` to ``iterations`` (None: leave it); UserError unless the run is
+    resumed (``ckpt``, from ``run``) and ``iterations`` is past its checkpoint's step. ``cfg``: a
+    :class:`TrainConfig` or :class:`fastnst.config.DecoderConfig`."""
+    if iterations is None:
+        return
+    if ckpt is None:
+        raise UserError("iterations= extends a resumed run; set cfg.iterations for a new one")
+    if iterations <= ckpt["step"]:
+        raise UserError(f"--iterations {iterations} is not past the checkpoint's step {ckpt['step']} in '{run}'")
     cfg.iterations = iterations
 
 
@@ -428,11 +434,9 @@ def train(cfg: TrainConfig | None = None, resume: str | None = None, progress: b
         ckpt = newest_checkpoint(resume)
         cfg = from_dict(TrainConfig, ckpt["config"], strict=False)  # a checkpoint of another version may differ
         cfg.output = resume
-        if iterations is not None:
-            extend_run(cfg, ckpt["step"], iterations, resume)
-            cfg.epochs = None
-    elif iterations is not None:
-        raise UserError("iterations= extends a resumed run; set cfg.iterations for a new one")
+    extend_run(cfg, ckpt, iterations, resume)
+    if iterations is not None:
+        cfg.epochs = None  # the steps are now given
     cfg.validate()
     if not cfg.style:
         raise UserError("a style image is needed (--style)")

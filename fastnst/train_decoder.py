@@ -155,12 +155,9 @@ def train_decoder(cfg: DecoderConfig | None = None, resume: str | None = None, p
         ckpt = newest_checkpoint(resume)
         cfg = from_dict(DecoderConfig, ckpt["config"], strict=False)
         cfg.output = resume
-        if iterations is not None:
-            extend_run(cfg, ckpt["step"], iterations, resume)
-    elif iterations is not None:
-        raise UserError("iterations= extends a resumed run; set cfg.iterations for a new one")
     if cfg is None:
         raise UserError("give the settings or a run folder to resume")
+    extend_run(cfg, ckpt, iterations, resume)
     cfg.validate()
     run = Path(cfg.output)
     torch.manual_seed(cfg.seed)
@@ -192,7 +189,7 @@ def train_decoder(cfg: DecoderConfig | None = None, resume: str | None = None, p
         set_rng_state(ckpt["rng"])
         step = ckpt["step"]
         if iterations is not None:
-            replan_schedule(sched, opt, cfg, step, max(1, cfg.iterations))
+            replan_schedule(sched, opt, cfg, step, cfg.iterations)
     (run / "checkpoints").mkdir(parents=True, exist_ok=True)
     (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     trim_log(run / "log.csv", step, LOG_FIELDS)
