@@ -14,3 +14,8 @@ def warn(message: str) -> None:
     import sys
 
     print(f"fastnst: warning: {message}", file=sys.stderr)
+
+
+def first_line(error: BaseException) -> str:
+    """An exception's message cut to its first non-empty line (onnxruntime's run to several)."""
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), "")

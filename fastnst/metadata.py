@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .errors import UserError
-from .ortsession import open_session
+from .ortsession import load_error, open_session
 from .silence import ORT_SILENT
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
     try:
         session = open_session(path, log_severity=ORT_SILENT)
     except Exception as e:
-        raise UserError(f"{path} is not an ONNX model onnxruntime can load ({type(e).__name__})") from None
+        raise load_error(path, e) from None
     return parse_metadata(session.get_modelmeta().custom_metadata_map)
 
 

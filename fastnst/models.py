@@ -34,7 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from fastnst.config import PRESET_LAYOUTS, from_dict
-from fastnst.errors import UserError
+from fastnst.errors import UserError, first_line
 
 BLOCK_TYPES = ("basic", "dwsep", "bottleneck")
 UPSAMPLE_MODES = ("nearest", "bilinear")
@@ -446,8 +446,7 @@ def load_model_file(path: str | os.PathLike, map_location="cpu") -> tuple[Transf
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"cannot read model file {path}: {first_line}") from None
+        raise UserError(f"cannot read model file {path}: {first_line(e) or type(e).__name__}") from None
     if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
         raise UserError(f"{path} is not a fastnst model file")
     if payload.get("version") != FILE_VERSION:

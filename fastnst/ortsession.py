@@ -12,9 +12,10 @@ import os
 
 import onnxruntime as ort
 
+from .errors import UserError, first_line
 from .silence import silence
 
-__all__ = ["CPU", "ORT_ERRORS", "open_session", "session_options"]
+__all__ = ["CPU", "ORT_ERRORS", "load_error", "open_session", "session_options"]
 
 CPU = "CPUExecutionProvider"
 ORT_ERRORS = 3  # the session log severity fastnst uses: errors only (onnxruntime's default is 2, warnings)
@@ -51,3 +52,21 @@ def open_session(path: str | os.PathLike, providers: list[str] | tuple[str, ...]
     opts = session_options(threads=threads, spin=spin, log_severity=log_severity, optimize=optimize)
     with silence(onnxruntime_logger=True) if quiet else contextlib.nullcontext():
         return ort.InferenceSession(os.fspath(path), opts, providers=list(providers))
+
+
+def load_error(path: str | os.PathLike, error: Exception) -> UserError:
+    """The one-line UserError for an ONNX file onnxruntime could not load (``error``, from :func:`open_session`).
+
+    A PyTorch model file (a training's ``model.pth``, or any zip archive as ``torch.save`` writes it)
+    gets the command that turns it into one; anything else says what onnxruntime found wrong.
+    """
+    text = os.fspath(path)
+    try:
+        with open(text, "rb") as f:
+            zipped = f.read(4) == b"PK\x03\x04"
+    except OSError:
+        zipped = False
+    if zipped or text.lower().endswith((".pth", ".pt")):
+        return UserError(f"{text} is a PyTorch model file, not an ONNX one: export it first "
+                         f"('fastnst export {text} -o MODEL.onnx')")
+    return UserError(f"{text} is not an ONNX model onnxruntime can load ({type(error).__name__}: {first_line(error)})")

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .config import MIN_TILE, PaintingOptions
-from .errors import UserError
+from .errors import UserError, first_line
 from .image import blend, check_frame, from_nchw, resize, resize_long_side, to_nchw, transfer_luminance
 from .metadata import STYLE_INPUT_NAME, parse_metadata, read_metadata
 from .painting import (
@@ -43,7 +43,7 @@ from .painting import (
     pad_frame,
     painting_image,
 )
-from .runtime_devices import DEVICES, device_named, first_line, open_on
+from .runtime_devices import DEVICES, device_named, open_on
 from .styles import (
     StyleArg,
     StyleFile,

@@ -31,11 +31,11 @@ import platform
 import time
 from dataclasses import dataclass
 
-from .errors import UserError
+from .errors import UserError, first_line
 from .files import atomic_output, cache_dir
 
 __all__ = ["AUTO", "CPU", "CUDA", "DEVICES", "DEVICE_NAMES", "MEASURE_SIZE", "OPENVINO", "RUNTIMES", "TENSORRT",
-           "Device", "cpu_speeds", "device_named", "first_line", "gpu_here", "open_on", "openvino_installed"]
+           "Device", "cpu_speeds", "device_named", "gpu_here", "open_on", "openvino_installed"]
 
 _TRT, _CUDA, _CPU, _OPENVINO = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider", "OpenVINO"
 
@@ -87,11 +87,6 @@ def device_named(name: str) -> Device | None:
     if name not in DEVICES:
         raise UserError(f"unknown device '{name}' (choose from {', '.join(DEVICE_NAMES)})")
     return DEVICES[name]
-
-
-def first_line(error: Exception) -> str:
-    """An exception's message cut to its first non-empty line (onnxruntime's run to several)."""
-    return next((line.strip() for line in str(error).splitlines() if line.strip()), "")
 
 
 def openvino_installed() -> bool:
@@ -154,7 +149,7 @@ def open_on(path, device: Device, threads: int | None = None, spin: bool = True)
     """
     import onnxruntime as ort
 
-    from .ortsession import open_session
+    from .ortsession import load_error, open_session
 
     path = os.fspath(path)
     if device.name not in DEVICES or DEVICES[device.name] != device:
@@ -165,7 +160,7 @@ def open_on(path, device: Device, threads: int | None = None, spin: bool = True)
         try:
             return open_session(path, [_CPU], threads=threads, spin=spin)
         except Exception as e:
-            raise UserError(f"cannot load style model {path}: {type(e).__name__}: {first_line(e)}") from None
+            raise load_error(path, e) from None
     available = ort.get_available_providers()
     if device.provider not in available:
         raise UserError(f"device '{device.name}' is not available: this onnxruntime has no {device.provider} "

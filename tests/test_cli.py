@@ -415,3 +415,22 @@ def test_from_dict_makes_tuples_where_the_field_holds_one():
     got = from_dict(Fields, {"either": ["a", "b"], "sizes": [[1, 2]], "items": [1], "pairs": [(1, 2)]})
     assert got == Fields(either=("a", "b"), sizes=([1, 2],), items=[1], pairs=[(1, 2)])
     assert from_dict(Fields, {"either": "a"}).either == "a"
+
+
+def test_a_pytorch_model_file_where_onnx_is_needed_points_to_export(tmp_path, capsys):
+    """A training's model.pth given to `info` or as a style: the one-line error names the export command;
+    a file that is neither says what onnxruntime found. Nothing is written."""
+    from fastnst.styles import PRETRAINED
+
+    model = tmp_path / "model.pth"
+    model.write_bytes((PRETRAINED / "wave_lite.pth").read_bytes())
+    junk = tmp_path / "junk.onnx"
+    junk.write_text("not a model")
+    photo = tmp_path / "in.png"
+    save_image(photo, np.zeros((16, 16, 3), np.uint8))
+    for argv in (["info", str(model)], ["stylize", str(photo), "-s", str(model), "-o", str(tmp_path / "o.png")]):
+        assert f"fastnst export {model}" in one_line_error(run_here(capsys, argv))
+    for argv in (["info", str(junk)], ["stylize", str(photo), "-s", str(junk), "-o", str(tmp_path / "o.png")]):
+        msg = one_line_error(run_here(capsys, argv))
+        assert "not an ONNX model" in msg and "fastnst export" not in msg
+    assert not (tmp_path / "o.png").exists()
