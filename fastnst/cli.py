@@ -71,6 +71,17 @@ def given_flags(cls, args: argparse.Namespace) -> dict:
     return {f.name: getattr(args, f.name) for f in fields(cls) if getattr(args, f.name, None) is not None}
 
 
+def refuse_with_resume(flags: dict, args: argparse.Namespace) -> None:
+    """``--resume`` continues a run with its own settings: a UserError naming every other setting given
+    (``flags``: :func:`given_flags`; a recipe too), which would otherwise be ignored. ``--iterations``
+    is the one that can change (it lengthens the run)."""
+    given = [n for n in flags if n != "iterations"] + [n for n in ("recipe", "data_root") if getattr(args, n, None)]
+    if given:
+        names = ", ".join("--" + n.replace("_", "-") for n in given)
+        raise UserError(f"--resume continues the run with its own settings; only --iterations can be given "
+                        f"with it (drop {names})")
+
+
 def config_from_args(cls, args: argparse.Namespace):
     """The config dataclass ``cls`` from the flags of the same names; a flag not given keeps the field's default."""
     from .config import from_dict
@@ -314,7 +325,8 @@ def _add_train(sub) -> None:
     p.add_argument("--data", help="folder of content images, searched recursively (required unless --resume)")
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="run folder (required unless --resume)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its newest checkpoint "
-                                                       "(its own settings are used); with --iterations N, "
+                                                       "with its own settings (no other flag but --iterations "
+                                                       "and -q); with --iterations N, "
                                                        "extend it to N steps (the learning rate is planned "
                                                        "anew for the longer run)")
     p.add_argument("--recipe", metavar="FILE", help="JSON file of settings (keys as the flags, with _ for -); "
@@ -369,8 +381,10 @@ def _add_train(sub) -> None:
 def _run_train(args) -> int:
     from .config import TrainConfig, load_recipe, train_config
 
-    if args.resume:  # the run's own settings are used; the values of flags given are checked all the same
-        train_config(None, given_flags(TrainConfig, args)).validate()
+    if args.resume:  # the run's own settings are used: only --iterations may be given
+        flags = given_flags(TrainConfig, args)
+        refuse_with_resume(flags, args)
+        train_config(None, flags).validate()
     else:
         recipe = load_recipe(args.recipe, args.data_root) if args.recipe else None
         cfg = train_config(recipe, given_flags(TrainConfig, args))  # flags beat the recipe
@@ -409,7 +423,8 @@ def _add_train_decoder(sub) -> None:
     p.add_argument("--val", metavar="DIR", help="folder of held-out photos for the validation PSNR")
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="run folder (required unless --resume)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its newest checkpoint "
-                                                       "(its own settings are used); with --iterations N, "
+                                                       "with its own settings (no other flag but --iterations "
+                                                       "and -q); with --iterations N, "
                                                        "extend it to N steps (the learning rate is planned "
                                                        "anew for the longer run)")
     p.add_argument("--recipe", metavar="FILE", help="JSON file of settings (keys as the flags, with _ for -); "
@@ -453,7 +468,8 @@ def _run_train_decoder(args) -> int:
     from .config import DecoderConfig, from_dict, load_recipe
 
     flags = given_flags(DecoderConfig, args)
-    if args.resume:  # the run's own settings are used; the values of flags given are checked all the same
+    if args.resume:  # the run's own settings are used: only --iterations may be given
+        refuse_with_resume(flags, args)
         from_dict(DecoderConfig, flags).validate()
         cfg = None
     else:

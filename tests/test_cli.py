@@ -308,7 +308,7 @@ BOUNDS = [
         ("--style-scales", "6", "5"),  # 256 px: 16 px after 4 halvings, 8 after 5
         ("--preview-every", "0", "1"), ("--log-every", "0", "1"), ("--checkpoint-every", "0", "1"),
         ("--keep", "0", "1"), ("--workers", "-1", "0"), ("--seed", "-1", "0"), ("--seed", str(2**32), str(2**32 - 1))]],
-    (["train", "--resume", "run"], "--lr", "0", "1e-9"),  # --resume uses the run's settings, but checks a flag's value
+    (["train", "--resume", "run"], "--iterations", "0", "1"),  # the one setting --resume takes
     *[(["stylize", "photo.png", "-s", "wave"], *row) for row in [
         ("--strength", "-0.01", "0"), ("--strength", "1.01", "1"), ("--strength", "nan", "1"), ("--max-side", "0", "1"),
         ("--tile", "15", "16"), ("--value-range", "0", "1e-9")]],
@@ -434,3 +434,16 @@ def test_a_pytorch_model_file_where_onnx_is_needed_points_to_export(tmp_path, ca
         msg = one_line_error(run_here(capsys, argv))
         assert "not an ONNX model" in msg and "fastnst export" not in msg
     assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("command", ["train", "train-decoder"])
+def test_resume_refuses_settings_it_would_ignore(tmp_path, monkeypatch, capsys, command):
+    """--resume runs on the run's own settings: any other setting given is a one-line error naming it, before
+    the run folder is looked at (it does not exist here); --iterations alone passes that check."""
+    monkeypatch.chdir(tmp_path)
+    msg = one_line_error(run_here(capsys, [command, "--resume", "run", "--lr", "0.01", "--seed", "3"]))
+    assert "--lr" in msg and "--seed" in msg and "--iterations" in msg
+    msg = one_line_error(run_here(capsys, [command, "--resume", "run", "--recipe", "r.json"]))
+    assert "--recipe" in msg
+    resumed = run_here(capsys, [command, "--resume", "run", "--iterations", "9"])
+    assert "--resume continues" not in one_line_error(resumed)
