@@ -447,6 +447,12 @@ def _add_train_decoder(sub) -> None:
     p.add_argument("--init", choices=DECODER_INITS,
                    help=shown("the decoder's start: lstsq solves the pixel loss exactly first (relu1_1 only: "
                               "a decoder that is one linear conv)", d.init))
+    p.add_argument("--init-from", metavar="DECODER.pth",
+                   help="start from this decoder file's weights (same level and width): a fine-tune")
+    p.add_argument("--transfer", type=float,
+                   help=shown("fraction of each batch decoded from features whitened and coloured to another "
+                              "photo's statistics, as a painting's are at run time (their loss: the feature "
+                              "error at the level)", d.transfer))
     p.add_argument("--init-batches", type=int, help=shown("batches of crops the lstsq start is solved on",
                                                           d.init_batches))
     p.add_argument("--pixel-weight", type=float, help=shown("weight of the image's squared error", d.pixel_weight))

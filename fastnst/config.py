@@ -412,7 +412,12 @@ class DecoderConfig:
     the first ``init_batches`` steps, the exact optimum a gradient descent only approaches (seconds instead of
     thousands of steps). ``val``: held-out photos whose PSNR (dB) is logged every ``val_every`` steps on
     their first ``val_images``, centre-cropped to ``val_size`` px. ``width`` scales the decoder's hidden
-    channels. Stored in every checkpoint and decoder file.
+    channels. ``init_from``: a decoder file (``decoder.pth``) of the same level and width whose weights
+    start the run instead (a fine-tune). ``transfer``: the fraction of each batch decoded from transferred
+    features instead of the photos' own: each such photo's features whitened and coloured to the next photo's
+    statistics (:func:`fastnst.train_decoder.transferred`), what the decoder meets at run time; those photos
+    have no pixel target, their loss is the feature error at ``level`` (weighted like the others'). Stored in
+    every checkpoint and decoder file.
     """
 
     level: str = "relu3_1"
@@ -440,10 +445,15 @@ class DecoderConfig:
     save_half: bool = True
     init: str = "random"
     init_batches: int = 16
+    init_from: str | None = None
+    transfer: float = 0.0
 
     def validate(self) -> None:
         check_choice("--level", self.level, DECODER_LEVELS)
         check_choice("--init", self.init, DECODER_INITS)
+        if self.init_from and self.init == "lstsq":
+            raise UserError("--init-from and --init lstsq both set the starting weights: give one")
+        check_number("--transfer", self.transfer, 0, 1)
         if self.init == "lstsq" and self.level != "relu1_1":
             raise UserError(f"--init lstsq needs a decoder that is one linear conv (relu1_1), not {self.level}")
         check_number("--width", self.width, 0.125, 4)

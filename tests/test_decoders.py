@@ -12,7 +12,9 @@ from fastnst.errors import UserError
 from fastnst.train_decoder import (
     build_encoder,
     least_squares_start,
+    reconstruction_loss,
     train_decoder,
+    transferred,
     validation_photos,
     validation_psnr,
 )
@@ -73,6 +75,84 @@ def test_a_least_squares_start_needs_a_one_conv_decoder():
     with pytest.raises(UserError, match="--iterations"):
         DecoderConfig(level="relu2_1", iterations=0).validate()
     DecoderConfig(level="relu1_1", init="lstsq", iterations=0).validate()  # 0 steps: the solve alone
+
+
+def test_transferred_features_take_the_previous_photos_statistics():
+    """Each photo's transferred features have the mean and covariance of the photo before it in the batch
+    (the ridge of fastnst.wct aside), not their own."""
+    from fastnst.wct import covariance
+
+    torch.manual_seed(0)
+    f = torch.rand(3, 6, 9, 11) * torch.linspace(0.5, 2, 6)[None, :, None, None]  # (N, C, h, w)
+    t = transferred(f)
+    assert t.shape == f.shape
+    mean_t, cov_t = covariance(t)
+    mean_f, cov_f = covariance(f.roll(1, 0))
+    assert torch.allclose(mean_t, mean_f, atol=1e-4)
+    assert torch.allclose(cov_t, cov_f, atol=5e-3 * cov_f.abs().max().item())
+    assert not torch.allclose(cov_t, covariance(f)[1], atol=5e-3 * cov_f.abs().max().item())
+
+
+def test_the_transfer_fraction_splits_the_batch_between_the_losses():
+    """transfer 0: the plain reconstruction loss (pixel + feature, no transfer term); transfer 1: the feature
+    error against the transferred features alone; 0.5: the first half reconstructs, the second transfers."""
+    import torch.nn.functional as F
+
+    from fastnst.decoders import crop_to
+
+    torch.manual_seed(0)
+    encoder = build_encoder("random-vgg19", "relu2_1")
+    decoder = Decoder("relu2_1", 0.25)
+    x = torch.rand(4, 3, 16, 20)
+    cfg = DecoderConfig(level="relu2_1", pixel_weight=2.0, feature_weight=3.0)
+    with torch.no_grad():
+        target = encoder(x, ["relu1_1", "relu2_1"])
+        y = crop_to(decoder(target["relu2_1"]), x)
+        got = encoder(y, ["relu1_1", "relu2_1"])
+        plain = reconstruction_loss(decoder, encoder, x, cfg)
+        assert plain["transfer"] == 0
+        assert plain["pixel"] == pytest.approx(F.mse_loss(y, x).item(), rel=1e-5)
+        assert plain["total"] == pytest.approx(2 * F.mse_loss(y, x).item() + 3 * sum(
+            F.mse_loss(got[k], target[k]).item() for k in got), rel=1e-5)
+        cfg.transfer = 1.0
+        t = transferred(target["relu2_1"])
+        yt = crop_to(decoder(t), x)
+        only = reconstruction_loss(decoder, encoder, x, cfg)
+        assert only["pixel"] == 0 and only["feature"] == 0
+        assert only["total"] == pytest.approx(3 * F.mse_loss(encoder(yt, ["relu2_1"])["relu2_1"], t).item(), rel=1e-4)
+        cfg.transfer = 0.5
+        half = reconstruction_loss(decoder, encoder, x, cfg)
+        assert half["pixel"] == pytest.approx(F.mse_loss(y[:2], x[:2]).item(), rel=1e-5)
+        assert half["transfer"] == pytest.approx(
+            F.mse_loss(encoder(yt[2:], ["relu2_1"])["relu2_1"], t[2:]).item(), rel=1e-4)
+
+
+def test_init_from_starts_at_a_decoder_files_weights(tmp_path):
+    """A 1-step run at a vanishing learning rate from a saved decoder ends at that decoder's weights; one of
+    another level or width is a one-line error, and so is --init-from with --init lstsq."""
+    from fastnst.image import sample_content, save_image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    save_image(photos / "p.png", sample_content()[:96, :128])
+    torch.manual_seed(3)
+    start = Decoder("relu2_1", 0.25)
+    save_decoder_file(tmp_path / "start.pth", start, {"level": "relu2_1"}, half=False)
+    common = dict(level="relu2_1", data=str(photos), loss_net="random-vgg19", width=0.25, image_size=32,
+                  batch_size=2, iterations=1, lr=1e-12, save_half=False, transfer=0.5)
+    out, meta = load_decoder_file(train_decoder(DecoderConfig(**common, output=str(tmp_path / "a"),
+                                                              init_from=str(tmp_path / "start.pth")), progress=False))
+    for k, v in start.state_dict().items():
+        assert torch.allclose(out.state_dict()[k], v, atol=1e-9), k
+    assert meta["init_from"] == "start.pth" and meta["transfer"] == 0.5
+    save_decoder_file(tmp_path / "wide.pth", Decoder("relu2_1", 0.5), {"level": "relu2_1"}, half=False)
+    with pytest.raises(UserError, match="width"):
+        train_decoder(DecoderConfig(**common, output=str(tmp_path / "b"), init_from=str(tmp_path / "wide.pth")),
+                      progress=False)
+    with pytest.raises(UserError, match="--init-from"):
+        DecoderConfig(level="relu1_1", init="lstsq", init_from="x.pth").validate()
+    with pytest.raises(UserError, match="--transfer"):
+        DecoderConfig(transfer=1.5).validate()
 
 
 @pytest.mark.slow
