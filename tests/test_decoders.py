@@ -22,8 +22,8 @@ from fastnst.train_decoder import (
 from conftest import SHARED, need_shared
 
 SHIPPED = Path(__file__).resolve().parents[1] / "fastnst" / "pretrained" / "arbitrary"
-# dB on the first 8 BSDS500 val photos, 192 px centre crops (measured 23.6, 20.5 and 39.9)
-SHIPPED_MIN_PSNR = {"relu3_1": 22.0, "relu2_1": 20.0, "relu1_1": 38.0}
+# dB on the first 8 BSDS500 val photos, 192 px centre crops (measured 23.6, 23.6 and 39.9)
+SHIPPED_MIN_PSNR = {"relu3_1": 22.0, "relu2_1": 22.5, "relu1_1": 38.0}
 
 
 @pytest.mark.parametrize("level", LEVELS)

@@ -19,7 +19,7 @@ for level in ${LEVELS:-relu3_1 relu2_1 relu1_1}; do
   run="$runs/decoder_$level"
   if [ ! -f "$run/decoder.pth" ]; then
     if compgen -G "$run/checkpoints/step_*.pt" >/dev/null; then
-      fastnst train-decoder --resume "$run" "$@"
+      fastnst train-decoder --resume "$run"  # its own settings: the flags are for new runs
     else
       fastnst train-decoder --recipe "$recipe" --data-root "$data" -o "$run" "$@"
     fi
