@@ -397,6 +397,7 @@ def painting_side(stroke: int, own: int) -> int:
 
 
 DECODER_LEVELS = ("relu1_1", "relu2_1", "relu3_1")  # the levels a decoder inverts (fastnst.decoders.LEVELS)
+DECODER_UPSAMPLES = ("nearest", "bilinear")  # how a decoder scales up 2x (nn.Upsample's modes)
 DECODER_INITS = ("random", "lstsq")  # train-decoder --init: lstsq only for a decoder that is one linear conv
 
 
@@ -412,8 +413,9 @@ class DecoderConfig:
     the first ``init_batches`` steps, the exact optimum a gradient descent only approaches (seconds instead of
     thousands of steps). ``val``: held-out photos whose PSNR (dB) is logged every ``val_every`` steps on
     their first ``val_images``, centre-cropped to ``val_size`` px. ``width`` scales the decoder's hidden
-    channels. ``init_from``: a decoder file (``decoder.pth``) of the same level and width whose weights
-    start the run instead (a fine-tune). ``transfer``: the fraction of each batch decoded from transferred
+    channels; ``upsample`` is how it scales up 2x (``nearest`` or ``bilinear``). ``init_from``: a decoder
+    file (``decoder.pth``) of the same level and width whose weights start the run instead (a fine-tune; its
+    upsampling may differ). ``transfer``: the fraction of each batch decoded from transferred
     features instead of the photos' own: each such photo's features whitened and coloured to the next photo's
     statistics (:func:`fastnst.train_decoder.transferred`), what the decoder meets at run time; those photos
     have no pixel target, their loss is the feature error at ``level`` (weighted like the others'). Stored in
@@ -447,6 +449,7 @@ class DecoderConfig:
     init_batches: int = 16
     init_from: str | None = None
     transfer: float = 0.0
+    upsample: str = "nearest"
 
     def validate(self) -> None:
         check_choice("--level", self.level, DECODER_LEVELS)
@@ -454,6 +457,7 @@ class DecoderConfig:
         if self.init_from and self.init == "lstsq":
             raise UserError("--init-from and --init lstsq both set the starting weights: give one")
         check_number("--transfer", self.transfer, 0, 1)
+        check_choice("--upsample", self.upsample, DECODER_UPSAMPLES)
         if self.init == "lstsq" and self.level != "relu1_1":
             raise UserError(f"--init lstsq needs a decoder that is one linear conv (relu1_1), not {self.level}")
         check_number("--width", self.width, 0.125, 4)

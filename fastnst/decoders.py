@@ -4,7 +4,8 @@ Universal style transfer (Li et al. 2017) needs, per encoder level, a decoder tr
 reconstruct photos from their features; the style enters at run time through a transform of the
 features (:mod:`fastnst.wct`). Each decoder mirrors the encoder's layers up to its level, as the
 AdaIN/WCT decoders do: reflection padding before every 3x3 conv, ReLU after every conv but the
-last, and nearest-neighbour 2x upsampling where the encoder max-pools. ``width`` scales the
+last, and 2x upsampling where the encoder max-pools (``upsample``: ``nearest``, as the AdaIN/WCT decoders,
+or ``bilinear``, which leaves less of a repeated 2- or 4-px pattern in what it paints). ``width`` scales the
 channels of every hidden conv (1.0: the encoder's own 64/128/256; 0.5 halves them, for speed)::
 
     relu3_1 (N, 256, H/4, W/4) -> conv 256->128w, up 2x, conv 128w->128w, conv 128w->64w,
@@ -26,9 +27,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .config import DECODER_LEVELS, DECODER_UPSAMPLES
 from .errors import UserError
 
-LEVELS = ("relu1_1", "relu2_1", "relu3_1")  # coarse-to-fine order is reversed(LEVELS)
+LEVELS = DECODER_LEVELS  # relu1_1, relu2_1, relu3_1; coarse-to-fine order is reversed(LEVELS)
+UPSAMPLES = DECODER_UPSAMPLES  # nearest, bilinear
 CHANNELS = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256}  # the encoder's channels at each level
 FILE_FORMAT = "fastnst-decoder"
 FILE_VERSION = 1
@@ -55,18 +58,20 @@ def scale_of(level: str) -> int:
 class Decoder(nn.Module):
     """Features of one encoder level (N, C_level, h, w) -> image (N, 3, h * s, w * s), s = :func:`scale_of`."""
 
-    def __init__(self, level: str, width: float = 1.0):
+    def __init__(self, level: str, width: float = 1.0, upsample: str = "nearest"):
         super().__init__()
         check_level(level)
         if not 0 < width <= 4:
             raise UserError(f"decoder width must be in (0, 4], got {width}")
-        self.level, self.width = level, float(width)
+        if upsample not in UPSAMPLES:
+            raise UserError(f"unknown decoder upsampling '{upsample}': choose {', '.join(UPSAMPLES)}")
+        self.level, self.width, self.upsample = level, float(width), upsample
         layers: list[nn.Module] = []
         cin = CHANNELS[level]
         steps = _LAYOUT[level]
         for i, step in enumerate(steps):
             if step[0] == "up":
-                layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+                layers.append(nn.Upsample(scale_factor=2, mode=upsample))
                 continue
             last = i == len(steps) - 1
             cout = 3 if last else max(8, round(step[1] * width))
@@ -89,14 +94,15 @@ def crop_to(image: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def save_decoder_file(path: str | os.PathLike, decoder: Decoder, meta: dict, half: bool = False) -> None:
-    """Write ``{"format", "version", "level", "width", "state_dict", "meta"}`` atomically; ``half`` stores
-    fp16 weights. ``meta`` (JSON values: loss net, training settings, validation PSNR) never holds a path."""
+    """Write ``{"format", "version", "level", "width", "upsample", "state_dict", "meta"}`` atomically; ``half``
+    stores fp16 weights (a file without ``upsample`` is a ``nearest`` one). ``meta`` (JSON values: loss net,
+    training settings, validation PSNR) never holds a path."""
     json.dumps(meta)  # TypeError here, before anything is written
     state = {k: v.detach().cpu() for k, v in decoder.state_dict().items()}
     if half:
         state = {k: v.half() for k, v in state.items()}
     payload = {"format": FILE_FORMAT, "version": FILE_VERSION, "level": decoder.level, "width": decoder.width,
-               "state_dict": state, "meta": meta}
+               "upsample": decoder.upsample, "state_dict": state, "meta": meta}
     from .files import atomic_output
 
     with atomic_output(path, suffix=".tmp") as tmp:
@@ -114,7 +120,7 @@ def load_decoder_file(path: str | os.PathLike) -> tuple[Decoder, dict]:
         raise UserError(f"cannot read decoder file {path}: {type(e).__name__}") from None
     if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
         raise UserError(f"{path} is not a fastnst decoder file")
-    decoder = Decoder(payload["level"], payload["width"])
+    decoder = Decoder(payload["level"], payload["width"], payload.get("upsample", "nearest"))
     try:
         decoder.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
     except RuntimeError as e:

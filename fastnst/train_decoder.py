@@ -193,9 +193,9 @@ def train_decoder(cfg: DecoderConfig | None = None, resume: str | None = None, p
     encoder = build_encoder(cfg.loss_net, cfg.level)
     val = validation_photos(cfg.val, cfg.val_images, cfg.val_size) if cfg.val else []
 
-    decoder = Decoder(cfg.level, cfg.width)
-    if ckpt is None and cfg.init_from:
-        start, start_meta = load_decoder_file(cfg.init_from)
+    decoder = Decoder(cfg.level, cfg.width, cfg.upsample)
+    if ckpt is None and cfg.init_from:  # its upsampling may differ: a nearest decoder fine-tuned as bilinear
+        start, _ = load_decoder_file(cfg.init_from)
         if (start.level, start.width) != (decoder.level, decoder.width):
             raise UserError(f"--init-from {cfg.init_from} is a {start.level} decoder of width {start.width:g}, "
                             f"not {decoder.level} of width {decoder.width:g}")
@@ -271,6 +271,7 @@ def train_decoder(cfg: DecoderConfig | None = None, resume: str | None = None, p
             "image_size": cfg.image_size, "batch_size": cfg.batch_size, "lr": cfg.lr,
             "pixel_weight": cfg.pixel_weight, "feature_weight": cfg.feature_weight, "seed": cfg.seed, "init": cfg.init,
             "init_from": Path(cfg.init_from).name if cfg.init_from else None, "transfer": cfg.transfer,
+            "upsample": cfg.upsample,
             "data": Path(cfg.data).name, "data_images": len(files),
             "val": Path(cfg.val).name if cfg.val else None, "val_psnr": None if math.isnan(score) else round(score, 3),
             "fastnst_version": __version__}

@@ -42,6 +42,26 @@ def test_decoder_files_keep_the_weights_in_fp16(tmp_path):
         assert torch.equal(a.half().float(), b), k
 
 
+def test_a_decoder_file_keeps_its_upsampling_and_an_older_file_is_nearest(tmp_path):
+    """The file records how the decoder scales up; a file written before the field existed loads as nearest.
+    The two modes give different pictures from the same weights."""
+    torch.manual_seed(0)
+    d = Decoder("relu2_1", 0.25, "bilinear")
+    save_decoder_file(tmp_path / "b.pth", d, {"level": "relu2_1"})
+    back, _ = load_decoder_file(tmp_path / "b.pth")
+    assert back.upsample == "bilinear"
+    payload = torch.load(tmp_path / "b.pth", weights_only=True)
+    del payload["upsample"]
+    torch.save(payload, tmp_path / "old.pth")
+    old, _ = load_decoder_file(tmp_path / "old.pth")
+    assert old.upsample == "nearest"
+    f = torch.rand(1, CHANNELS["relu2_1"], 6, 5)
+    with torch.no_grad():
+        assert torch.allclose(back(f), d(f)) and not torch.allclose(old(f), d(f), atol=1e-3)
+    with pytest.raises(UserError, match="upsampling"):
+        Decoder("relu2_1", 0.25, "bicubic")
+
+
 def test_the_least_squares_start_is_the_pixel_losss_minimum():
     """At the solution the pixel loss's gradient vanishes (up to the small ridge), and the loss is below
     the random start's and below any nearby decoder's."""

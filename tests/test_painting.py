@@ -44,6 +44,22 @@ def test_the_export_matches_pytorch_at_three_sizes(arbitrary_onnx):
 
 
 @pytest.mark.slow
+def test_a_bilinear_decoders_export_matches_pytorch(tmp_path):
+    """A decoder that scales up bilinearly (train-decoder --upsample bilinear) exports as ONNX Resize and
+    matches PyTorch at the export check's three sizes, odd ones included."""
+    import torch
+
+    from fastnst.decoders import Decoder, save_decoder_file
+    from fastnst.export_arbitrary import export_arbitrary
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        save_decoder_file(tmp_path / "d.pth", Decoder("relu2_1", 0.25, "bilinear"), {"level": "relu2_1"})
+    report = export_arbitrary([str(tmp_path / "d.pth")], tmp_path / "wct.onnx", "random-vgg19")
+    assert max(report["max_abs_diff"].values()) <= 1e-3
+
+
+@pytest.mark.slow
 def test_a_stylizer_runs_a_painting_and_switches_paintings_between_frames(arbitrary_onnx, tmp_path):
     path, _ = arbitrary_onnx
     photo = sample_content()[:101, :143]  # odd sides: padded inside, cropped back
