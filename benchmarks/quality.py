@@ -339,7 +339,10 @@ def main() -> int:
 
 
 def _pool_key(label: str) -> str:
-    """Pool by preset (`wave_lite` -> `lite`, `old/wave_lite` -> `old/lite`), other models by folder."""
+    """Pool by preset (`wave_lite` -> `lite`, `old/wave_lite` -> `old/lite`), any-painting files by their label
+    (`any-painting:cand/wct` and `any-painting:cand/wct_fast` apart), other models by folder."""
+    if label.startswith("any-painting"):
+        return label
     folder, _, stem = label.rpartition("/")
     preset = stem.rpartition("_")[2] if "_" in stem else ""
     if preset in ("lite", "johnson"):
