@@ -406,7 +406,7 @@ def _run_train(args) -> int:
 
 
 def _add_train_decoder(sub) -> None:
-    from .config import DECODER_INITS, DECODER_LEVELS, DECODER_UPSAMPLES, LR_SCHEDULES, DecoderConfig
+    from .config import DECODER_INITS, DECODER_LEVELS, LR_SCHEDULES, UPSAMPLE_MODES, DecoderConfig
 
     d = DecoderConfig()
     p = sub.add_parser(
@@ -447,7 +447,7 @@ def _add_train_decoder(sub) -> None:
     p.add_argument("--init", choices=DECODER_INITS,
                    help=shown("the decoder's start: lstsq solves the pixel loss exactly first (relu1_1 only: "
                               "a decoder that is one linear conv)", d.init))
-    p.add_argument("--upsample", choices=DECODER_UPSAMPLES,
+    p.add_argument("--upsample", choices=UPSAMPLE_MODES,
                    help=shown("how the decoder scales up 2x: nearest (as the AdaIN/WCT decoders) or bilinear "
                               "(less of a repeated 2- or 4-px pattern)", d.upsample))
     p.add_argument("--init-from", metavar="DECODER.pth",

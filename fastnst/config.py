@@ -397,7 +397,7 @@ def painting_side(stroke: int, own: int) -> int:
 
 
 DECODER_LEVELS = ("relu1_1", "relu2_1", "relu3_1")  # the levels a decoder inverts (fastnst.decoders.LEVELS)
-DECODER_UPSAMPLES = ("nearest", "bilinear")  # how a decoder scales up 2x (nn.Upsample's modes)
+UPSAMPLE_MODES = ("nearest", "bilinear")  # how a style network or a decoder scales up 2x (nn.Upsample's modes)
 DECODER_INITS = ("random", "lstsq")  # train-decoder --init: lstsq only for a decoder that is one linear conv
 
 
@@ -457,7 +457,7 @@ class DecoderConfig:
         if self.init_from and self.init == "lstsq":
             raise UserError("--init-from and --init lstsq both set the starting weights: give one")
         check_number("--transfer", self.transfer, 0, 1)
-        check_choice("--upsample", self.upsample, DECODER_UPSAMPLES)
+        check_choice("--upsample", self.upsample, UPSAMPLE_MODES)
         if self.init == "lstsq" and self.level != "relu1_1":
             raise UserError(f"--init lstsq needs a decoder that is one linear conv (relu1_1), not {self.level}")
         check_number("--width", self.width, 0.125, 4)

@@ -27,11 +27,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import DECODER_LEVELS, DECODER_UPSAMPLES
+from .config import DECODER_LEVELS, UPSAMPLE_MODES
 from .errors import UserError
 
 LEVELS = DECODER_LEVELS  # relu1_1, relu2_1, relu3_1; coarse-to-fine order is reversed(LEVELS)
-UPSAMPLES = DECODER_UPSAMPLES  # nearest, bilinear
 CHANNELS = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256}  # the encoder's channels at each level
 FILE_FORMAT = "fastnst-decoder"
 FILE_VERSION = 1
@@ -63,8 +62,8 @@ class Decoder(nn.Module):
         check_level(level)
         if not 0 < width <= 4:
             raise UserError(f"decoder width must be in (0, 4], got {width}")
-        if upsample not in UPSAMPLES:
-            raise UserError(f"unknown decoder upsampling '{upsample}': choose {', '.join(UPSAMPLES)}")
+        if upsample not in UPSAMPLE_MODES:
+            raise UserError(f"unknown decoder upsampling '{upsample}': choose {', '.join(UPSAMPLE_MODES)}")
         self.level, self.width, self.upsample = level, float(width), upsample
         layers: list[nn.Module] = []
         cin = CHANNELS[level]

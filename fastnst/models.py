@@ -33,11 +33,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from fastnst.config import PRESET_LAYOUTS, from_dict
+from fastnst.config import PRESET_LAYOUTS, UPSAMPLE_MODES, from_dict
 from fastnst.errors import UserError, first_line
 
 BLOCK_TYPES = ("basic", "dwsep", "bottleneck")
-UPSAMPLE_MODES = ("nearest", "bilinear")
 FILE_FORMAT = "fastnst-model"
 FILE_VERSION = 1
 
