@@ -333,7 +333,8 @@ BOUNDS = [
         ("--crop-max", "1.01", "1"), ("--batch-size", "0", "1"), ("--iterations", "0", "1"), ("--lr", "0", "1e-9"),
         ("--pixel-weight", "-1", "0"), ("--feature-weight", "-1", "0"), ("--val-every", "0", "1"),
         ("--val-images", "0", "1"), ("--val-size", "31", "32"), ("--log-every", "0", "1"),
-        ("--checkpoint-every", "0", "1"), ("--keep", "0", "1"), ("--seed", "-1", "0"), ("--init-batches", "0", "1")]],
+        ("--checkpoint-every", "0", "1"), ("--keep", "0", "1"), ("--seed", "-1", "0"), ("--init-batches", "0", "1"),
+        ("--transfer", "-0.01", "0"), ("--transfer", "1.01", "1")]],
     *[(["train-decoder", "--level", "relu1_1", "--init", "lstsq", "--data", "photos", "-o", "run"], *row)
       for row in [("--iterations", "-1", "0")]],  # the least-squares decoder as is: 0 steps
     *[(["layers", "gram"], *row) for row in [
