@@ -63,8 +63,8 @@ from .runtime_devices import (
 
 __all__ = ["PRECISIONS", "PREFERENCE", "PRESET_NAMES", "PRETRAINED", "RUNTIMES", "USES", "VARIANT_PREFERENCE",
            "VARIANT_TAGS", "Catalog", "Choice", "StyleFile", "best_of", "best_variant", "choose", "export_source",
-           "find_style", "is_file_argument", "list_styles", "pick", "resolve_styles", "style_file", "user_styles_dir",
-           "variants"]
+           "find_style", "is_file_argument", "list_styles", "painting_styles", "pick", "resolve_styles", "style_file",
+           "user_styles_dir", "variants"]
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 # The shipped arbitrary-style files (fastnst.painting): what ``-s painting.jpg`` runs, as two presets of a
@@ -271,6 +271,17 @@ def _shipped_names(suffix: str) -> str:
     return ", ".join(sorted({s.name for s in list_styles(suffix)})) or "none"
 
 
+def painting_styles(painting: str | os.PathLike[str]) -> list[StyleFile]:
+    """The files that can run the painting ``painting`` as a style: one StyleFile per shipped any-painting preset
+    (:data:`PAINTING_PRESETS`: ``wct``, ``wct_fast``) whose file is here, for :func:`choose` to pick from by use,
+    as for any style. A UserError where this install has no arbitrary-style model."""
+    if not ARBITRARY.is_file():
+        raise UserError(f"'{os.fspath(painting)}' is a painting, and this install has no arbitrary-style model "
+                        f"({ARBITRARY})")
+    files = [(p, f) for p, f in zip(PAINTING_PRESETS, (ARBITRARY, ARBITRARY_FAST)) if f.is_file()]
+    return [StyleFile(Path(painting).stem, preset, path, painting=Path(painting)) for preset, path in files]
+
+
 def resolve_styles(item: str | os.PathLike[str], suffix: str = ".onnx") -> list[StyleFile]:
     """What a user's style argument names (see the module docstring): a list of model files,
     fastest preset first.
@@ -290,10 +301,7 @@ def resolve_styles(item: str | os.PathLike[str], suffix: str = ".onnx") -> list[
     from .image import image_extensions  # OpenCV and Pillow: only once a style is resolved
 
     if os.path.isfile(item) and Path(item).suffix.lower() in image_extensions():  # a painting: any style at all
-        if not ARBITRARY.is_file():
-            raise UserError(f"'{item}' is a painting, and this install has no arbitrary-style model ({ARBITRARY})")
-        files = [(p, f) for p, f in zip(PAINTING_PRESETS, (ARBITRARY, ARBITRARY_FAST)) if f.is_file()]
-        return [StyleFile(Path(item).stem, preset, path, painting=Path(item)) for preset, path in files]
+        return painting_styles(item)
     if os.path.isfile(item):
         return [style_file(item)]
     if os.sep in item or "/" in item:

@@ -96,7 +96,18 @@ from .config import (
 )
 from .errors import UserError
 from .stream import FrameStylizer
-from .styles import ARBITRARY, Catalog, Choice, StyleFile, blend_name, choose, multi_styles, parse_blend, style_file
+from .styles import (
+    ARBITRARY,
+    Catalog,
+    Choice,
+    StyleFile,
+    blend_name,
+    choose,
+    multi_styles,
+    painting_styles,
+    parse_blend,
+    style_file,
+)
 from .userstyles import Progress, StyleTrainer, check_name, load_painting
 
 __all__ = ["Demo", "DemoConfig", "build_app", "launch"]
@@ -489,7 +500,7 @@ class Demo:
         """What serves a painting called ``name`` for ``use``: :func:`fastnst.styles.choose` on the shipped
         arbitrary-style file with that painting, the choice ``-s painting.jpg`` makes on the CLI."""
         try:
-            return choose(StyleFile(Path(name).stem, None, ARBITRARY, painting=Path(name)), use, self.asked)
+            return choose(painting_styles(name), use, self.asked)
         except UserError as e:
             raise _user_error(str(e)) from None
 

@@ -315,7 +315,7 @@ def test_any_painting_streams_and_a_bad_upload_is_one_line(painting_demo, tmp_pa
     long side); a file that is not an image, a 1x1 pixel or a 20 000 px strip is one line in the page and the
     stream keeps its painting; a flat colour runs cleanly and the line says what it gives."""
     from fastnst.runtime import Stylizer
-    from fastnst.styles import ARBITRARY
+    from fastnst.styles import ARBITRARY_FAST, choose
     from fastnst.webapp import ANY_PAINTING, MIX, NO_MIX
 
     d = painting_demo
@@ -325,7 +325,9 @@ def test_any_painting_streams_and_a_bad_upload_is_one_line(painting_demo, tmp_pa
     assert status == "warm.png: read at 512x384 px (stroke size 5); its statistics are ready"
     assert shown.shape == (384, 512, 3)
     frame = synthetic(120, 160, seed=6)
-    reference = Stylizer(ARBITRARY, device="cpu", painting=warm_painting(), style_size=512, style_strength=0.7)
+    cli = choose(str(good), "stream", "cpu").file.path  # what `fastnst webcam -s warm.png` runs on a CPU:
+    assert cli == ARBITRARY_FAST  # relu3_1 alone, the live preset (fastnst.styles.PREFERENCE)
+    reference = Stylizer(cli, device="cpu", painting=warm_painting(), style_size=512, style_strength=0.7)
     expected = reference.stylize(frame, max_side=d.stream_max_side)
     out, text, session = d.stream_frame(frame, ANY_PAINTING, 0.7, False, False, None, NO_MIX, MIX, 5, key)
     np.testing.assert_array_equal(out, expected)
