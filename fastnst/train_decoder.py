@@ -61,12 +61,12 @@ def build_encoder(loss_net: str | None, level: str) -> LossNet:
     return build_loss_net(loss_net, style_layers=encoder_layers(level), content_layer=level)
 
 
-def transferred(features: torch.Tensor) -> torch.Tensor:
+def transferred(features: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
     """Each photo's features (N, C, h, w) whitened and coloured (:func:`fastnst.wct.wct`, alpha 1) to the
-    statistics of the photo before it in the batch (the batch rolled by one): features with another
+    statistics of the features of the same index in ``sources`` (N, C, h', w'): features with another
     image's covariance, as a painting's give at run time, which a decoder trained on photos alone inverts
     worse than its own photos' (issue 23: relative Gram error at relu3_1 about 0.6 against 0.4)."""
-    mean, colour = painting_stats(features.roll(1, 0))
+    mean, colour = painting_stats(sources)
     return wct(features, mean, colour)
 
 
@@ -74,9 +74,10 @@ def reconstruction_loss(decoder: Decoder, encoder: LossNet, x: torch.Tensor, cfg
                         ) -> dict[str, torch.Tensor]:
     """The loss terms of photos ``x`` (N, 3, H, W) in [0, 1].
 
-    The last ``k = round(cfg.transfer * N)`` photos are decoded from :func:`transferred` features, the
-    others from their own. Own: ``pixel`` (MSE of the image) and ``feature`` (sum over the levels up to
-    ``cfg.level`` of the features' MSE, the image re-encoded). Transferred: ``transfer``, the MSE of the
+    The last ``k = round(cfg.transfer * N)`` photos are decoded from :func:`transferred` features (each
+    given the statistics of the photo before it in the batch), the others from their own. Own: ``pixel``
+    (MSE of the image) and ``feature`` (sum over the levels up to ``cfg.level`` of the features' MSE, the
+    image re-encoded). Transferred: ``transfer``, the MSE of the
     re-encoded features at ``cfg.level`` against the transferred ones (no image to compare with). ``total`` is
     ``pixel_weight * pixel + feature_weight * (feature + transfer)``; a term with no photos is 0.
     """
@@ -87,7 +88,7 @@ def reconstruction_loss(decoder: Decoder, encoder: LossNet, x: torch.Tensor, cfg
         target = encoder(x, layers)  # {layer: (N, C_l, H_l, W_l)}
         f = target[cfg.level]
         if k:
-            f = torch.cat([f[:n - k], transferred(f)[n - k:]])
+            f = torch.cat([f[:n - k], transferred(f[n - k:], f.roll(1, 0)[n - k:])])  # only the k photos' roots
     y = crop_to(decoder(f), x)  # (N, 3, H, W)
     got = encoder(y, layers)
     zero = y.new_zeros(())

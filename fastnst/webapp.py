@@ -497,8 +497,9 @@ class Demo:
     # ------------------------------------------------------------------ any painting
 
     def painting_choice(self, name: str, use: str) -> Choice:
-        """What serves a painting called ``name`` for ``use``: :func:`fastnst.styles.choose` on the shipped
-        arbitrary-style file with that painting, the choice ``-s painting.jpg`` makes on the CLI."""
+        """What serves a painting called ``name`` for ``use``: :func:`fastnst.styles.choose` among the shipped
+        arbitrary-style files with that painting (:func:`fastnst.styles.painting_styles`), the choice
+        ``-s painting.jpg`` makes on the CLI."""
         try:
             return choose(painting_styles(name), use, self.asked)
         except UserError as e:

@@ -98,13 +98,13 @@ def test_a_least_squares_start_needs_a_one_conv_decoder():
 
 
 def test_transferred_features_take_the_previous_photos_statistics():
-    """Each photo's transferred features have the mean and covariance of the photo before it in the batch
-    (the ridge of fastnst.wct aside), not their own."""
+    """Each photo's transferred features have the mean and covariance of its source's (here the photo before it
+    in the batch, as the loss pairs them; the ridge of fastnst.wct aside), not their own."""
     from fastnst.wct import covariance
 
     torch.manual_seed(0)
     f = torch.rand(3, 6, 9, 11) * torch.linspace(0.5, 2, 6)[None, :, None, None]  # (N, C, h, w)
-    t = transferred(f)
+    t = transferred(f, f.roll(1, 0))
     assert t.shape == f.shape
     mean_t, cov_t = covariance(t)
     mean_f, cov_f = covariance(f.roll(1, 0))
@@ -135,7 +135,7 @@ def test_the_transfer_fraction_splits_the_batch_between_the_losses():
         assert plain["total"] == pytest.approx(2 * F.mse_loss(y, x).item() + 3 * sum(
             F.mse_loss(got[k], target[k]).item() for k in got), rel=1e-5)
         cfg.transfer = 1.0
-        t = transferred(target["relu2_1"])
+        t = transferred(target["relu2_1"], target["relu2_1"].roll(1, 0))
         yt = crop_to(decoder(t), x)
         only = reconstruction_loss(decoder, encoder, x, cfg)
         assert only["pixel"] == 0 and only["feature"] == 0
