@@ -34,6 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from fastnst.config import PRESET_LAYOUTS, UPSAMPLE_MODES, from_dict
+from fastnst.decoders import FILE_FORMAT as DECODER_FORMAT
 from fastnst.errors import UserError, first_line
 
 BLOCK_TYPES = ("basic", "dwsep", "bottleneck")
@@ -446,6 +447,9 @@ def load_model_file(path: str | os.PathLike, map_location="cpu") -> tuple[Transf
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
         raise UserError(f"cannot read model file {path}: {first_line(e) or type(e).__name__}") from None
+    if isinstance(payload, dict) and payload.get("format") == DECODER_FORMAT:
+        raise UserError(f"{path} is a decoder of 'fastnst train-decoder', not a style model: export it with its "
+                        f"encoder by 'fastnst export-arbitrary DECODER... -o OUT.onnx'")
     if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
         raise UserError(f"{path} is not a fastnst model file")
     if payload.get("version") != FILE_VERSION:

@@ -68,5 +68,5 @@ def load_error(path: str | os.PathLike, error: Exception) -> UserError:
         zipped = False
     if zipped or text.lower().endswith((".pth", ".pt")):
         return UserError(f"{text} is a PyTorch model file, not an ONNX one: export it first "
-                         f"('fastnst export {text} -o MODEL.onnx')")
+                         f"('fastnst export {text} -o MODEL.onnx'; a decoder: 'fastnst export-arbitrary')")
     return UserError(f"{text} is not an ONNX model onnxruntime can load ({type(error).__name__}: {first_line(error)})")

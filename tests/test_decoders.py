@@ -250,3 +250,12 @@ def test_the_shipped_decoder_reconstructs_held_out_photos(level, normalised_vgg)
     score = validation_psnr(decoder, encoder, level, photos)
     assert score > SHIPPED_MIN_PSNR[level], score
     assert abs(score - meta["val_psnr"]) < 0.5  # the fp16 file reconstructs as its training measured
+
+
+def test_a_decoder_file_given_as_a_style_model_points_to_export_arbitrary(tmp_path):
+    """`fastnst export DECODER.pth` (load_model_file) names the command that exports a decoder, not a bare refusal."""
+    from fastnst.models import load_model_file
+
+    save_decoder_file(tmp_path / "d.pth", Decoder("relu1_1", 0.25), {"level": "relu1_1"})
+    with pytest.raises(UserError, match="export-arbitrary"):
+        load_model_file(tmp_path / "d.pth")
