@@ -15,7 +15,7 @@ import onnxruntime as ort
 from .errors import UserError, first_line
 from .silence import silence
 
-__all__ = ["CPU", "ORT_ERRORS", "load_error", "open_session", "session_options"]
+__all__ = ["CPU", "ORT_ERRORS", "load_error", "open_session", "pytorch_file_error", "session_options"]
 
 CPU = "CPUExecutionProvider"
 ORT_ERRORS = 3  # the session log severity fastnst uses: errors only (onnxruntime's default is 2, warnings)
@@ -54,12 +54,10 @@ def open_session(path: str | os.PathLike, providers: list[str] | tuple[str, ...]
         return ort.InferenceSession(os.fspath(path), opts, providers=list(providers))
 
 
-def load_error(path: str | os.PathLike, error: Exception) -> UserError:
-    """The one-line UserError for an ONNX file onnxruntime could not load (``error``, from :func:`open_session`).
-
-    A PyTorch model file (a training's ``model.pth``, or any zip archive as ``torch.save`` writes it)
-    gets the command that turns it into one; anything else says what onnxruntime found wrong.
-    """
+def pytorch_file_error(path: str | os.PathLike) -> UserError | None:
+    """The one-line UserError for a PyTorch model file (a training's ``model.pth``, a decoder, or any zip
+    archive as ``torch.save`` writes it) given where an ONNX file is needed, naming the command that turns it
+    into one; None for any other file. Checked before a file is opened on any device."""
     text = os.fspath(path)
     try:
         with open(text, "rb") as f:
@@ -69,4 +67,11 @@ def load_error(path: str | os.PathLike, error: Exception) -> UserError:
     if zipped or text.lower().endswith((".pth", ".pt")):
         return UserError(f"{text} is a PyTorch model file, not an ONNX one: export it first "
                          f"('fastnst export {text} -o MODEL.onnx'; a decoder: 'fastnst export-arbitrary')")
-    return UserError(f"{text} is not an ONNX model onnxruntime can load ({type(error).__name__}: {first_line(error)})")
+    return None
+
+
+def load_error(path: str | os.PathLike, error: Exception) -> UserError:
+    """The one-line UserError for an ONNX file onnxruntime could not load (``error``, from :func:`open_session`):
+    :func:`pytorch_file_error` for a PyTorch file, else what onnxruntime found wrong."""
+    return pytorch_file_error(path) or UserError(
+        f"{os.fspath(path)} is not an ONNX model onnxruntime can load ({type(error).__name__}: {first_line(error)})")

@@ -143,17 +143,20 @@ def open_on(path, device: Device, threads: int | None = None, spin: bool = True)
     an object with the parts of one that :class:`fastnst.runtime.Stylizer` uses).
 
     ``threads``: intra-op threads (None: the runtime's default); ``spin=False``: onnxruntime's idle
-    threads sleep between runs. A device that is not usable here is a UserError naming why, never a
-    session on another device: a GPU provider that onnxruntime lists but cannot load (onnxruntime-gpu
-    without a GPU or its CUDA libraries), or OpenVINO where it is not installed.
+    threads sleep between runs. A PyTorch file is a UserError naming the export command on every device
+    (:func:`fastnst.ortsession.pytorch_file_error`). A device that is not usable here is a UserError naming
+    why, never a session on another device: a GPU provider that onnxruntime lists but cannot load
+    (onnxruntime-gpu without a GPU or its CUDA libraries), or OpenVINO where it is not installed.
     """
     import onnxruntime as ort
 
-    from .ortsession import load_error, open_session
+    from .ortsession import load_error, open_session, pytorch_file_error
 
     path = os.fspath(path)
     if device.name not in DEVICES or DEVICES[device.name] != device:
         raise ValueError(f"not a device of the table: {device}")
+    if (wrong := pytorch_file_error(path)) is not None:  # on any device: the export command, not a load error
+        raise wrong
     if device == OPENVINO:
         return _OpenVINOSession(path, threads)
     if device == CPU:

@@ -429,8 +429,9 @@ def test_a_pytorch_model_file_where_onnx_is_needed_points_to_export(tmp_path, ca
     junk.write_text("not a model")
     photo = tmp_path / "in.png"
     save_image(photo, np.zeros((16, 16, 3), np.uint8))
-    for argv in (["info", str(model)], ["stylize", str(photo), "-s", str(model), "-o", str(tmp_path / "o.png")]):
-        assert f"fastnst export {model}" in one_line_error(run_here(capsys, argv))
+    stylize = ["stylize", str(photo), "-s", str(model), "-o", str(tmp_path / "o.png")]
+    for argv in (["info", str(model)], stylize, *([*stylize, "--device", d] for d in ("openvino", "cuda"))):
+        assert f"fastnst export {model}" in one_line_error(run_here(capsys, argv)), argv  # on every device
     for argv in (["info", str(junk)], ["stylize", str(photo), "-s", str(junk), "-o", str(tmp_path / "o.png")]):
         msg = one_line_error(run_here(capsys, argv))
         assert "not an ONNX model" in msg and "fastnst export" not in msg
