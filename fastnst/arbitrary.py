@@ -8,7 +8,8 @@ frozen encoder (the loss network, :func:`fastnst.train_decoder.build_encoder`):
 - :class:`FrameNet` (every frame): image (N, 3, H, W) in [0, 1], ``alpha`` (1,) in [0, 1] and those
   statistics -> stylized (N, 3, H, W) in [0, 1]. For each level, coarse to fine (relu3_1, relu2_1,
   relu1_1 as in Li et al. 2017's multi-level WCT): encode, transform (WCT or AdaIN, blended with the
-  content by ``alpha``), decode (:mod:`fastnst.decoders`), clamp to [0, 1], and pass on.
+  content by ``alpha`` times the level's strength, :data:`fastnst.config.LEVEL_STRENGTHS`), decode
+  (:mod:`fastnst.decoders`), clamp to [0, 1], and pass on.
 
 Both take sides that are multiples of :data:`MULTIPLE` (4): the encoder's ceil-mode pools make the sizes
 inside depend on the sides' parity, which ``torch.export`` fixes on the example, so the exported graphs
@@ -21,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .config import level_strengths
 from .decoders import LEVELS, Decoder, crop_to
 from .lossnet import LossNet
 from .wct import adain, painting_stats, std_of, wct
@@ -57,14 +59,19 @@ class PaintingNet(nn.Module):
 
 class FrameNet(nn.Module):
     """Image (N, 3, H, W) in [0, 1], ``alpha`` (1,) and the painting's statistics (a list, in the order
-    :class:`PaintingNet` returns them) -> stylized image (N, 3, H, W) in [0, 1]."""
+    :class:`PaintingNet` returns them) -> stylized image (N, 3, H, W) in [0, 1].
 
-    def __init__(self, encoder: LossNet, decoders: dict[str, Decoder], transform: str = "wct"):
+    ``strengths``: level -> its strength in [0, 1], the factor of ``alpha`` at that level (None: the
+    shipped :data:`fastnst.config.LEVEL_STRENGTHS`; :func:`fastnst.config.level_strengths`)."""
+
+    def __init__(self, encoder: LossNet, decoders: dict[str, Decoder], transform: str = "wct",
+                 strengths: dict[str, float] | None = None):
         super().__init__()
         if transform not in TRANSFORMS:
             raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
         self.encoder, self.transform = encoder, transform
         self.levels = coarse_to_fine(decoders)
+        self.strengths = level_strengths(self.levels, strengths)
         self.decoders = nn.ModuleDict({level: decoders[level] for level in self.levels})
 
     def forward(self, image: torch.Tensor, alpha: torch.Tensor, stats: list[torch.Tensor]) -> torch.Tensor:
@@ -72,10 +79,11 @@ class FrameNet(nn.Module):
         for i, level in enumerate(self.levels):
             mean, colour = stats[2 * i], stats[2 * i + 1]
             f = self.encoder(x, [level])[level]  # (N, C, h, w)
+            a = alpha * self.strengths[level] if self.strengths[level] != 1 else alpha  # (1,)
             if self.transform == "wct":
-                f = wct(f, mean, colour, alpha)
+                f = wct(f, mean, colour, a)
             else:
-                f = adain(f, mean, std_of(colour), alpha)
+                f = adain(f, mean, std_of(colour), a)
             x = crop_to(self.decoders[level](f), image).clamp(0, 1)
         return x
 

@@ -514,8 +514,25 @@ def _add_export_arbitrary(sub) -> None:
                    help="the encoder the decoders were trained on, with its weights (vgg19-normalised:PATH)")
     p.add_argument("--transform", choices=("wct", "adain"), default="wct",
                    help="whitening and colouring (WCT) or per-channel mean and std (AdaIN)")
+    p.add_argument("--level-strength", action="append", default=[], metavar="LEVEL=S",
+                   help="how far LEVEL's features move to the painting's at style strength 1, in [0, 1] "
+                        "(repeatable; default: relu3_1=1, relu2_1=1, relu1_1=0.7, fastnst.config.LEVEL_STRENGTHS)")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch check")
     p.set_defaults(func=_run_export_arbitrary)
+
+
+def _level_strengths(items: list[str]) -> dict[str, float]:
+    """--level-strength's LEVEL=S items -> {level: S} (the levels and ranges checked by config.level_strengths)."""
+    out = {}
+    for item in items:
+        level, sep, value = item.partition("=")
+        try:
+            out[level.strip()] = float(value)  # a NaN or an unknown level: config.level_strengths says so
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise UserError(f"--level-strength takes LEVEL=S (e.g. relu1_1=0.7), got '{item}'")
+    return out
 
 
 def _run_export_arbitrary(args) -> int:
@@ -526,7 +543,7 @@ def _run_export_arbitrary(args) -> int:
     from .export_arbitrary import export_arbitrary, report_lines
 
     report = export_arbitrary(args.decoders, args.output, args.loss_net, transform=args.transform,
-                              check=not args.no_check)
+                              strengths=_level_strengths(args.level_strength), check=not args.no_check)
     for line in report_lines(report):
         print(line)
     return 0

@@ -399,6 +399,23 @@ def painting_side(stroke: int, own: int) -> int:
 DECODER_LEVELS = ("relu1_1", "relu2_1", "relu3_1")  # the levels a decoder inverts (fastnst.decoders.LEVELS)
 UPSAMPLE_MODES = ("nearest", "bilinear")  # how a style network or a decoder scales up 2x (nn.Upsample's modes)
 DECODER_INITS = ("random", "lstsq")  # train-decoder --init: lstsq only for a decoder that is one linear conv
+# How far each level's features move to the painting's at style strength (alpha) 1: a level's own strength
+# multiplies alpha in the exported per-frame graph (export-arbitrary --level-strength LEVEL=S). relu1_1 at 0.7:
+# the whole whitening and colouring of relu1_1's features (a 3x3 patch of pixels lifted to 64 channels) also
+# whitens directions the photo barely uses, whose noise the linear relu1_1 decoder passes into the relu2_1
+# statistics. Chosen on val with three-level WCT (benchmarks/quality.py, README "Any painting").
+LEVEL_STRENGTHS = {"relu3_1": 1.0, "relu2_1": 1.0, "relu1_1": 0.7}
+
+
+def level_strengths(levels: tuple[str, ...], given: dict[str, float] | None = None) -> dict[str, float]:
+    """Each of ``levels``' strength: :data:`LEVEL_STRENGTHS` with ``given`` (level -> strength in [0, 1]) over it.
+    UserError for a level not among ``levels`` or a strength outside [0, 1]."""
+    given = dict(given or {})
+    for level, strength in given.items():
+        if level not in levels:
+            raise UserError(f"--level-strength {level}: no decoder for that level (levels: {', '.join(levels)})")
+        check_number(f"--level-strength {level}", strength, 0, 1)
+    return {level: float(given.get(level, LEVEL_STRENGTHS[level])) for level in levels}
 
 
 @dataclass

@@ -20,6 +20,7 @@ import torch
 
 from . import __version__
 from .arbitrary import FrameNet, PaintingNet, stat_names
+from .config import level_strengths
 from .decoders import CHANNELS, Decoder, load_decoder_file
 from .errors import UserError
 from .export import CHECK_SIZES, OPSET
@@ -45,8 +46,11 @@ def painting_file(frame_file: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name.removesuffix(".onnx") + PAINTING_SUFFIX)
 
 
-def arbitrary_io(levels: tuple[str, ...], transform: str, painting_name: str) -> dict:
-    """The metadata ``arbitrary`` of both files: the interface of each graph and what every input means."""
+def arbitrary_io(levels: tuple[str, ...], transform: str, painting_name: str,
+                 strengths: dict[str, float] | None = None) -> dict:
+    """The metadata ``arbitrary`` of both files: the interface of each graph and what every input means, and each
+    level's strength (the factor of alpha there; None: :data:`fastnst.config.LEVEL_STRENGTHS`)."""
+    strengths = level_strengths(levels, strengths)
     stats = {}
     for level in levels:
         c = CHANNELS[level]
@@ -54,7 +58,7 @@ def arbitrary_io(levels: tuple[str, ...], transform: str, painting_name: str) ->
         stats[f"colour_{level}"] = {"shape": [1, c, c], "meaning": f"square root of the painting's {level} "
                                                                       "feature covariance (colouring matrix)"}
     return {
-        "transform": transform, "levels": list(levels), "painting_file": painting_name,
+        "transform": transform, "levels": list(levels), "strengths": strengths, "painting_file": painting_name,
         "frame": {"input": {"name": IMAGE, "dtype": "float32", "layout": "NCHW", "channels": "RGB", "range": [0.0, 1.0],
                             "shape": [1, 3, "height", "width"], "multiple_of": MULTIPLE},
                   "output": {"name": OUTPUT, "dtype": "float32", "layout": "NCHW", "channels": "RGB",
@@ -63,7 +67,8 @@ def arbitrary_io(levels: tuple[str, ...], transform: str, painting_name: str) ->
                                      "meaning": "the photo or frame, float32 RGB NCHW, sides multiples of 4 "
                                                 "(fastnst.painting.pad_frame repeats the edge up to them)"},
                              ALPHA: {"shape": [1], "range": [0, 1],
-                                     "meaning": "style strength: 1 the painting's statistics, 0 the photo's"},
+                                     "meaning": "style strength: 1 the painting's statistics (at each level "
+                                                "times that level's strength, 'strengths'), 0 the photo's"},
                              **stats},
                   "outputs": {OUTPUT: {"shape": [1, 3, "height", "width"], "range": [0, 1]}}},
         "painting": {"input": {"name": PAINTING, "dtype": "float32", "layout": "NCHW", "channels": "RGB",
@@ -136,23 +141,26 @@ def _check(frame_path: str, painting_path: str, frame_net: FrameNet, painting_ne
 
 
 def export_arbitrary(decoder_paths: list[str], output: str | os.PathLike[str], loss_net: str, *,
-                     transform: str = "wct", check: bool = True, atol: float = 1e-3) -> dict:
+                     transform: str = "wct", strengths: dict[str, float] | None = None, check: bool = True,
+                     atol: float = 1e-3) -> dict:
     """Export the decoders ``decoder_paths`` (one per level; multi-level where several) with the encoder of
     ``loss_net`` (a spec with its weights file) to ``output`` (per frame) and :func:`painting_file` (per painting).
+    ``strengths``: level -> its strength, over :data:`fastnst.config.LEVEL_STRENGTHS` (UserError for a level
+    not among the decoders' or a strength outside [0, 1]).
 
-    Returns a report: ``paths``, ``levels``, ``opset``, ``file_size`` (both files), ``checked`` and, when
+    Returns a report: ``paths``, ``levels``, ``strengths``, ``opset``, ``file_size`` (both files), ``checked`` and, when
     checked, ``max_abs_diff`` (output image, per size) and ``stats_max_rel_diff``.
     """
     decoders, metas = load_decoders(list(decoder_paths), loss_net)
     deepest = max(decoders, key=lambda lv: CHANNELS[lv])
     encoder = build_encoder(loss_net, deepest)
-    frame_net = FrameNet(encoder, decoders, transform).eval()
+    frame_net = FrameNet(encoder, decoders, transform, strengths).eval()
     painting_net = PaintingNet(encoder, frame_net.levels).eval()
     levels = frame_net.levels
     names = stat_names(levels)
     output = Path(output)
     stats_out = painting_file(output)
-    io = arbitrary_io(levels, transform, stats_out.name)
+    io = arbitrary_io(levels, transform, stats_out.name, frame_net.strengths)
     common = {"fastnst_version": __version__, "preset": "arbitrary", "style": "", "precision": "fp32",
               "training": {"loss_net": portable_spec(loss_net), "loss_net_sha256": weights_sha256(loss_net),
                            "decoders": metas}}
@@ -160,7 +168,8 @@ def export_arbitrary(decoder_paths: list[str], output: str | os.PathLike[str], l
 
     with torch.no_grad():
         example_stats = painting_net(torch.rand(1, 3, 64, 80))
-    report: dict = {"paths": [str(output), str(stats_out)], "levels": list(levels), "opset": OPSET,
+    report: dict = {"paths": [str(output), str(stats_out)], "levels": list(levels),
+                    "strengths": frame_net.strengths, "opset": OPSET,
                     "checked": check}
     with atomic_output(output, suffix=".onnx") as frame_tmp, atomic_output(stats_out, suffix=".onnx") as stats_tmp:
         _torch_export(painting_net, (torch.rand(1, 3, 64, 80),), stats_tmp, [PAINTING], names,
@@ -184,5 +193,6 @@ def report_lines(report: dict) -> list[str]:
         line = f"onnxruntime vs PyTorch max abs diff: {diffs}; statistics max rel diff {stats:.2g}"
     else:
         line = "not checked against PyTorch (--no-check)"
-    return [line, f"levels {', '.join(report['levels'])}; opset {report['opset']}, fp32, "
+    levels = ", ".join(f"{lv} (strength {report['strengths'][lv]:g})" for lv in report["levels"])
+    return [line, f"levels {levels}; opset {report['opset']}, fp32, "
                   f"{report['file_size'] / 1e6:.2f} MB in {' and '.join(report['paths'])}"]

@@ -36,7 +36,8 @@ KEYS: dict[str, str] = {
     "quantization": "JSON, int8 files only: format, calibration photos, method, op types, nodes kept in float",
     "styles": "JSON, multi-style files only: the style names, in the order of the 'style' input's weights",
     "arbitrary": "JSON, arbitrary-style files only (fastnst.export_arbitrary): role ('frame' or 'painting'), "
-                 "transform, levels, the painting-statistics file's name, and each graph's inputs and their meaning",
+                 "transform, levels, each level's strength, the painting-statistics file's name, and each graph's "
+                 "inputs and their meaning",
 }
 JSON_KEYS = ("io", "training", "model_config", "quantization", "styles", "arbitrary")
 STYLE_INPUT_NAME = "style"  # a multi-style file's second input: the weights of the styles "styles" names

@@ -89,6 +89,13 @@ def describe_metadata(path: str | os.PathLike[str], meta: dict) -> list[str]:
     config = meta.get("model_config")
     if isinstance(config, dict):
         lines.append("network:    " + ", ".join(f"{k}={v}" for k, v in config.items()))
+    arbitrary = meta.get("arbitrary")
+    if isinstance(arbitrary, dict):  # an any-painting file (fastnst.export_arbitrary.arbitrary_io)
+        strengths = arbitrary.get("strengths") or {}  # absent in files exported before level strengths
+        levels = ", ".join(f"{lv} (strength {strengths.get(lv, 1):g})" for lv in arbitrary.get("levels", []))
+        lines.append(f"painting:   any painting, {arbitrary.get('transform')} at {levels}; "
+                     + ("the painting's statistics from " + str(arbitrary.get("painting_file"))
+                        if arbitrary.get("role") == "frame" else "this file computes the painting's statistics"))
     training = meta.get("training")
     if isinstance(training, dict) and training:
         lines.append("training:")

@@ -1,6 +1,8 @@
 """Any painting as a style: the arbitrary-style export, the Stylizer on paintings, -s painting.jpg, bad paintings."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,6 +13,8 @@ from fastnst.errors import UserError
 from fastnst.image import sample_content, sample_style, save_image
 from fastnst.painting import MULTIPLE, painting_image
 from fastnst.runtime import Stylizer, load_style
+
+from helpers import one_line_error
 
 
 @pytest.fixture(scope="session")
@@ -166,3 +170,64 @@ def test_a_painting_needs_the_arbitrary_file(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="arbitrary-style model"):
         styles.resolve_styles(str(painting))
     assert os.path.exists(painting)
+
+
+def test_a_levels_strength_scales_alpha_at_that_level_only():
+    """FrameNet with level strengths against the levels written out by hand with fastnst.wct: at alpha a,
+    a level of strength s moves its features a * s of the way (relu2_1 whole, relu1_1 at 0.3 here), and the
+    default strengths are the shipped table's."""
+    import torch
+
+    from fastnst.arbitrary import FrameNet, PaintingNet
+    from fastnst.config import LEVEL_STRENGTHS
+    from fastnst.decoders import Decoder, crop_to
+    from fastnst.quality import natural_image
+    from fastnst.train_decoder import build_encoder
+    from fastnst.wct import wct
+
+    torch.manual_seed(0)
+    encoder = build_encoder("random-vgg19", "relu2_1")
+    decoders = {"relu2_1": Decoder("relu2_1", 0.25).eval(), "relu1_1": Decoder("relu1_1").eval()}
+    assert FrameNet(encoder, decoders).strengths == {lv: LEVEL_STRENGTHS[lv] for lv in ("relu2_1", "relu1_1")}
+    net = FrameNet(encoder, decoders, strengths={"relu2_1": 1.0, "relu1_1": 0.3})
+    image, painting = torch.from_numpy(natural_image(48, 64, 1)), torch.from_numpy(natural_image(40, 56, 2))
+    with torch.no_grad():
+        stats = list(PaintingNet(encoder, net.levels)(painting))
+        got = net(image, torch.tensor([0.8]), stats)
+        x = image
+        for i, (level, a) in enumerate((("relu2_1", 0.8), ("relu1_1", 0.8 * 0.3))):
+            f = wct(encoder(x, [level])[level], stats[2 * i], stats[2 * i + 1], a)
+            x = crop_to(decoders[level](f), image).clamp(0, 1)
+        whole = FrameNet(encoder, decoders, strengths={"relu1_1": 1.0})(image, torch.tensor([0.8]), stats)
+    torch.testing.assert_close(got, x, atol=1e-5, rtol=0)
+    assert (got - whole).abs().max() > 1e-3  # the strength changed the picture
+
+
+def test_the_exports_metadata_says_each_levels_strength(arbitrary_onnx):
+    from fastnst.config import LEVEL_STRENGTHS
+    from fastnst.metadata import read_metadata
+
+    path, report = arbitrary_onnx
+    want = {lv: LEVEL_STRENGTHS[lv] for lv in ("relu2_1", "relu1_1")}
+    assert report["strengths"] == want
+    assert read_metadata(path)["arbitrary"]["strengths"] == want
+    assert read_metadata(styles.ARBITRARY)["arbitrary"]["strengths"] == LEVEL_STRENGTHS  # the shipped file's
+    from fastnst.runtime import describe_metadata
+
+    line = next(x for x in describe_metadata(path, read_metadata(path)) if x.startswith("painting:"))
+    assert "relu2_1 (strength 1), relu1_1 (strength 0.7)" in line and "wct.painting.onnx" in line  # fastnst info
+
+
+@pytest.mark.parametrize("flag, says", [("relu3_1=0.5", "no decoder for that level"), ("relu1_1=2", "in [0, 1]"),
+                                        ("relu1_1=nan", "in [0, 1]"), ("relu1_1", "LEVEL=S")])
+def test_a_bad_level_strength_is_a_one_line_error(flag, says, tmp_path):
+    import torch
+
+    from fastnst.decoders import Decoder, save_decoder_file
+
+    torch.manual_seed(0)
+    save_decoder_file(tmp_path / "d.pth", Decoder("relu1_1"), {"level": "relu1_1"})
+    run = subprocess.run([sys.executable, "-m", "fastnst", "export-arbitrary", str(tmp_path / "d.pth"), "-o",
+                          str(tmp_path / "w.onnx"), "--loss-net", "random-vgg19", "--level-strength", flag],
+                         capture_output=True, text=True)
+    assert says in one_line_error(run) and not (tmp_path / "w.onnx").exists()
