@@ -79,7 +79,7 @@ class FrameNet(nn.Module):
         for i, level in enumerate(self.levels):
             mean, colour = stats[2 * i], stats[2 * i + 1]
             f = self.encoder(x, [level])[level]  # (N, C, h, w)
-            a = alpha * self.strengths[level] if self.strengths[level] != 1 else alpha  # (1,)
+            a = alpha * self.strengths[level]  # (1,): this level's share of the style strength
             if self.transform == "wct":
                 f = wct(f, mean, colour, a)
             else:
