@@ -86,6 +86,7 @@ import numpy as np
 
 from .config import (
     PAINTING_MAX_SIZE,
+    PAINTING_SIZE,
     STROKE_SIDES,
     DemoConfig,
     LayersConfig,
@@ -610,11 +611,18 @@ class Demo:
         h, w = shown.shape[:2]
         return shown, f"{upload.name}: read at {w}x{h} px (stroke size {stroke}); its statistics are ready"
 
-    def style_controls(self, style):
-        """The painting row (shown for :data:`ANY_PAINTING`), and what the strength and stroke size sliders say."""
+    def style_controls(self, style, was_painting: bool = False, max_side: int | None = None):
+        """The painting row (shown for :data:`ANY_PAINTING`), what the strength and stroke size sliders say, and
+        whether ``style`` is a painting (the tab's state, ``was_painting`` before). Crossing between a painting and
+        a trained style moves the stroke size to the new kind's default, where the CLI starts: a painting's
+        ``--style-size`` (:data:`fastnst.config.PAINTING_SIZE`), or a trained style's working side ``max_side``
+        (the tab's); between two trained styles it stays where the visitor put it."""
         painting = style == ANY_PAINTING
+        stroke = {"info": PAINTING_STROKE_INFO if painting else STROKE_INFO}
+        if painting != bool(was_painting):
+            stroke["value"] = stroke_size(PAINTING_SIZE if painting else max_side)
         return (gr.update(visible=painting), gr.update(info=PAINTING_STRENGTH_INFO if painting else STRENGTH_INFO),
-                gr.update(info=PAINTING_STROKE_INFO if painting else STROKE_INFO))
+                gr.update(**stroke), painting)
 
     # ------------------------------------------------------------------ add your painting
 
@@ -900,9 +908,10 @@ class Demo:
         return gr.Slider(1, len(STROKE_SIDES), value=stroke_size(max_side), step=1, label="stroke size",
                          info=STROKE_INFO, elem_id=f"{prefix}-stroke")
 
-    def _painting_input(self, prefix: str, use: str, style, strength, stroke):
+    def _painting_input(self, prefix: str, use: str, style, strength, stroke, max_side: int | None):
         """A tab's painting row, shown while its style is :data:`ANY_PAINTING` (:meth:`style_controls`, which also
-        says what the strength and stroke size sliders do for a painting): the upload, the painting as its
+        says what the strength and stroke size sliders do for a painting and moves the stroke size to the
+        painting's default, or back to the tab's working side ``max_side``): the upload, the painting as its
         statistics are taken, a status line; and the upload's key (hidden), which the webcam's settings carry.
         Returns (upload, key, the upload's event, for ``.then``)."""
         with gr.Row(visible=False, elem_id=f"{prefix}-painting-row") as row:
@@ -916,7 +925,9 @@ class Demo:
                                     placeholder="upload a painting: any picture runs as a style, no training")
                 gr.Markdown(PAINTING_HELP, elem_id=f"{prefix}-painting-help")
         key = gr.Textbox(visible=False, elem_id=f"{prefix}-painting-key")
-        style.change(self.style_controls, style, [row, strength, stroke], show_progress="hidden", queue=False)
+        is_painting = gr.State(False)  # the tab's style is ANY_PAINTING (a tab starts on a trained style)
+        style.change(lambda s, was: self.style_controls(s, was, max_side), [style, is_painting],
+                     [row, strength, stroke, is_painting], show_progress="hidden", queue=False)
         uploaded = upload.upload(lambda path, size: self.painting_uploaded(path, size, use), [upload, stroke],
                                  [key, shown, status], api_visibility="private", show_progress="minimal")
         upload.clear(lambda: (None, "upload a painting: the last one keeps running until then"), None,
@@ -951,7 +962,8 @@ class Demo:
                     preserve = gr.Checkbox(label="keep the camera's colours", elem_id="webcam-preserve")
                     stabilize = gr.Checkbox(label="stabilize (less flicker)", elem_id="webcam-stabilize")
                     stroke = self._stroke_control("webcam", self.stream_max_side)
-                _, painting, uploaded = self._painting_input("webcam", "stream", style, strength, stroke)
+                _, painting, uploaded = self._painting_input("webcam", "stream", style, strength, stroke,
+                                                             self.stream_max_side)
                 live = [style, strength, preserve, stabilize, mix_style, mix, stroke, painting]
                 style_changed.then(None, live, None, js=_LIVE_UPDATE_JS)  # once the mix controls fit the style
                 uploaded.then(None, live, None, js=_LIVE_UPDATE_JS)  # a new painting: the same connection
@@ -988,7 +1000,7 @@ class Demo:
                     image_preserve = gr.Checkbox(label="keep the photo's colours")
                     image_stroke = self._stroke_control("image", o.image_max_side)
                 image_painting, _, image_uploaded = self._painting_input("image", "image", image_style, image_strength,
-                                                                         image_stroke)
+                                                                         image_stroke, o.image_max_side)
                 gr.Examples([[self.example_path]], inputs=[image_in], label="example photo")
                 button = gr.Button("Stylize", variant="primary", elem_id="image-run")
                 image_args = [image_in, image_style, image_strength, image_preserve, image_mix_style, image_mix,
@@ -1012,7 +1024,8 @@ class Demo:
                     video_preserve = gr.Checkbox(label="keep the clip's colours")
                     video_stabilize = gr.Checkbox(value=True, label="stabilize (less flicker)")
                     video_stroke = self._stroke_control("video", self.video_max_side)
-                video_painting, _, _ = self._painting_input("video", "video", video_style, video_strength, video_stroke)
+                video_painting, _, _ = self._painting_input("video", "video", video_style, video_strength, video_stroke,
+                                                            self.video_max_side)
                 video_report = gr.Textbox(label="report", interactive=False, elem_id="video-report")
                 video_button = gr.Button("Stylize clip", variant="primary", elem_id="video-run")
                 video_button.click(self.stylize_video,

@@ -294,9 +294,17 @@ def test_any_painting_in_the_image_tab_is_fastnst_stylize_dash_s(painting_demo, 
     save_image(photo_path, photo)
     assert (ANY_PAINTING, ANY_PAINTING) in d._style_choices()
     assert [u["visible"] for u in d.mix_controls(ANY_PAINTING, NO_MIX)] == [False, False]  # a painting mixes with none
-    row, strength, stroke = d.style_controls(ANY_PAINTING)  # the painting row shows; the sliders say what they do
-    assert row["visible"] and "painting" in strength["info"] and "painting" in stroke["info"]
-    assert not d.style_controls("test")[0]["visible"]
+    row, strength, stroke, is_painting = d.style_controls(ANY_PAINTING)  # the row shows; the sliders say what they do
+    assert row["visible"] and "painting" in strength["info"] and "painting" in stroke["info"] and is_painting
+    # choosing a painting moves the stroke size to the CLI's default painting size, a trained style back to the
+    # tab's working side; between two trained styles it stays where the visitor put it
+    from fastnst.config import painting_side, stroke_side
+    from fastnst.painting import check_style_size
+
+    assert painting_side(stroke["value"], 1000) == check_style_size(None)  # fastnst stylize -s painting.jpg's
+    back = d.style_controls("test", True, 720)
+    assert not back[0]["visible"] and not back[3] and stroke_side(back[2]["value"]) == 720
+    assert "value" not in d.style_controls("test", False, 720)[2]
     outs = []
     for stroke, flags in ((None, ["--style-strength", "1"]), (6, ["--style-strength", "0.6", "--style-size", "384"]),
                           (1, ["--style-strength", "0.8", "--style-size", "128"])):  # 1: the painting's 128 px
@@ -732,7 +740,10 @@ def test_browser_a_painting_upload_switches_the_live_stream(painting_demo, brows
     _pick(page, "#webcam-style", "any painting")
     page.locator("#webcam-painting-row").wait_for()
     page.locator("#webcam-painting input[type=file]").set_input_files(str(painting))
-    _wait_status(page, "#webcam-painting-status", "statistics are ready", timeout=60)
+    status = _wait_status(page, "#webcam-painting-status", "statistics are ready", timeout=60)
+    from fastnst.config import PAINTING_SIZE, stroke_size
+
+    assert f"(stroke size {stroke_size(PAINTING_SIZE)})" in status  # the slider moved to the CLI's painting size
     deadline, after = time.monotonic() + 90, before
     while time.monotonic() < deadline and distance(after) >= 0.6 * distance(before):
         after = new_live_frames(page, 2)
