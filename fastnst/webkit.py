@@ -7,7 +7,9 @@ as ``model.onnx`` and onnxruntime-web's ES module and WASM files under ``ort/``,
 no CDN, so the folder works offline from any static host. An any-painting export (``fastnst export-arbitrary``;
 ``fastnst export --web DIR --arbitrary`` takes the shipped :data:`fastnst.styles.ARBITRARY`) brings its
 painting-statistics graph under the name its metadata gives, and example paintings under ``paintings/``: the
-generated :func:`fastnst.image.sample_style` and the files the user names. `ort_web_dist` says where
+generated :func:`fastnst.image.sample_style` and the files the user names; the shipped pair's kit also brings the
+frame graph that :data:`fastnst.styles.PREFERENCE` runs for live frames where it is another one (``wct_fast`` on
+a CPU: ``live.onnx``, fed the same painting's statistics; :func:`_live_graph`). `ort_web_dist` says where
 onnxruntime-web's files come from:
 
 1. ``ort_dist=`` or ``$FASTNST_ORT_WEB``: an existing ``node_modules/onnxruntime-web/dist`` folder;
@@ -52,6 +54,8 @@ PAGE_FILES = ("index.html", "app.js", "style.css", "serve.py")
 SETTINGS = "settings.json"  # the page's settings (page_settings), beside index.html
 PAINTINGS = "paintings"  # an any-painting kit's example paintings, beside index.html
 SAMPLE_PAINTING = "sample.png"  # the first example: fastnst.image.sample_style(), generated
+LIVE_MODEL = "live.onnx"  # the shipped any-painting kit's frame graph for webcam frames where PREFERENCE says so
+BACKENDS = (("wasm", False), ("webgpu", True))  # the page's backends, and whether each is a GPU
 _NETWORK_ERRORS = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "network", "offline")
 
 
@@ -118,7 +122,7 @@ def ort_web_version(dist: Path) -> str:
         return "unknown"
 
 
-def page_settings(examples: list[str] | None = None) -> dict:
+def page_settings(examples: list[str] | None = None, live: dict | None = None) -> dict:
     """What the page takes from the one config (:mod:`fastnst.config`), written as ``settings.json``.
 
     ``max_sides``: the "Max side" choices, :data:`fastnst.config.STROKE_SIDES` (None: full size);
@@ -127,12 +131,14 @@ def page_settings(examples: list[str] | None = None) -> dict:
     :func:`fastnst.painting.painting_image` and :func:`fastnst.config.painting_side` (the "stroke size" of a
     painting: ``stroke_sides`` with ``stroke`` the default, a painting read at most at ``read_side`` first, no
     side under ``min_side``, full size at most ``max_size``; a frame is padded to ``min_side`` too);
-    ``examples``: an any-painting kit's example paintings (paths relative to the page).
+    ``examples``: an any-painting kit's example paintings (paths relative to the page); ``live`` (where given):
+    ``{"model": file, "backends": [...]}``, the frame graph the page runs webcam frames with on those backends,
+    fed the statistics of the painting it took for ``model.onnx`` (:func:`_live_graph`).
     """
     return {"max_sides": list(STROKE_SIDES), "image_max_side": STILL_MAX_SIDE, "camera_max_side": LIVE_MAX_SIDE,
             "painting": {"stroke_sides": list(STROKE_SIDES), "stroke": stroke_size(PAINTING_SIZE),
                          "min_side": PAINTING_MIN_SIDE, "max_size": PAINTING_MAX_SIZE, "read_side": PAINTING_READ_SIDE},
-            "examples": list(examples or [])}
+            "examples": list(examples or []), **({"live": live} if live else {})}
 
 
 def _model_path(model) -> Path:
@@ -193,6 +199,30 @@ def _painting_graph(source: Path, meta: dict) -> Path | None:
     return painting_graph(source, meta)
 
 
+def _live_graph(source: Path, meta: dict) -> tuple[Path, list[str]] | None:
+    """For the shipped any-painting frame graph ``source``: the frame graph that :data:`fastnst.styles.PREFERENCE`
+    runs for live frames ("stream") where that is another file, and the page's backends (:data:`BACKENDS`) it
+    runs on: ``wct_fast`` on WASM, a CPU. None for any other file, or where the other graph would need statistics
+    that ``source``'s statistics graph does not compute (the page feeds it those)."""
+    from .metadata import read_metadata
+    from .styles import ARBITRARY, best_of, painting_styles
+
+    if not ARBITRARY.is_file() or source.resolve() != ARBITRARY.resolve():
+        return None
+    presets = painting_styles(SAMPLE_PAINTING)  # the shipped any-painting files, as -s painting.jpg sees them
+    live = {backend: best_of(presets, "stream", gpu).path for backend, gpu in BACKENDS}
+    others = {path.resolve() for path in live.values()} - {source.resolve()}
+    if len(others) != 1:
+        return None
+    (other,) = others
+    info = read_metadata(other).get("arbitrary") or {}
+    needs = set(info.get("frame", {}).get("inputs", {})) - {info.get("frame", {}).get("input", {}).get("name")}
+    has = set(meta["arbitrary"]["painting"]["outputs"]) | set(meta["arbitrary"]["frame"]["inputs"])
+    if not needs or not needs <= has:
+        return None
+    return other, [backend for backend, path in live.items() if path.resolve() == other]
+
+
 def _example_names(paintings) -> list[tuple[Path, str]]:
     """(file, name in ``paintings/``) of the user's example paintings, each checked to be one (UserError)."""
     from .painting import painting_image  # OpenCV and Pillow: only a kit with paintings needs them
@@ -236,6 +266,7 @@ def write_web_kit(model, out_dir, *, ort_dist=None, overwrite: bool = False, pai
     if paintings and graph is None:
         raise UserError(f"example paintings are for an any-painting kit (--arbitrary); {source} is a trained style")
     examples = _example_names(paintings) if graph is not None else []
+    live = _live_graph(source, meta) if graph is not None else None
     dist = ort_web_dist(ort_dist)
     version = ort_web_version(dist)
     style = str(meta.get("style") or ("any painting" if graph else source.stem))
@@ -256,7 +287,10 @@ def write_web_kit(model, out_dir, *, ort_dist=None, overwrite: bool = False, pai
             for path, name in examples:
                 shutil.copyfile(path, temp / PAINTINGS / name)
             names = [f"{PAINTINGS}/{n}" for n in [SAMPLE_PAINTING, *(n for _, n in examples)]]
-        (temp / SETTINGS).write_text(json.dumps(page_settings(names), indent=1) + "\n", encoding="utf-8")
+            if live is not None:
+                shutil.copyfile(live[0], temp / LIVE_MODEL)
+        settings = page_settings(names, {"model": LIVE_MODEL, "backends": live[1]} if live else None)
+        (temp / SETTINGS).write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
         (temp / "ort").mkdir()
         for name in ORT_FILES:
             shutil.copyfile(dist / name, temp / "ort" / name)

@@ -46,8 +46,8 @@ from fastnst.metadata import read_metadata
 from fastnst.painting import pad_frame, painting_image
 from fastnst.quality import natural_image
 from fastnst.runtime import Stylizer
-from fastnst.styles import ARBITRARY
-from fastnst.webkit import ORT_FILES, PAGE_FILES, SETTINGS, ort_web_dist, page_settings, write_web_kit
+from fastnst.styles import ARBITRARY, ARBITRARY_FAST
+from fastnst.webkit import LIVE_MODEL, ORT_FILES, PAGE_FILES, SETTINGS, ort_web_dist, page_settings, write_web_kit
 
 import fakecam
 
@@ -237,7 +237,10 @@ def test_any_painting_kit(fake_dist, tmp_path):
     assert read_metadata(out / graph)["arbitrary"]["role"] == "painting"
     np.testing.assert_array_equal(load_image(out / "paintings" / "sample.png"), sample_style())
     assert (out / "paintings" / "paint.png").read_bytes() == mine.read_bytes()
-    assert json.loads((out / SETTINGS).read_text()) == page_settings(["paintings/sample.png", "paintings/paint.png"])
+    # webcam frames on WASM (a CPU) run wct_fast, as fastnst.styles.PREFERENCE says for live frames there
+    assert (out / LIVE_MODEL).read_bytes() == ARBITRARY_FAST.read_bytes()
+    assert json.loads((out / SETTINGS).read_text()) == page_settings(["paintings/sample.png", "paintings/paint.png"],
+                                                                     {"model": LIVE_MODEL, "backends": ["wasm"]})
     assert report.style == "any painting" and report.preset == "arbitrary"
     assert "Any painting" in (out / "README.md").read_text()
 
@@ -705,3 +708,37 @@ def test_page_painting_rules_match_painting_py(browser, servers, tmp_path):
     assert "wct.onnx runs any painting with wct.painting.onnx beside it" in page.inner_text("#error")
     assert page.evaluate("window.fastnst.style.label") == "model.onnx"  # the style before stays
     assert page.errors == []
+
+
+STYLIZE_JS = """async ([b64, width, height, minSide]) => {
+  const rgba = Uint8ClampedArray.from(atob(b64), (c) => c.charCodeAt(0));
+  const out = await window.fastnst.stylize({ width, height, data: rgba }, { live: true, minSide });
+  let text = "";
+  for (const v of out.data) text += String.fromCharCode(v);
+  return btoa(text);
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_any_painting_kit_runs_webcam_frames_with_its_live_graph(browser, any_server, tmp_path):
+    """The shipped pair's kit on WASM: a webcam frame runs live.onnx (wct_fast, what 'fastnst webcam -s
+    painting.jpg' runs on a CPU) with the statistics of the painting the page took: the same pixels as the
+    Stylizer on wct_fast, not the three-level file's; the camera loop says it ran that graph."""
+    page = open_page(browser, any_server)  # the generated sample painting, at the default stroke size
+    if page.evaluate("window.fastnst.backend") != "wasm":
+        pytest.skip("the live graph is for WASM, and this browser has a WebGPU adapter")
+    _, image = photo(str(tmp_path), 97, 131)
+    rgba = np.concatenate([image, np.full(image.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    b64 = page.evaluate(STYLIZE_JS, [base64.b64encode(rgba.tobytes()).decode(), 131, 97, PAINTING_MIN_SIDE])
+    got = np.frombuffer(base64.b64decode(b64), np.uint8).reshape(97, 131, 4)[..., :3]
+    want = Stylizer(ARBITRARY_FAST, device="cpu", painting=sample_style(), style_size=PAINTING_SIZE).stylize(image)
+    three = Stylizer(ARBITRARY, device="cpu", painting=sample_style(), style_size=PAINTING_SIZE).stylize(image)
+    assert np.abs(want.astype(int) - three).mean() > 2  # the two graphs differ: this test can fail
+    assert_matches(got, want)
+    page.click("#camera-start")
+    page.wait_for_function("window.fastnst.frames >= 2 || window.fastnst.error")
+    assert page.evaluate("window.fastnst.error") is None
+    assert page.evaluate("window.fastnst.cameraGraph") == LIVE_MODEL
+    page.click("#camera-stop")
+    assert page.errors == [] and browser.outside == []

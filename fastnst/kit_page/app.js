@@ -15,7 +15,9 @@
 // its statistics graph (named by the metadata, beside the model) runs once per painting and stroke size, at
 // the painting size of fastnst.painting.painting_image / fastnst.config.painting_side, and the frame graph
 // runs each frame with the statistics and alpha (the strength slider, Stylizer.set_style_strength), its sides
-// padded to the metadata's multiple as fastnst.painting.pad_frame pads them.
+// padded to the metadata's multiple as fastnst.painting.pad_frame pads them. The shipped pair's kit has a
+// live graph too (settings.json "live": wct_fast where fastnst.styles.PREFERENCE runs it for live frames):
+// webcam frames on those backends run it, fed the same painting's statistics.
 // The page's settings (max-side choices and defaults, the painting rules) come from settings.json, which
 // 'fastnst export --web' writes from fastnst.config (fastnst.webkit.page_settings).
 // Page options in the URL: ?model=URL (default model.onnx), ?backend=auto|wasm|webgpu, ?threads=N.
@@ -456,18 +458,24 @@ export async function loadStyle(bytes, label, executionProvider, url = null) {
 }
 
 // The network's uint8 output for `image` (same size). An any-painting model runs on the image padded
-// (padFrame, to its metadata's multiple and settings' min side) with its painting's statistics and alpha.
-export async function network(style, image, minSide = 1) {
+// (padFrame, to its metadata's multiple and settings' min side) with its painting's statistics and alpha;
+// `live`: a webcam frame, which runs the style's live graph where it has one (useLive), fed the statistics
+// of the same painting that it takes.
+export async function network(style, image, minSide = 1, live = false) {
   const arb = style.arbitrary;
   if (arb && !style.painting) throw new Error("pick a painting first");
+  const graph = live && style.live ? style.live : style;
   const padded = arb ? padFrame(image, arb.multiple, minSide) : image;
   const { width, height } = padded;
   const input = new ort.Tensor("float32", toNCHW(padded), [1, 3, height, width]);
-  const feeds = { [style.io.input.name]: input };
+  const feeds = { [graph.io.input.name]: input };
   if (style.weights) feeds[style.io.style.name] = new ort.Tensor("float32", style.weights, [style.weights.length]);
-  if (arb) Object.assign(feeds, style.painting.stats, { [arb.alpha]: new ort.Tensor("float32", [style.alpha], [1]) });
-  const results = await style.session.run(feeds);
-  const output = results[style.io.output.name];
+  if (arb) {
+    for (const name of graph.arbitrary.stats) feeds[name] = style.painting.stats[name];
+    feeds[graph.arbitrary.alpha] = new ort.Tensor("float32", [style.alpha], [1]);
+  }
+  const results = await graph.session.run(feeds);
+  const output = results[graph.io.output.name];
   const [n, c, h, w] = output.dims;
   if (n !== 1 || c !== 3 || h !== height || w !== width) {
     throw new Error(`the network returned shape [${output.dims}] for an image of ${width}x${height}`);
@@ -493,10 +501,29 @@ export function finish(original, styled, { strength = 1, keepColours = false } =
 }
 
 // Stylizer.stylize for one image: {strength, keepColours, maxSide} as the Python keyword arguments
-// (`minSide`: an any-painting model's smallest frame side, settings.json's painting.min_side).
+// (`minSide`: an any-painting model's smallest frame side, settings.json's painting.min_side; `live`: a
+// webcam frame, see network).
 export async function stylize(style, image, options = {}) {
   if (options.strength === 0) return blend(image, image, 0);  // the input itself, as RGB
-  return finish(image, await network(style, networkInput(image, options.maxSide), options.minSide), options);
+  return finish(image, await network(style, networkInput(image, options.maxSide), options.minSide, options.live),
+    options);
+}
+
+// The kit's live graph (settings.json's "live": fastnst.webkit._live_graph, the preset fastnst.styles.PREFERENCE
+// runs for live frames on this backend) beside an any-painting `style`: {session, io, arbitrary, label}. Its
+// painting statistics must be ones the style's statistics graph computes.
+export async function loadLive(style, url, executionProvider) {
+  const response = await fetch(url).catch((e) => { throw new Error(`cannot load ${url}: ${e.message}`); });
+  if (!response.ok) throw new Error(`cannot load ${url}: HTTP ${response.status}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  const meta = onnxMetadata(bytes);
+  const io = checkStyle(meta, url), arbitrary = arbitraryInfo(meta, url);
+  const missing = (arbitrary?.stats ?? [null]).filter((name) => !style.arbitrary.stats.includes(name));
+  if (!arbitrary || missing.length) {
+    throw new Error(`${url} is not a frame graph that takes ${style.label}'s painting statistics`);
+  }
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: [executionProvider] });
+  return { session, io, arbitrary, label: url };
 }
 
 // --------------------------------------------------------------------------- backends
@@ -541,9 +568,11 @@ const state = {
   paintingJob: Promise.resolve(), paintingWanted: 0,  // statistics runs one at a time; the newest request wins
 };
 // For tests and benchmarks: what the page runs and shows.
-const api = { ready: false, busy: false, error: null, backend: null, threads: null, frames: 0, fps: 0, style: null };
+const api = { ready: false, busy: false, error: null, backend: null, threads: null, frames: 0, fps: 0, style: null,
+  cameraGraph: null };
 window.fastnst = api;  // also api.weights: a multi-style model's style weights now (an array), else null;
-// api.painting: an any-painting model's painting now {name, width, height, size, stroke, ms}, else null
+// api.painting: an any-painting model's painting now {name, width, height, size, stroke, ms}, else null;
+// api.cameraGraph: the file that ran the last webcam frame (the live graph where the kit has one)
 
 function showError(error) {
   const message = error instanceof Error ? error.message : String(error);
@@ -713,7 +742,9 @@ async function cameraLoop() {
   while (state.source === "camera") {
     if (video.readyState >= 2 && video.videoWidth > 0) {
       try {
-        const out = await stylize(state.style, grab(video, video.videoWidth, video.videoHeight), options());
+        const out = await stylize(state.style, grab(video, video.videoWidth, video.videoHeight),
+          { ...options(), live: true });
+        api.cameraGraph = (state.style.live ?? state.style).label;
         if (state.source !== "camera") break;
         show(out);
         tick();
@@ -928,6 +959,10 @@ async function main() {
     state.backend = "wasm";  // a WebGPU adapter that cannot run the graph: fall back to the CPU
     await loadOrt(state.backend, state.wasm);
     await useStyle(bytes, url, url);
+  }
+  const live = settings.live;  // the kit's own model only (not ?model=): its live graph on these backends
+  if (live && !params.get("model") && state.style.arbitrary && live.backends.includes(state.backend)) {
+    state.style.live = await loadLive(state.style, live.model, state.backend);
   }
   if (state.style.arbitrary && !state.painting && settings.examples?.length) {  // the first example to start with
     $("painting-example").value = settings.examples[0];
