@@ -748,7 +748,7 @@ async function cameraLoop() {
         if (state.source !== "camera") break;
         show(out);
         tick();
-        updateStatus(`${out.width}x${out.height}`);
+        updateStatus(`${out.width}x${out.height}${state.style.live ? " · one level (live.onnx), for speed" : ""}`);
       } catch (e) {
         showError(e);
         stopCamera();
