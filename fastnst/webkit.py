@@ -9,7 +9,7 @@ no CDN, so the folder works offline from any static host. An any-painting export
 painting-statistics graph under the name its metadata gives, and example paintings under ``paintings/``: the
 generated :func:`fastnst.image.sample_style` and the files the user names; the shipped pair's kit also brings the
 frame graph that :data:`fastnst.styles.PREFERENCE` runs for live frames where it is another one (``wct_fast`` on
-a CPU: ``live.onnx``, fed the same painting's statistics; :func:`_live_graph`). `ort_web_dist` says where
+a CPU: ``live.onnx``, fed the same painting's statistics; :func:`live_graph`). `ort_web_dist` says where
 onnxruntime-web's files come from:
 
 1. ``ort_dist=`` or ``$FASTNST_ORT_WEB``: an existing ``node_modules/onnxruntime-web/dist`` folder;
@@ -133,7 +133,7 @@ def page_settings(examples: list[str] | None = None, live: dict | None = None) -
     side under ``min_side``, full size at most ``max_size``; a frame is padded to ``min_side`` too);
     ``examples``: an any-painting kit's example paintings (paths relative to the page); ``live`` (where given):
     ``{"model": file, "backends": [...]}``, the frame graph the page runs webcam frames with on those backends,
-    fed the statistics of the painting it took for ``model.onnx`` (:func:`_live_graph`).
+    fed the statistics of the painting it took for ``model.onnx`` (:func:`live_graph`).
     """
     return {"max_sides": list(STROKE_SIDES), "image_max_side": STILL_MAX_SIDE, "camera_max_side": LIVE_MAX_SIDE,
             "painting": {"stroke_sides": list(STROKE_SIDES), "stroke": stroke_size(PAINTING_SIZE),
@@ -199,7 +199,7 @@ def _painting_graph(source: Path, meta: dict) -> Path | None:
     return painting_graph(source, meta)
 
 
-def _live_graph(source: Path, meta: dict) -> tuple[Path, list[str]] | None:
+def live_graph(source: Path, meta: dict) -> tuple[Path, list[str]] | None:
     """For the shipped any-painting frame graph ``source``: the frame graph that :data:`fastnst.styles.PREFERENCE`
     runs for live frames ("stream") where that is another file, and the page's backends (:data:`BACKENDS`) it
     runs on: ``wct_fast`` on WASM, a CPU. None for any other file, or where the other graph would need statistics
@@ -266,7 +266,7 @@ def write_web_kit(model, out_dir, *, ort_dist=None, overwrite: bool = False, pai
     if paintings and graph is None:
         raise UserError(f"example paintings are for an any-painting kit (--arbitrary); {source} is a trained style")
     examples = _example_names(paintings) if graph is not None else []
-    live = _live_graph(source, meta) if graph is not None else None
+    live = live_graph(source, meta) if graph is not None else None
     dist = ort_web_dist(ort_dist)
     version = ort_web_version(dist)
     style = str(meta.get("style") or ("any painting" if graph else source.stem))

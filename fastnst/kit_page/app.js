@@ -509,7 +509,7 @@ export async function stylize(style, image, options = {}) {
     options);
 }
 
-// The kit's live graph (settings.json's "live": fastnst.webkit._live_graph, the preset fastnst.styles.PREFERENCE
+// The kit's live graph (settings.json's "live": fastnst.webkit.live_graph, the preset fastnst.styles.PREFERENCE
 // runs for live frames on this backend) beside an any-painting `style`: {session, io, arbitrary, label}. Its
 // painting statistics must be ones the style's statistics graph computes.
 export async function loadLive(style, url, executionProvider) {
