@@ -500,6 +500,8 @@ def _run_train_decoder(args) -> int:
 
 
 def _add_export_arbitrary(sub) -> None:
+    from .config import LEVEL_STRENGTHS
+
     p = sub.add_parser(
         "export-arbitrary", formatter_class=_Formatter,
         help="export decoders as an any-painting style (two ONNX files)",
@@ -514,9 +516,10 @@ def _add_export_arbitrary(sub) -> None:
                    help="the encoder the decoders were trained on, with its weights (vgg19-normalised:PATH)")
     p.add_argument("--transform", choices=("wct", "adain"), default="wct",
                    help="whitening and colouring (WCT) or per-channel mean and std (AdaIN)")
+    shipped = ", ".join(f"{level}={s:g}" for level, s in LEVEL_STRENGTHS.items())
     p.add_argument("--level-strength", action="append", default=[], metavar="LEVEL=S",
                    help="how far LEVEL's features move to the painting's at style strength 1, in [0, 1] "
-                        "(repeatable; default: relu3_1=1, relu2_1=1, relu1_1=0.7, fastnst.config.LEVEL_STRENGTHS)")
+                        f"(repeatable; default: {shipped}, fastnst.config.LEVEL_STRENGTHS)")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch check")
     p.set_defaults(func=_run_export_arbitrary)
 
