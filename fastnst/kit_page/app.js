@@ -459,7 +459,7 @@ export async function loadStyle(bytes, label, executionProvider, url = null) {
 
 // The network's uint8 output for `image` (same size). An any-painting model runs on the image padded
 // (padFrame, to its metadata's multiple and settings' min side) with its painting's statistics and alpha;
-// `live`: a webcam frame, which runs the style's live graph where it has one (useLive), fed the statistics
+// `live`: a webcam frame, which runs the style's live graph where it has one (loadLive), fed the statistics
 // of the same painting that it takes.
 export async function network(style, image, minSide = 1, live = false) {
   const arb = style.arbitrary;
@@ -511,7 +511,7 @@ export async function stylize(style, image, options = {}) {
 
 // The kit's live graph (settings.json's "live": fastnst.webkit.live_graph, the preset fastnst.styles.PREFERENCE
 // runs for live frames on this backend) beside an any-painting `style`: {session, io, arbitrary, label}. Its
-// painting statistics must be ones the style's statistics graph computes.
+// painting statistics must be ones the style's statistics graph computes, its sides the same multiple.
 export async function loadLive(style, url, executionProvider) {
   const response = await fetch(url).catch((e) => { throw new Error(`cannot load ${url}: ${e.message}`); });
   if (!response.ok) throw new Error(`cannot load ${url}: HTTP ${response.status}`);
@@ -519,7 +519,7 @@ export async function loadLive(style, url, executionProvider) {
   const meta = onnxMetadata(bytes);
   const io = checkStyle(meta, url), arbitrary = arbitraryInfo(meta, url);
   const missing = (arbitrary?.stats ?? [null]).filter((name) => !style.arbitrary.stats.includes(name));
-  if (!arbitrary || missing.length) {
+  if (!arbitrary || missing.length || arbitrary.multiple !== style.arbitrary.multiple) {
     throw new Error(`${url} is not a frame graph that takes ${style.label}'s painting statistics`);
   }
   const session = await ort.InferenceSession.create(bytes, { executionProviders: [executionProvider] });
@@ -748,7 +748,8 @@ async function cameraLoop() {
         if (state.source !== "camera") break;
         show(out);
         tick();
-        updateStatus(`${out.width}x${out.height}${state.style.live ? " · one level (live.onnx), for speed" : ""}`);
+        const live = state.style.live ? ` · one level (${state.style.live.label}), for speed` : "";
+        updateStatus(`${out.width}x${out.height}${live}`);
       } catch (e) {
         showError(e);
         stopCamera();
