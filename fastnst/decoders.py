@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import DECODER_LEVELS, UPSAMPLE_MODES
+from .config import DECODER_LEVELS, UPSAMPLE_MODES, check_choice
 from .errors import UserError
 
 LEVELS = DECODER_LEVELS  # relu1_1, relu2_1, relu3_1; coarse-to-fine order is reversed(LEVELS)
@@ -62,8 +62,7 @@ class Decoder(nn.Module):
         check_level(level)
         if not 0 < width <= 4:
             raise UserError(f"decoder width must be in (0, 4], got {width}")
-        if upsample not in UPSAMPLE_MODES:
-            raise UserError(f"unknown decoder upsampling '{upsample}': choose {', '.join(UPSAMPLE_MODES)}")
+        check_choice("decoder upsampling", upsample, UPSAMPLE_MODES)
         self.level, self.width, self.upsample = level, float(width), upsample
         layers: list[nn.Module] = []
         cin = CHANNELS[level]
