@@ -215,10 +215,8 @@ def live_graph(source: Path, meta: dict) -> tuple[Path, list[str]] | None:
     if len(others) != 1:
         return None
     (other,) = others
-    info = read_metadata(other).get("arbitrary") or {}
-    needs = set(info.get("frame", {}).get("inputs", {})) - {info.get("frame", {}).get("input", {}).get("name")}
-    has = set(meta["arbitrary"]["painting"]["outputs"]) | set(meta["arbitrary"]["frame"]["inputs"])
-    if not needs or not needs <= has:
+    needs = set(read_metadata(other)["arbitrary"]["frame"]["inputs"])  # the frame, alpha and the statistics
+    if not needs <= set(meta["arbitrary"]["frame"]["inputs"]):
         return None
     return other, [backend for backend, path in live.items() if path.resolve() == other]
 
